@@ -1,0 +1,38 @@
+//! Link-time wiring for libtorch (see scripts/setup.sh, which provides it):
+//! - an rpath to `$LIBTORCH/lib`, so the binary, tests and benches find libtorch at run time
+//!   without LD_LIBRARY_PATH;
+//! - `-Wl,--no-as-needed -ltorch` when the CUDA build of libtorch can be loaded (the full torch
+//!   install, with its NVIDIA libraries). Without it the linker drops libtorch.so, libtorch_cuda
+//!   is never loaded and CUDA silently never works. On a lean CPU install libtorch_cuda's
+//!   dependencies (cuBLAS, cuDNN, ...) are absent, so linking it would stop the binary from
+//!   starting: there only libtorch_cpu is linked, and `cuda_linked()` reports false.
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-changed=build.rs");
+    let Some(libtorch) = std::env::var_os("LIBTORCH").map(PathBuf::from) else {
+        println!("cargo:warning=LIBTORCH is not set: run ./dev.sh setup (or scripts/setup.sh) first");
+        println!("cargo:rustc-env=VIREL_CUDA_LINKED=0");
+        return;
+    };
+    let libtorch = libtorch.canonicalize().unwrap_or(libtorch);
+    let lib = libtorch.join("lib");
+    println!("cargo:rerun-if-changed={}", lib.display());
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+
+    let cuda = cuda_loadable(&libtorch);
+    if cuda {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-L{},-ltorch,--as-needed", lib.display());
+    }
+    println!("cargo:rustc-env=VIREL_CUDA_LINKED={}", u8::from(cuda));
+}
+
+/// libtorch_cuda.so exists and cuBLAS, which it needs, was installed next to it.
+fn cuda_loadable(libtorch: &Path) -> bool {
+    let Some(site) = libtorch.parent() else { return false };
+    libtorch.join("lib/libtorch_cuda.so").exists()
+        && ["nvidia/cu13/lib/libcublas.so.13", "nvidia/cublas/lib/libcublas.so.13"]
+            .iter()
+            .any(|p| site.join(p).exists())
+}

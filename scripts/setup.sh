@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Idempotent setup for virel-lab on Debian/Ubuntu. Installs only what is missing:
+#   - system packages needed to build (C compiler, python3-venv),
+#   - a Rust toolchain (rustup) when cargo is absent,
+#   - libtorch, from PyPI's torch==2.11.0 wheel, into a venv in a cache directory OUTSIDE the repo
+#     (full CUDA install where an NVIDIA GPU is present, a lean CPU install otherwise),
+# and wires tch to it: the `.libtorch` link in the repo root (read by .cargo/config.toml) and
+# the `build-version` file torch-sys checks the PyTorch version against.
+#
+# Environment:
+#   VIREL_CACHE        cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/virel-lab)
+#   VIREL_TORCH_CUDA   1 = full CUDA install, 0 = lean CPU install (default: 1 iff nvidia-smi works)
+set -euo pipefail
+
+TORCH_VERSION=2.11.0
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${VIREL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/virel-lab}"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+sudo_cmd() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install_missing() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        if ! command -v apt-get >/dev/null; then
+            log "missing packages ${missing[*]} and no apt-get: install them by hand"; exit 1
+        fi
+        log "installing ${missing[*]}"
+        sudo_cmd apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+# 1. Build tools. python3-venv only where the system python lacks venv/ensurepip.
+need=()
+command -v cc >/dev/null || need+=(build-essential)
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl ca-certificates)
+[ ${#need[@]} -gt 0 ] && apt_install_missing "${need[@]}"
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    pyver=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    apt_install_missing "python3-venv" "python${pyver}-venv"
+fi
+
+# 2. Rust toolchain.
+if ! command -v cargo >/dev/null; then
+    if [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    else
+        log "installing Rust (rustup, stable)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+fi
+
+# 3. libtorch from the PyPI wheel, in a venv outside the repo.
+if [ -z "${VIREL_TORCH_CUDA:-}" ]; then
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then VIREL_TORCH_CUDA=1; else VIREL_TORCH_CUDA=0; fi
+fi
+venv="$cache/torch-$TORCH_VERSION"
+[ "$VIREL_TORCH_CUDA" = 1 ] && venv="$venv-cuda"
+marker="$venv/.virel-complete"
+if [ ! -f "$marker" ]; then
+    log "installing torch==$TORCH_VERSION into $venv (cuda=$VIREL_TORCH_CUDA)"
+    rm -rf "$venv"
+    mkdir -p "$cache"
+    python3 -m venv "$venv"
+    if [ "$VIREL_TORCH_CUDA" = 1 ]; then
+        "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
+    else
+        # libtorch_cpu needs only these two of the CUDA wheels to load.
+        "$venv/bin/pip" install -q --no-deps "torch==$TORCH_VERSION" \
+            nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
+    fi
+    touch "$marker"
+fi
+libtorch="$("$venv/bin/python" -c 'import pathlib, importlib.util as u; print(pathlib.Path(u.find_spec("torch").origin).parent)')"
+[ -f "$libtorch/build-version" ] || echo "$TORCH_VERSION" > "$libtorch/build-version"
+ln -sfn "$libtorch" "$repo_root/.libtorch"
+export LIBTORCH="$libtorch"
+log "libtorch: $LIBTORCH"

@@ -1,0 +1,174 @@
+//! The command line: `virel-lab train | eval | config | bench`.
+
+use crate::rl::Algo;
+use crate::training::config::{ConfigBuilder, DeviceChoice, default_run_dir};
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "virel-lab", version, about = "Train and watch VIREL, β-VIREL, SAC and TD3 agents.", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train an agent headless, with a progress bar, CSV + TensorBoard logs and checkpoints.
+    Train(TrainArgs),
+    /// Evaluate a checkpoint's deterministic policy: mean return over N episodes.
+    Eval(EvalArgs),
+    /// Print the fully resolved training config (TOML), to start a config file from.
+    Config(ConfigArgs),
+    /// Benchmarks: gradient updates/s against PyTorch, and learning on Pendulum.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+/// Options that shape a run's config; each overrides the config file and `--set`.
+#[derive(Args, Debug, Default)]
+pub struct ConfigArgs {
+    /// TOML config file (see `virel-lab config` for every key and its default).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Environment: pendulum or identity.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Algorithm.
+    #[arg(long, value_enum)]
+    pub algo: Option<Algo>,
+    /// Total environment steps (all copies together).
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Seed: two runs with the same seed on the CPU are identical.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Env copies stepped together.
+    #[arg(long)]
+    pub num_envs: Option<usize>,
+    /// Where the networks run: auto picks CUDA when available.
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceChoice>,
+    /// Torch CPU threads.
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Environment steps between evaluations (0: only at the end).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Episodes per evaluation.
+    #[arg(long)]
+    pub eval_episodes: Option<usize>,
+    /// Environment steps between checkpoints (0: only at the end).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Override any config key, e.g. `--set virel.beta_scale=0.004 --set sac.hidden=[64,64]`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ConfigArgs {
+    pub fn resolve(&self) -> Result<crate::training::config::TrainConfig> {
+        let mut b = ConfigBuilder::new(self.config.as_deref(), self.env.as_deref())?;
+        for s in &self.set {
+            b.set(s)?;
+        }
+        let mut cfg = b.build()?;
+        macro_rules! flag {
+            ($field:ident, $flag:expr) => {
+                if let Some(v) = $flag.clone() {
+                    cfg.$field = v;
+                }
+            };
+        }
+        flag!(env, self.env);
+        flag!(algo, self.algo);
+        flag!(steps, self.steps);
+        flag!(seed, self.seed);
+        flag!(num_envs, self.num_envs);
+        flag!(device, self.device);
+        flag!(torch_threads, self.threads);
+        flag!(eval_every, self.eval_every);
+        flag!(eval_episodes, self.eval_episodes);
+        flag!(checkpoint_every, self.checkpoint_every);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Run folder (default: runs/<env>__<algo>__<seed>__<unix time>). Must not hold a run yet.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Checkpoint file written by `train`.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// Episodes to average over.
+    #[arg(long, default_value_t = 10)]
+    pub episodes: usize,
+    /// Refuse the checkpoint unless it was trained on this env.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Where the networks run.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Seed of the first evaluation episode.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => {
+            let cfg = args.config.resolve()?;
+            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
+            crate::training::install_interrupt_handler();
+            let device = cfg.device.resolve()?;
+            eprintln!("training {} on {} for {} steps (seed {}, device {device:?}) → {}", cfg.algo, cfg.env, cfg.steps, cfg.seed, out.display());
+            let s = crate::training::run(cfg, &out, !args.quiet && std::io::stderr().is_terminal())?;
+            let eval = s.final_eval.as_ref().map_or("none (interrupted)".to_owned(), |r| format!("{:.1} ± {:.1}", r.mean, r.std));
+            println!(
+                "{} {} seed {}: {} steps, {} updates, {:.0} steps/s; final eval return {eval}; checkpoint {}",
+                s.env,
+                s.algo,
+                s.seed,
+                s.env_steps,
+                s.updates,
+                s.steps_per_second,
+                out.join(crate::training::checkpoint::FILE_NAME).display()
+            );
+            Ok(())
+        }
+        Command::Eval(args) => {
+            crate::runtime::init_torch(1);
+            let device = args.device.resolve()?;
+            let (h, r) = crate::training::evaluate_checkpoint(&args.checkpoint, args.episodes, args.env.as_deref(), device, args.seed)?;
+            println!(
+                "{} on {} ({} env steps): mean return {:.2} ± {:.2} over {} episodes",
+                h.config.algo,
+                h.spec.env,
+                h.counters.env_steps,
+                r.mean,
+                r.std,
+                r.returns.len()
+            );
+            Ok(())
+        }
+        Command::Config(args) => {
+            print!("{}", args.resolve()?.to_toml());
+            Ok(())
+        }
+        Command::Bench(cmd) => crate::bench::run(cmd),
+    }
+}

@@ -1,0 +1,196 @@
+//! Environments: the [`Env`] API, its vectorised form [`VecEnv`], and the built-in tasks.
+//!
+//! - [`pendulum::Pendulum`]: Gymnasium Pendulum-v1, exactly.
+//! - [`identity::Identity`]: a 1-D sanity task (reward 1 when |a − s| < 0.5), used to prove that
+//!   every algorithm learns at all.
+//! - [`counterexample`]: the tabular MDP of VIREL's argument against maximum-entropy RL.
+
+pub mod counterexample;
+pub mod identity;
+pub mod pendulum;
+
+use anyhow::{Result, bail};
+
+/// A box of `low[i] ≤ x[i] ≤ high[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoxSpace {
+    pub low: Vec<f32>,
+    pub high: Vec<f32>,
+}
+
+impl BoxSpace {
+    pub fn new(low: Vec<f32>, high: Vec<f32>) -> Self {
+        assert_eq!(low.len(), high.len(), "bounds of different lengths");
+        Self { low, high }
+    }
+    pub fn uniform(dim: usize, low: f32, high: f32) -> Self {
+        Self::new(vec![low; dim], vec![high; dim])
+    }
+    pub fn dim(&self) -> usize {
+        self.low.len()
+    }
+}
+
+/// One named reward term; an env's reward is the sum of its terms.
+pub type RewardTerm = (&'static str, f32);
+
+/// What [`Env::step`] hands back.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub obs: Vec<f32>,
+    pub reward: f32,
+    /// The task ended (the robot fell, the goal was reached): no bootstrapping past this step.
+    pub terminated: bool,
+    /// The episode was cut by the time limit: the value of `obs` still counts.
+    pub truncated: bool,
+    /// Named terms that add up to `reward`.
+    pub terms: Vec<RewardTerm>,
+}
+
+/// A single environment with Gymnasium semantics.
+pub trait Env: Send {
+    /// Registry name, e.g. "pendulum".
+    fn name(&self) -> &str;
+    fn observation_space(&self) -> &BoxSpace;
+    fn action_space(&self) -> &BoxSpace;
+    /// Steps after which an episode is truncated.
+    fn max_episode_steps(&self) -> usize;
+    /// Starts a new episode. `Some(seed)` re-seeds the env's random generator first.
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32>;
+    /// Advances one control step. Actions outside the bounds are clipped by the env.
+    fn step(&mut self, action: &[f32]) -> Step;
+}
+
+/// Names accepted by [`make`].
+pub const ENV_NAMES: &[&str] = &["pendulum", "identity"];
+
+/// Builds a registered environment by name.
+pub fn make(name: &str) -> Result<Box<dyn Env>> {
+    Ok(match name {
+        "pendulum" => Box::new(pendulum::Pendulum::default()),
+        "identity" => Box::new(identity::Identity::default()),
+        other => bail!("unknown env '{other}': expected one of {}", ENV_NAMES.join(", ")),
+    })
+}
+
+/// A finished episode.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpisodeEnd {
+    pub env_index: usize,
+    pub episode_return: f64,
+    pub length: usize,
+    pub terminated: bool,
+}
+
+/// Result of stepping every copy once. Rows are copies; row-major `[num_envs × dim]`.
+#[derive(Clone, Debug, Default)]
+pub struct VecStep {
+    /// Observation to act on next: the first one of a new episode where an episode ended.
+    pub obs: Vec<f32>,
+    /// The observation the step really led to (before any auto-reset): what the replay buffer stores.
+    pub next_obs: Vec<f32>,
+    pub rewards: Vec<f32>,
+    pub terminated: Vec<bool>,
+    pub truncated: Vec<bool>,
+    /// Episodes that ended in this step.
+    pub episodes: Vec<EpisodeEnd>,
+}
+
+/// N copies of an env stepped together, with auto-reset. Copy i is seeded with `seed + i`.
+pub struct VecEnv {
+    envs: Vec<Box<dyn Env>>,
+    obs: Vec<f32>,
+    returns: Vec<f64>,
+    lengths: Vec<usize>,
+    obs_dim: usize,
+    act_dim: usize,
+}
+
+impl VecEnv {
+    pub fn new(envs: Vec<Box<dyn Env>>) -> Result<Self> {
+        let Some(first) = envs.first() else { bail!("a vectorised env needs at least one copy") };
+        let (obs_dim, act_dim) = (first.observation_space().dim(), first.action_space().dim());
+        if envs.iter().any(|e| e.observation_space().dim() != obs_dim || e.action_space().dim() != act_dim) {
+            bail!("all copies of a vectorised env must have the same spaces");
+        }
+        let n = envs.len();
+        Ok(Self { envs, obs: vec![0.0; n * obs_dim], returns: vec![0.0; n], lengths: vec![0; n], obs_dim, act_dim })
+    }
+
+    /// `n` copies of the registered env `name`.
+    pub fn make(name: &str, n: usize) -> Result<Self> {
+        Self::new((0..n.max(1)).map(|_| make(name)).collect::<Result<_>>()?)
+    }
+
+    pub fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+    pub fn act_dim(&self) -> usize {
+        self.act_dim
+    }
+    pub fn action_space(&self) -> &BoxSpace {
+        self.envs[0].action_space()
+    }
+    pub fn observation_space(&self) -> &BoxSpace {
+        self.envs[0].observation_space()
+    }
+    pub fn name(&self) -> &str {
+        self.envs[0].name()
+    }
+    /// Current observations, `[num_envs × obs_dim]`.
+    pub fn obs(&self) -> &[f32] {
+        &self.obs
+    }
+
+    /// Resets every copy; copy i gets seed `seed + i`.
+    pub fn reset(&mut self, seed: u64) -> &[f32] {
+        for (i, env) in self.envs.iter_mut().enumerate() {
+            let o = env.reset(Some(seed.wrapping_add(i as u64)));
+            self.obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&o);
+        }
+        self.returns.fill(0.0);
+        self.lengths.fill(0);
+        &self.obs
+    }
+
+    /// Steps copy i with `actions[i·act_dim..]`; ended episodes restart at once.
+    pub fn step(&mut self, actions: &[f32]) -> VecStep {
+        let n = self.envs.len();
+        assert_eq!(actions.len(), n * self.act_dim, "actions must be [num_envs × act_dim]");
+        let mut out = VecStep {
+            obs: Vec::with_capacity(n * self.obs_dim),
+            next_obs: Vec::with_capacity(n * self.obs_dim),
+            rewards: Vec::with_capacity(n),
+            terminated: Vec::with_capacity(n),
+            truncated: Vec::with_capacity(n),
+            episodes: Vec::new(),
+        };
+        for (i, env) in self.envs.iter_mut().enumerate() {
+            let s = env.step(&actions[i * self.act_dim..(i + 1) * self.act_dim]);
+            self.returns[i] += f64::from(s.reward);
+            self.lengths[i] += 1;
+            out.next_obs.extend_from_slice(&s.obs);
+            if s.terminated || s.truncated {
+                out.episodes.push(EpisodeEnd {
+                    env_index: i,
+                    episode_return: self.returns[i],
+                    length: self.lengths[i],
+                    terminated: s.terminated,
+                });
+                self.returns[i] = 0.0;
+                self.lengths[i] = 0;
+                out.obs.extend_from_slice(&env.reset(None));
+            } else {
+                out.obs.extend_from_slice(&s.obs);
+            }
+            out.rewards.push(s.reward);
+            out.terminated.push(s.terminated);
+            out.truncated.push(s.truncated);
+        }
+        self.obs.copy_from_slice(&out.obs);
+        out
+    }
+}

@@ -1,0 +1,109 @@
+//! Gymnasium `Pendulum-v1`, reproduced exactly (shared/REFERENCE.md §3).
+//!
+//! - Observation `[cos θ, sin θ, θ̇]`, θ̇ ∈ [−8, 8]; action: torque ∈ [−2, 2].
+//! - θ̇' = clip(θ̇ + (3g/(2l)·sin θ + 3/(m l²)·u)·dt, ±8), θ' = θ + θ̇'·dt.
+//! - Reward −(angle_normalize(θ)² + 0.1·θ̇² + 0.001·u²) from the state before the step,
+//!   as three terms: `angle`, `velocity`, `ctrl`.
+//! - Start: θ ~ U(−π, π), θ̇ ~ U(−1, 1); truncated after 200 steps; never terminates.
+//!
+//! Arithmetic follows Gymnasium with NumPy 2 promotion: the state is f64, the action f32, and
+//! the terms built from the action alone (`3/(m l²)·u`, `0.001·u²`) are f32.
+
+use super::{BoxSpace, Env, Step};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::f64::consts::PI;
+
+pub const MAX_SPEED: f64 = 8.0;
+pub const MAX_TORQUE: f32 = 2.0;
+pub const DT: f64 = 0.05;
+pub const G: f64 = 10.0;
+pub const M: f64 = 1.0;
+pub const L: f64 = 1.0;
+pub const MAX_EPISODE_STEPS: usize = 200;
+
+pub struct Pendulum {
+    theta: f64,
+    theta_dot: f64,
+    steps: usize,
+    rng: StdRng,
+    obs_space: BoxSpace,
+    act_space: BoxSpace,
+}
+
+impl Default for Pendulum {
+    fn default() -> Self {
+        let high = MAX_SPEED as f32;
+        Self {
+            theta: 0.0,
+            theta_dot: 0.0,
+            steps: 0,
+            rng: StdRng::seed_from_u64(0),
+            obs_space: BoxSpace::new(vec![-1.0, -1.0, -high], vec![1.0, 1.0, high]),
+            act_space: BoxSpace::uniform(1, -MAX_TORQUE, MAX_TORQUE),
+        }
+    }
+}
+
+/// Wraps an angle into [−π, π), as Gymnasium's `angle_normalize`.
+pub fn angle_normalize(x: f64) -> f64 {
+    (x + PI).rem_euclid(2.0 * PI) - PI
+}
+
+impl Pendulum {
+    /// Puts the pendulum in a given state (and restarts the episode clock).
+    pub fn set_state(&mut self, theta: f64, theta_dot: f64) -> Vec<f32> {
+        self.theta = theta;
+        self.theta_dot = theta_dot;
+        self.steps = 0;
+        self.observe()
+    }
+    pub fn state(&self) -> (f64, f64) {
+        (self.theta, self.theta_dot)
+    }
+    fn observe(&self) -> Vec<f32> {
+        vec![self.theta.cos() as f32, self.theta.sin() as f32, self.theta_dot as f32]
+    }
+}
+
+impl Env for Pendulum {
+    fn name(&self) -> &str {
+        "pendulum"
+    }
+    fn observation_space(&self) -> &BoxSpace {
+        &self.obs_space
+    }
+    fn action_space(&self) -> &BoxSpace {
+        &self.act_space
+    }
+    fn max_episode_steps(&self) -> usize {
+        MAX_EPISODE_STEPS
+    }
+    fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
+        if let Some(seed) = seed {
+            self.rng = StdRng::seed_from_u64(seed);
+        }
+        let theta = self.rng.random_range(-PI..PI);
+        let theta_dot = self.rng.random_range(-1.0..1.0);
+        self.set_state(theta, theta_dot)
+    }
+    fn step(&mut self, action: &[f32]) -> Step {
+        let u = action[0].clamp(-MAX_TORQUE, MAX_TORQUE);
+        let (th, thdot) = (self.theta, self.theta_dot);
+        let angle = -angle_normalize(th).powi(2);
+        let velocity = -0.1 * thdot * thdot;
+        let ctrl = -(0.001f32 * (u * u));
+        let torque_term = f64::from((3.0 / (M * L * L)) as f32 * u);
+        let new_thdot = (thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_term) * DT).clamp(-MAX_SPEED, MAX_SPEED);
+        self.theta = th + new_thdot * DT;
+        self.theta_dot = new_thdot;
+        self.steps += 1;
+        let cost = -angle + -velocity + f64::from(-ctrl);
+        Step {
+            obs: self.observe(),
+            reward: -cost as f32,
+            terminated: false,
+            truncated: self.steps >= MAX_EPISODE_STEPS,
+            terms: vec![("angle", angle as f32), ("velocity", velocity as f32), ("ctrl", ctrl)],
+        }
+    }
+}

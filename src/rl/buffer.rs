@@ -1,0 +1,103 @@
+//! Replay buffer held as preallocated tensors on the training device. Sampling draws indices
+//! with torch's seeded generator and gathers rows with `index_select`: no copies through Rust.
+
+use tch::{Device, Kind, Tensor};
+
+/// A minibatch of transitions, one row each.
+pub struct Batch {
+    pub obs: Tensor,
+    pub actions: Tensor,
+    pub rewards: Tensor,
+    pub next_obs: Tensor,
+    /// 1.0 where the episode terminated (not where it was truncated): no bootstrap from there.
+    pub dones: Tensor,
+}
+
+pub struct ReplayBuffer {
+    obs: Tensor,
+    actions: Tensor,
+    rewards: Tensor,
+    next_obs: Tensor,
+    dones: Tensor,
+    capacity: i64,
+    len: i64,
+    pos: i64,
+    device: Device,
+}
+
+impl ReplayBuffer {
+    pub fn new(capacity: usize, obs_dim: usize, act_dim: usize, device: Device) -> Self {
+        let cap = capacity.max(1) as i64;
+        // `empty` leaves the pages untouched until written: a large buffer costs only what it holds.
+        let opts = (Kind::Float, device);
+        Self {
+            obs: Tensor::empty([cap, obs_dim as i64], opts),
+            actions: Tensor::empty([cap, act_dim as i64], opts),
+            rewards: Tensor::empty([cap], opts),
+            next_obs: Tensor::empty([cap, obs_dim as i64], opts),
+            dones: Tensor::empty([cap], opts),
+            capacity: cap,
+            len: 0,
+            pos: 0,
+            device,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity as usize
+    }
+
+    /// Appends `n` transitions given row-major (`obs`: `[n × obs_dim]`, …), overwriting the
+    /// oldest ones once full. `next_obs` is the observation the step led to, also at the end
+    /// of an episode.
+    pub fn push(&mut self, obs: &[f32], actions: &[f32], rewards: &[f32], next_obs: &[f32], terminated: &[bool]) {
+        let n = rewards.len() as i64;
+        let dones: Vec<f32> = terminated.iter().map(|&d| f32::from(u8::from(d))).collect();
+        let rows = |data: &[f32], store: &Tensor| {
+            let width = if store.dim() == 1 { None } else { Some(store.size()[1]) };
+            let t = Tensor::from_slice(data);
+            let t = match width {
+                Some(w) => t.view([n, w]),
+                None => t,
+            };
+            t.to_device(self.device)
+        };
+        let src = [
+            (rows(obs, &self.obs), &self.obs),
+            (rows(actions, &self.actions), &self.actions),
+            (rows(rewards, &self.rewards), &self.rewards),
+            (rows(next_obs, &self.next_obs), &self.next_obs),
+            (rows(&dones, &self.dones), &self.dones),
+        ];
+        // At most two contiguous pieces: up to the end of the ring, then from its start.
+        let mut done_rows = 0;
+        while done_rows < n {
+            let take = (n - done_rows).min(self.capacity - self.pos);
+            for (data, store) in &src {
+                store.narrow(0, self.pos, take).copy_(&data.narrow(0, done_rows, take));
+            }
+            done_rows += take;
+            self.pos = (self.pos + take) % self.capacity;
+        }
+        self.len = (self.len + n).min(self.capacity);
+    }
+
+    /// `n` transitions drawn uniformly with replacement.
+    pub fn sample(&self, n: i64) -> Batch {
+        assert!(self.len > 0, "sampling from an empty replay buffer");
+        let idx = Tensor::randint(self.len, [n], (Kind::Int64, self.device));
+        Batch {
+            obs: self.obs.index_select(0, &idx),
+            actions: self.actions.index_select(0, &idx),
+            rewards: self.rewards.index_select(0, &idx),
+            next_obs: self.next_obs.index_select(0, &idx),
+            dones: self.dones.index_select(0, &idx),
+        }
+    }
+}

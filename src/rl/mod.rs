@@ -1,0 +1,142 @@
+//! Agents (tch networks): one file per algorithm, shared pieces once.
+//!
+//! - [`virel`]: VIREL and β-VIREL; [`sac`]: SAC; [`td3`]: TD3.
+//! - [`soft_actor_critic`]: actor/critic machinery SAC and VIREL share.
+//! - [`nets`]: MLP, fused twin Q, polyak update; [`policy`]: tanh-Gaussian and deterministic
+//!   policies; [`buffer`]: replay buffer on the training device.
+
+pub mod buffer;
+pub mod nets;
+pub mod policy;
+pub mod sac;
+pub mod soft_actor_critic;
+pub mod td3;
+pub mod virel;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor, nn};
+
+/// The algorithms a run can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algo {
+    /// VIREL, temperature = ε_ω.
+    Virel,
+    /// β-VIREL, temperature = beta_scale·ε_ω.
+    BetaVirel,
+    /// Soft Actor-Critic with automatic α.
+    Sac,
+    /// Twin Delayed DDPG.
+    Td3,
+}
+
+impl Algo {
+    pub const ALL: [Algo; 4] = [Algo::Virel, Algo::BetaVirel, Algo::Sac, Algo::Td3];
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Virel => "virel",
+            Algo::BetaVirel => "beta-virel",
+            Algo::Sac => "sac",
+            Algo::Td3 => "td3",
+        }
+    }
+}
+
+impl std::str::FromStr for Algo {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match Algo::ALL.into_iter().find(|a| a.name() == s) {
+            Some(a) => Ok(a),
+            None => bail!("unknown algorithm '{s}': expected one of virel, beta-virel, sac, td3"),
+        }
+    }
+}
+
+impl std::fmt::Display for Algo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What an agent must know of its env.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentSpec {
+    pub env: String,
+    pub obs_dim: usize,
+    pub act_dim: usize,
+    pub act_low: Vec<f32>,
+    pub act_high: Vec<f32>,
+}
+
+impl AgentSpec {
+    pub fn of(env: &crate::envs::VecEnv) -> Self {
+        let a = env.action_space();
+        Self { env: env.name().to_owned(), obs_dim: env.obs_dim(), act_dim: env.act_dim(), act_low: a.low.clone(), act_high: a.high.clone() }
+    }
+}
+
+/// Named scalar metrics of one step, with the stable names of the CSV/TensorBoard logs.
+pub type Metrics = Vec<(&'static str, f64)>;
+
+/// An off-policy agent: acts, and learns from a replay buffer one gradient step at a time.
+pub trait Agent {
+    fn algo(&self) -> Algo;
+    /// Actions `[N, act_dim]` within the env's bounds for observations `[N, obs_dim]`:
+    /// exploratory when `explore`, else the deterministic policy.
+    fn act(&self, obs: &Tensor, explore: bool) -> Tensor;
+    /// One gradient step on minibatches drawn from `buffer`.
+    fn update(&mut self, buffer: &ReplayBuffer) -> Metrics;
+    /// The quantity that sets how much the agent explores, by metric name: ε_ω for VIREL,
+    /// α for SAC, the exploration noise for TD3.
+    fn temperature(&self) -> (&'static str, f64);
+    /// The agent's networks by name, for checkpoints.
+    fn networks(&self) -> Vec<(&'static str, &nn::VarStore)>;
+    fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
+}
+
+use buffer::ReplayBuffer;
+
+/// Hyper-parameters of every algorithm; a run uses the table of its algorithm.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlgoConfigs {
+    pub virel: virel::VirelConfig,
+    pub sac: sac::SacConfig,
+    pub td3: td3::Td3Config,
+}
+
+/// Replay settings of the chosen algorithm.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplaySettings {
+    pub buffer_size: usize,
+    pub learning_starts: u64,
+}
+
+impl AlgoConfigs {
+    pub fn replay(&self, algo: Algo) -> ReplaySettings {
+        let (buffer_size, learning_starts) = match algo {
+            Algo::Virel | Algo::BetaVirel => (self.virel.buffer_size, self.virel.learning_starts),
+            Algo::Sac => (self.sac.buffer_size, self.sac.learning_starts),
+            Algo::Td3 => (self.td3.buffer_size, self.td3.learning_starts),
+        };
+        ReplaySettings { buffer_size, learning_starts }
+    }
+
+    /// Sets `learning_starts` of every algorithm.
+    pub fn set_learning_starts(&mut self, steps: u64) {
+        self.virel.learning_starts = steps;
+        self.sac.learning_starts = steps;
+        self.td3.learning_starts = steps;
+    }
+
+    /// Builds the agent for `algo`.
+    pub fn build(&self, algo: Algo, spec: &AgentSpec, device: Device) -> Result<Box<dyn Agent>> {
+        Ok(match algo {
+            Algo::Virel => Box::new(virel::Virel::new(spec, self.virel.clone(), false, device)?),
+            Algo::BetaVirel => Box::new(virel::Virel::new(spec, self.virel.clone(), true, device)?),
+            Algo::Sac => Box::new(sac::Sac::new(spec, self.sac.clone(), device)?),
+            Algo::Td3 => Box::new(td3::Td3::new(spec, self.td3.clone(), device)?),
+        })
+    }
+}

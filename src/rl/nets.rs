@@ -1,0 +1,111 @@
+//! Network building blocks: plain MLPs, twin Q-critics fused into batched matmuls, and the
+//! polyak (soft) target update.
+//!
+//! Weights are initialised like PyTorch's `nn.Linear` (U(±1/√fan_in) for weights and biases),
+//! so runs are comparable with the Python baselines.
+
+use tch::{Kind, Tensor, nn};
+
+fn linear_init(fan_in: i64) -> nn::Init {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    nn::Init::Uniform { lo: -bound, up: bound }
+}
+
+/// Layer sizes `[input, hidden…, output]` from hidden widths.
+pub fn layer_sizes(input: i64, hidden: &[i64], output: i64) -> Vec<i64> {
+    std::iter::once(input).chain(hidden.iter().copied()).chain(std::iter::once(output)).collect()
+}
+
+/// A fully connected network with ReLU between layers and a linear output.
+#[derive(Debug)]
+pub struct Mlp {
+    layers: Vec<(Tensor, Tensor)>,
+}
+
+impl Mlp {
+    /// `sizes` = `[input, hidden…, output]`; parameters live under `p` as `l{i}/weight`, `l{i}/bias`.
+    pub fn new(p: &nn::Path, sizes: &[i64]) -> Self {
+        let layers = sizes
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                let l = p / format!("l{i}");
+                (l.var("weight", &[w[0], w[1]], linear_init(w[0])), l.var("bias", &[w[1]], linear_init(w[0])))
+            })
+            .collect();
+        Self { layers }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let last = self.layers.len() - 1;
+        let mut x = x.shallow_clone();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            x = b.addmm(&x, w);
+            if i < last {
+                x = x.relu();
+            }
+        }
+        x
+    }
+}
+
+/// Two Q-networks Q₁, Q₂(s, a) evaluated together: each layer is one batched matmul
+/// (`baddbmm`) over a leading dimension of 2, which halves the number of kernels per step.
+#[derive(Debug)]
+pub struct TwinQ {
+    layers: Vec<(Tensor, Tensor)>,
+}
+
+impl TwinQ {
+    pub fn new(p: &nn::Path, obs_dim: i64, act_dim: i64, hidden: &[i64]) -> Self {
+        let sizes = layer_sizes(obs_dim + act_dim, hidden, 1);
+        let layers = sizes
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                let l = p / format!("l{i}");
+                (l.var("weight", &[2, w[0], w[1]], linear_init(w[0])), l.var("bias", &[2, 1, w[1]], linear_init(w[0])))
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// Q-values `[2, B]`: row i is Q_i(obs, actions).
+    pub fn forward(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        let x = Tensor::cat(&[obs, actions], 1);
+        let b = x.size()[0];
+        let mut x = x.unsqueeze(0).expand([2, b, x.size()[1]], false);
+        let last = self.layers.len() - 1;
+        for (i, (w, bias)) in self.layers.iter().enumerate() {
+            x = bias.baddbmm(&x, w, 1.0, 1.0);
+            if i < last {
+                x = x.relu();
+            }
+        }
+        x.squeeze_dim(-1)
+    }
+
+    /// min(Q₁, Q₂), `[B]`: the clipped double-Q estimate.
+    pub fn min_q(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        self.forward(obs, actions).amin(0, false)
+    }
+}
+
+/// θ_target ← (1 − τ)·θ_target + τ·θ_online, for every variable (same creation order).
+pub fn polyak_update(target: &nn::VarStore, online: &nn::VarStore, tau: f64) {
+    tch::no_grad(|| {
+        for (mut t, o) in target.trainable_variables().into_iter().zip(online.trainable_variables()) {
+            let _ = t.lerp_(&o, tau);
+        }
+    });
+}
+
+/// θ_target ← θ_online.
+pub fn hard_update(target: &mut nn::VarStore, online: &nn::VarStore) {
+    target.copy(online).expect("target and online networks have the same layout");
+}
+
+/// Mean of a 0-d or 1-element tensor as f64.
+pub fn scalar(t: &Tensor) -> f64 {
+    t.to_kind(Kind::Double).double_value(&[])
+}

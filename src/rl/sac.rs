@@ -1,0 +1,135 @@
+//! Soft Actor-Critic (Haarnoja et al. 2018/2019) with twin Q and automatic entropy tuning,
+//! following CleanRL's `sac_continuous_action.py`.
+//!
+//! Critic target: r + γ(1 − d)·(min Q_target(s', a') − α·log π(a'|s')).
+//! Actor: minimise E[α·log π(a|s) − min Q(s, a)]. Temperature: minimise
+//! E[−log α·(log π(a|s) + H_target)] with H_target = −|A|.
+
+use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
+use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor, nn, nn::OptimizerConfig};
+
+/// SAC hyper-parameters; defaults are CleanRL's published ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SacConfig {
+    /// Hidden layer widths of the actor and of each critic.
+    pub hidden: Vec<i64>,
+    /// Discount factor γ.
+    pub gamma: f64,
+    /// Polyak coefficient τ of the target critics.
+    pub tau: f64,
+    /// Minibatch size of each gradient step.
+    pub batch_size: i64,
+    /// Replay buffer capacity (transitions).
+    pub buffer_size: usize,
+    /// Environment steps of uniformly random actions before learning starts.
+    pub learning_starts: u64,
+    /// Adam learning rate of the actor.
+    pub policy_lr: f64,
+    /// Adam learning rate of the critics and of α.
+    pub q_lr: f64,
+    /// The actor and α are updated every `policy_frequency` steps, `policy_frequency` times.
+    pub policy_frequency: u64,
+    /// Tune α automatically towards the target entropy −|A|.
+    pub autotune: bool,
+    /// α when `autotune` is off, and its starting value when on.
+    pub alpha: f64,
+    /// Bounds of the policy's log standard deviation.
+    pub log_std_min: f64,
+    pub log_std_max: f64,
+}
+
+impl Default for SacConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+            gamma: 0.99,
+            tau: 0.005,
+            batch_size: 256,
+            buffer_size: 1_000_000,
+            learning_starts: 5_000,
+            policy_lr: 3e-4,
+            q_lr: 1e-3,
+            policy_frequency: 2,
+            autotune: true,
+            alpha: 1.0,
+            log_std_min: -5.0,
+            log_std_max: 2.0,
+        }
+    }
+}
+
+pub struct Sac {
+    cfg: SacConfig,
+    nets: SoftActorCritic,
+    alpha_vs: nn::VarStore,
+    log_alpha: Tensor,
+    alpha_opt: nn::Optimizer,
+    target_entropy: f64,
+    updates: u64,
+}
+
+impl Sac {
+    pub fn new(spec: &AgentSpec, cfg: SacConfig, device: Device) -> anyhow::Result<Self> {
+        let nets = SoftActorCritic::new(
+            spec,
+            SoftActorCriticConfig { hidden: &cfg.hidden, actor_lr: cfg.policy_lr, critic_lr: cfg.q_lr, log_std_bounds: (cfg.log_std_min, cfg.log_std_max) },
+            device,
+        )?;
+        let alpha_vs = nn::VarStore::new(device);
+        let log_alpha = alpha_vs.root().var("log_alpha", &[1], nn::Init::Const(cfg.alpha.ln()));
+        let alpha_opt = nn::Adam::default().build(&alpha_vs, cfg.q_lr)?;
+        Ok(Self { target_entropy: -(spec.act_dim as f64), cfg, nets, alpha_vs, log_alpha, alpha_opt, updates: 0 })
+    }
+
+    fn alpha(&self) -> f64 {
+        scalar(&self.log_alpha.exp())
+    }
+}
+
+impl Agent for Sac {
+    fn algo(&self) -> Algo {
+        Algo::Sac
+    }
+    fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
+        self.nets.act(obs, explore)
+    }
+    fn update(&mut self, buffer: &ReplayBuffer) -> Metrics {
+        let batch = buffer.sample(self.cfg.batch_size);
+        let alpha = self.alpha();
+        let target = self.nets.td_target(&batch, self.cfg.gamma, alpha);
+        let critic = self.nets.critic_step(&batch, &target);
+        let mut m = vec![("losses/qf_loss", critic.loss), ("losses/qf_values", critic.q_mean), ("losses/alpha", alpha)];
+        if self.updates % self.cfg.policy_frequency == 0 {
+            for _ in 0..self.cfg.policy_frequency {
+                let alpha = self.alpha();
+                let (actor_loss, logp) = self.nets.actor_step(&batch.obs, alpha);
+                m.push(("losses/actor_loss", actor_loss));
+                m.push(("losses/entropy", -scalar(&logp.mean(None))));
+                if self.cfg.autotune {
+                    let alpha_loss = (-(&self.log_alpha.exp()) * (logp + self.target_entropy)).mean(None);
+                    self.alpha_opt.backward_step(&alpha_loss);
+                    m.push(("losses/alpha_loss", scalar(&alpha_loss)));
+                }
+            }
+        }
+        self.nets.update_target(self.cfg.tau);
+        self.updates += 1;
+        m
+    }
+    fn temperature(&self) -> (&'static str, f64) {
+        ("losses/alpha", self.alpha())
+    }
+    fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        let mut v = self.nets.networks();
+        v.push(("alpha", &self.alpha_vs));
+        v
+    }
+    fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        let mut v = self.nets.networks_mut();
+        v.push(("alpha", &mut self.alpha_vs));
+        v
+    }
+}

@@ -1,0 +1,100 @@
+//! The machinery SAC and VIREL share: a tanh-Gaussian actor, twin Q-critics with a polyak
+//! target, and their gradient steps. The two algorithms differ only in where the actor's
+//! temperature comes from (SAC: a learned α; VIREL: the residual error ε_ω) and in the critic
+//! target (SAC adds the entropy bonus −α·log π; VIREL's has none).
+
+use super::buffer::Batch;
+use super::nets::{TwinQ, hard_update, polyak_update, scalar};
+use super::policy::TanhGaussianPolicy;
+use super::AgentSpec;
+use tch::{Device, Tensor, nn, nn::OptimizerConfig};
+
+/// Network sizes and optimiser settings for [`SoftActorCritic::new`].
+pub struct SoftActorCriticConfig<'a> {
+    pub hidden: &'a [i64],
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    pub log_std_bounds: (f64, f64),
+}
+
+pub struct SoftActorCritic {
+    pub actor_vs: nn::VarStore,
+    pub actor: TanhGaussianPolicy,
+    pub critic_vs: nn::VarStore,
+    pub critic: TwinQ,
+    pub target_vs: nn::VarStore,
+    pub target: TwinQ,
+    actor_opt: nn::Optimizer,
+    critic_opt: nn::Optimizer,
+}
+
+/// What one critic step measured.
+pub struct CriticStats {
+    pub loss: f64,
+    pub q_mean: f64,
+}
+
+impl SoftActorCritic {
+    pub fn new(spec: &AgentSpec, cfg: SoftActorCriticConfig, device: Device) -> anyhow::Result<Self> {
+        let (od, ad) = (spec.obs_dim as i64, spec.act_dim as i64);
+        let actor_vs = nn::VarStore::new(device);
+        let actor = TanhGaussianPolicy::new(&(actor_vs.root() / "actor"), od, cfg.hidden, &spec.act_low, &spec.act_high, cfg.log_std_bounds);
+        let critic_vs = nn::VarStore::new(device);
+        let critic = TwinQ::new(&(critic_vs.root() / "critic"), od, ad, cfg.hidden);
+        let mut target_vs = nn::VarStore::new(device);
+        let target = TwinQ::new(&(target_vs.root() / "critic"), od, ad, cfg.hidden);
+        hard_update(&mut target_vs, &critic_vs);
+        target_vs.freeze();
+        let actor_opt = nn::Adam::default().build(&actor_vs, cfg.actor_lr)?;
+        let critic_opt = nn::Adam::default().build(&critic_vs, cfg.critic_lr)?;
+        Ok(Self { actor_vs, actor, critic_vs, critic, target_vs, target, actor_opt, critic_opt })
+    }
+
+    /// Explores with a sample of π, or acts with its deterministic mode.
+    pub fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
+        tch::no_grad(|| if explore { self.actor.sample(obs).0 } else { self.actor.mode(obs) })
+    }
+
+    /// r + γ(1 − d)·(min Q_target(s', a') − entropy_coef·log π(a'|s')), a' ~ π(s').
+    pub fn td_target(&self, batch: &Batch, gamma: f64, entropy_coef: f64) -> Tensor {
+        tch::no_grad(|| {
+            let (next_a, next_logp) = self.actor.sample(&batch.next_obs);
+            let mut next_v = self.target.min_q(&batch.next_obs, &next_a);
+            if entropy_coef != 0.0 {
+                next_v -= next_logp * entropy_coef;
+            }
+            &batch.rewards + (1.0 - &batch.dones) * gamma * next_v
+        })
+    }
+
+    /// One Adam step on Σ_i MSE(Q_i(s, a), target).
+    pub fn critic_step(&mut self, batch: &Batch, target: &Tensor) -> CriticStats {
+        let q = self.critic.forward(&batch.obs, &batch.actions);
+        let loss = (&q - target.unsqueeze(0)).square().mean_dim(1, false, None).sum(None);
+        self.critic_opt.backward_step(&loss);
+        CriticStats { loss: scalar(&loss), q_mean: scalar(&q.detach().mean(None)) }
+    }
+
+    /// One Adam step on E[temperature·log π(a|s) − min Q(s, a)], a ~ π(s) reparameterised.
+    /// The critic is frozen meanwhile so no gradient is spent on its weights.
+    /// Returns the loss and log π of the sampled actions (detached), for temperature tuning.
+    pub fn actor_step(&mut self, obs: &Tensor, temperature: f64) -> (f64, Tensor) {
+        self.critic_vs.freeze();
+        let (a, logp) = self.actor.sample(obs);
+        let loss = (&logp * temperature - self.critic.min_q(obs, &a)).mean(None);
+        self.actor_opt.backward_step(&loss);
+        self.critic_vs.unfreeze();
+        (scalar(&loss), logp.detach())
+    }
+
+    pub fn update_target(&self, tau: f64) {
+        polyak_update(&self.target_vs, &self.critic_vs, tau);
+    }
+
+    pub fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        vec![("actor", &self.actor_vs), ("critic", &self.critic_vs), ("critic_target", &self.target_vs)]
+    }
+    pub fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        vec![("actor", &mut self.actor_vs), ("critic", &mut self.critic_vs), ("critic_target", &mut self.target_vs)]
+    }
+}

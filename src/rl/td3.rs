@@ -1,0 +1,168 @@
+//! TD3 (Fujimoto et al. 2018), following CleanRL's `td3_continuous_action.py`: clipped double-Q,
+//! target policy smoothing, delayed actor and target updates, Gaussian exploration noise.
+
+use super::nets::{TwinQ, hard_update, polyak_update, scalar};
+use super::policy::DeterministicPolicy;
+use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor, nn, nn::OptimizerConfig};
+
+/// TD3 hyper-parameters; defaults are CleanRL's published ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Td3Config {
+    /// Hidden layer widths of the actor and of each critic.
+    pub hidden: Vec<i64>,
+    /// Discount factor γ.
+    pub gamma: f64,
+    /// Polyak coefficient τ of the target actor and critics.
+    pub tau: f64,
+    /// Minibatch size of each gradient step.
+    pub batch_size: i64,
+    /// Replay buffer capacity (transitions).
+    pub buffer_size: usize,
+    /// Environment steps of uniformly random actions before learning starts.
+    pub learning_starts: u64,
+    /// Adam learning rate of actor and critics.
+    pub learning_rate: f64,
+    /// Std of the target policy smoothing noise, as a fraction of the action scale.
+    pub policy_noise: f64,
+    /// Clip of the smoothing noise, as a fraction of the action scale.
+    pub noise_clip: f64,
+    /// Std of the exploration noise, as a fraction of the action scale.
+    pub exploration_noise: f64,
+    /// Actor and targets are updated every `policy_frequency` critic steps.
+    pub policy_frequency: u64,
+}
+
+impl Default for Td3Config {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+            gamma: 0.99,
+            tau: 0.005,
+            batch_size: 256,
+            buffer_size: 1_000_000,
+            learning_starts: 25_000,
+            learning_rate: 3e-4,
+            policy_noise: 0.2,
+            noise_clip: 0.5,
+            exploration_noise: 0.1,
+            policy_frequency: 2,
+        }
+    }
+}
+
+pub struct Td3 {
+    cfg: Td3Config,
+    actor_vs: nn::VarStore,
+    actor: DeterministicPolicy,
+    actor_target_vs: nn::VarStore,
+    actor_target: DeterministicPolicy,
+    critic_vs: nn::VarStore,
+    critic: TwinQ,
+    critic_target_vs: nn::VarStore,
+    critic_target: TwinQ,
+    actor_opt: nn::Optimizer,
+    critic_opt: nn::Optimizer,
+    low: Tensor,
+    high: Tensor,
+    updates: u64,
+    last_actor_loss: f64,
+}
+
+impl Td3 {
+    pub fn new(spec: &AgentSpec, cfg: Td3Config, device: Device) -> anyhow::Result<Self> {
+        let (od, ad) = (spec.obs_dim as i64, spec.act_dim as i64);
+        let (lo, hi) = (&spec.act_low, &spec.act_high);
+        let actor_vs = nn::VarStore::new(device);
+        let actor = DeterministicPolicy::new(&(actor_vs.root() / "actor"), od, &cfg.hidden, lo, hi);
+        let mut actor_target_vs = nn::VarStore::new(device);
+        let actor_target = DeterministicPolicy::new(&(actor_target_vs.root() / "actor"), od, &cfg.hidden, lo, hi);
+        hard_update(&mut actor_target_vs, &actor_vs);
+        actor_target_vs.freeze();
+        let critic_vs = nn::VarStore::new(device);
+        let critic = TwinQ::new(&(critic_vs.root() / "critic"), od, ad, &cfg.hidden);
+        let mut critic_target_vs = nn::VarStore::new(device);
+        let critic_target = TwinQ::new(&(critic_target_vs.root() / "critic"), od, ad, &cfg.hidden);
+        hard_update(&mut critic_target_vs, &critic_vs);
+        critic_target_vs.freeze();
+        let actor_opt = nn::Adam::default().build(&actor_vs, cfg.learning_rate)?;
+        let critic_opt = nn::Adam::default().build(&critic_vs, cfg.learning_rate)?;
+        Ok(Self {
+            low: Tensor::from_slice(lo).to_device(device),
+            high: Tensor::from_slice(hi).to_device(device),
+            cfg,
+            actor_vs,
+            actor,
+            actor_target_vs,
+            actor_target,
+            critic_vs,
+            critic,
+            critic_target_vs,
+            critic_target,
+            actor_opt,
+            critic_opt,
+            updates: 0,
+            last_actor_loss: 0.0,
+        })
+    }
+}
+
+impl Agent for Td3 {
+    fn algo(&self) -> Algo {
+        Algo::Td3
+    }
+    fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
+        tch::no_grad(|| {
+            let a = self.actor.forward(obs);
+            if !explore {
+                return a;
+            }
+            let noise = a.randn_like() * (&self.actor.act.scale * self.cfg.exploration_noise);
+            (a + noise).clamp_tensor(Some(&self.low), Some(&self.high))
+        })
+    }
+    fn update(&mut self, buffer: &ReplayBuffer) -> Metrics {
+        let b = buffer.sample(self.cfg.batch_size);
+        let target: Tensor = tch::no_grad(|| {
+            let scale = &self.actor.act.scale;
+            let noise = (b.actions.randn_like() * self.cfg.policy_noise * scale)
+                .clamp_tensor(Some(&(-self.cfg.noise_clip * scale)), Some(&(self.cfg.noise_clip * scale)));
+            let next_a = (self.actor_target.forward(&b.next_obs) + noise).clamp_tensor(Some(&self.low), Some(&self.high));
+            &b.rewards + (1.0 - &b.dones) * self.cfg.gamma * self.critic_target.min_q(&b.next_obs, &next_a)
+        });
+        let q = self.critic.forward(&b.obs, &b.actions);
+        let qf_loss = (&q - target.unsqueeze(0)).square().mean_dim(1, false, None).sum(None);
+        self.critic_opt.backward_step(&qf_loss);
+        if self.updates % self.cfg.policy_frequency == 0 {
+            self.critic_vs.freeze();
+            let actor_loss = -self.critic.forward(&b.obs, &self.actor.forward(&b.obs)).get(0).mean(None);
+            self.actor_opt.backward_step(&actor_loss);
+            self.critic_vs.unfreeze();
+            self.last_actor_loss = scalar(&actor_loss);
+            polyak_update(&self.actor_target_vs, &self.actor_vs, self.cfg.tau);
+            polyak_update(&self.critic_target_vs, &self.critic_vs, self.cfg.tau);
+        }
+        self.updates += 1;
+        vec![
+            ("losses/qf_loss", scalar(&qf_loss)),
+            ("losses/qf_values", scalar(&q.detach().mean(None))),
+            ("losses/actor_loss", self.last_actor_loss),
+        ]
+    }
+    fn temperature(&self) -> (&'static str, f64) {
+        ("td3/exploration_noise", self.cfg.exploration_noise)
+    }
+    fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        vec![("actor", &self.actor_vs), ("actor_target", &self.actor_target_vs), ("critic", &self.critic_vs), ("critic_target", &self.critic_target_vs)]
+    }
+    fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        vec![
+            ("actor", &mut self.actor_vs),
+            ("actor_target", &mut self.actor_target_vs),
+            ("critic", &mut self.critic_vs),
+            ("critic_target", &mut self.critic_target_vs),
+        ]
+    }
+}

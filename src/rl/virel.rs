@@ -1,0 +1,158 @@
+//! VIREL (Fellows, Mahajan, Rudner, Whiteson, NeurIPS 2019): variational inference for RL with
+//! the critic's residual error as the policy's temperature. Both published variants:
+//!
+//! - `virel`: temperature = ε_ω;
+//! - `beta-virel`: temperature = beta_scale · ε_ω.
+//!
+//! ε_ω = (1/(p·|H|))·Σ|T^π Q̂ − Q̂|^p, estimated every gradient step, under no_grad, on a fresh
+//! replay minibatch of `epsilon_batch_size` (4096 in the authors' code) with the online critics:
+//! for each Q_i, δ_i = Q_i(s, a) − (r + γ(1 − d)·min_j Q_j(s', a')), a' ~ π_θ(s'), and
+//! ε_ω is the mean over i of mean(|δ_i|^p)/p. Until the buffer holds that many transitions,
+//! ε_ω = 1. ε_ω measures how far Q̂ is from a fixed point of the Bellman operator: the model's
+//! uncertainty about the optimal action. As it goes to 0 the policy collapses onto argmax Q̂.
+//!
+//! M-step (critic): minimise the Bellman residual with a target that carries NO entropy term:
+//! r + γ(1 − d)·min Q_target(s', a'). E-step (actor): minimise E[temperature·log π(a|s) − Q̂(s, a)].
+
+use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
+use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
+use serde::{Deserialize, Serialize};
+use tch::{Device, Tensor, nn};
+
+/// VIREL hyper-parameters; defaults follow the authors' code (SAC-2018 base) where it speaks,
+/// modern SAC otherwise.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VirelConfig {
+    /// Hidden layer widths of the actor and of each critic (authors: 300-300; modern SAC: 256-256).
+    pub hidden: Vec<i64>,
+    /// Discount factor γ.
+    pub gamma: f64,
+    /// Polyak coefficient τ of the target critics.
+    pub tau: f64,
+    /// Minibatch size of each gradient step.
+    pub batch_size: i64,
+    /// Replay buffer capacity (transitions).
+    pub buffer_size: usize,
+    /// Environment steps of uniformly random actions before learning starts.
+    pub learning_starts: u64,
+    /// Adam learning rate of the actor.
+    pub policy_lr: f64,
+    /// Adam learning rate of the critics.
+    pub q_lr: f64,
+    /// Minibatch on which ε_ω is re-estimated each gradient step.
+    pub epsilon_batch_size: i64,
+    /// The p of the residual norm ‖T Q̂ − Q̂‖_p^p (2: mean squared Bellman error / 2).
+    pub p: f64,
+    /// Temperature multiplier of the `beta-virel` variant (unused by `virel`).
+    pub beta_scale: f64,
+    /// Bounds of the policy's log standard deviation.
+    pub log_std_min: f64,
+    pub log_std_max: f64,
+}
+
+impl Default for VirelConfig {
+    fn default() -> Self {
+        Self {
+            hidden: vec![256, 256],
+            gamma: 0.99,
+            tau: 0.005,
+            batch_size: 256,
+            buffer_size: 1_000_000,
+            learning_starts: 5_000,
+            policy_lr: 3e-4,
+            q_lr: 3e-4,
+            epsilon_batch_size: 4096,
+            p: 2.0,
+            beta_scale: 4e-4,
+            log_std_min: -5.0,
+            log_std_max: 2.0,
+        }
+    }
+}
+
+pub struct Virel {
+    cfg: VirelConfig,
+    beta: bool,
+    nets: SoftActorCritic,
+    epsilon: f64,
+}
+
+impl Virel {
+    /// `beta` picks the β-VIREL variant.
+    pub fn new(spec: &AgentSpec, cfg: VirelConfig, beta: bool, device: Device) -> anyhow::Result<Self> {
+        let nets = SoftActorCritic::new(
+            spec,
+            SoftActorCriticConfig { hidden: &cfg.hidden, actor_lr: cfg.policy_lr, critic_lr: cfg.q_lr, log_std_bounds: (cfg.log_std_min, cfg.log_std_max) },
+            device,
+        )?;
+        Ok(Self { cfg, beta, nets, epsilon: 1.0 })
+    }
+
+    /// The actor's temperature: ε_ω, or beta_scale·ε_ω.
+    pub fn actor_temperature(&self) -> f64 {
+        if self.beta { self.cfg.beta_scale * self.epsilon } else { self.epsilon }
+    }
+
+    /// ε_ω on a fresh minibatch, or `None` while the buffer is smaller than that minibatch.
+    pub fn estimate_epsilon(&self, buffer: &ReplayBuffer) -> Option<f64> {
+        if (buffer.len() as i64) < self.cfg.epsilon_batch_size {
+            return None;
+        }
+        Some(residual_error(&self.nets, &buffer.sample(self.cfg.epsilon_batch_size), self.cfg.gamma, self.cfg.p))
+    }
+}
+
+/// ε = mean_i mean_batch |Q_i(s,a) − (r + γ(1−d)·min_j Q_j(s',a'))|^p / p with the online
+/// critics and a' ~ π(s'). Q(s, a) and Q(s', a') are evaluated in one batched pass.
+pub fn residual_error(nets: &SoftActorCritic, batch: &super::buffer::Batch, gamma: f64, p: f64) -> f64 {
+    tch::no_grad(|| {
+        let n = batch.obs.size()[0];
+        let (next_a, _) = nets.actor.sample(&batch.next_obs);
+        let q = nets.critic.forward(&Tensor::cat(&[&batch.obs, &batch.next_obs], 0), &Tensor::cat(&[&batch.actions, &next_a], 0));
+        let (q_sa, q_next) = (q.narrow(1, 0, n), q.narrow(1, n, n).amin(0, false));
+        let target: Tensor = &batch.rewards + (1.0 - &batch.dones) * gamma * q_next;
+        let residual = (q_sa - target.unsqueeze(0)).abs();
+        let powered = if p == 2.0 { residual.square() } else { residual.pow_tensor_scalar(p) };
+        scalar(&powered.mean(None)) / p
+    })
+}
+
+impl Agent for Virel {
+    fn algo(&self) -> Algo {
+        if self.beta { Algo::BetaVirel } else { Algo::Virel }
+    }
+    fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
+        self.nets.act(obs, explore)
+    }
+    fn update(&mut self, buffer: &ReplayBuffer) -> Metrics {
+        let batch = buffer.sample(self.cfg.batch_size);
+        // M-step: the critic target has no entropy term.
+        let target = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
+        let critic = self.nets.critic_step(&batch, &target);
+        if let Some(eps) = self.estimate_epsilon(buffer) {
+            self.epsilon = eps;
+        }
+        // E-step: the actor at temperature ε_ω (or β·ε_ω).
+        let temperature = self.actor_temperature();
+        let (actor_loss, logp) = self.nets.actor_step(&batch.obs, temperature);
+        self.nets.update_target(self.cfg.tau);
+        vec![
+            ("losses/qf_loss", critic.loss),
+            ("losses/qf_values", critic.q_mean),
+            ("losses/actor_loss", actor_loss),
+            ("losses/entropy", -scalar(&logp.mean(None))),
+            ("virel/epsilon", self.epsilon),
+            ("virel/temperature", temperature),
+        ]
+    }
+    fn temperature(&self) -> (&'static str, f64) {
+        ("virel/epsilon", self.epsilon)
+    }
+    fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        self.nets.networks()
+    }
+    fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        self.nets.networks_mut()
+    }
+}

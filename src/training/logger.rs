@@ -1,0 +1,69 @@
+//! Metrics with stable names, written to `metrics.csv` (long format: step, wall time, metric,
+//! value) and, optionally, to TensorBoard event files in the same folder.
+//!
+//! Names (CleanRL's where they exist): `charts/episodic_return`, `charts/episodic_length`,
+//! `charts/SPS`, `eval/episodic_return`, `eval/episodic_return_std`, `losses/qf_loss`,
+//! `losses/qf_values`, `losses/actor_loss`, `losses/entropy`, `losses/alpha`,
+//! `losses/alpha_loss`, `virel/epsilon`, `virel/temperature`.
+
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::time::Instant;
+use tensorboard_rs::summary_writer::SummaryWriter;
+
+pub struct MetricLogger {
+    csv: BufWriter<File>,
+    tensorboard: Option<SummaryWriter>,
+    start: Instant,
+}
+
+impl MetricLogger {
+    /// Creates `dir/metrics.csv` (appending when it exists) and, with `tensorboard`, an event file.
+    pub fn create(dir: &Path, tensorboard: bool) -> Result<Self> {
+        let path = dir.join("metrics.csv");
+        let fresh = !path.exists();
+        let file = File::options().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut csv = BufWriter::new(file);
+        if fresh {
+            writeln!(csv, "step,wall_time,metric,value")?;
+        }
+        Ok(Self { csv, tensorboard: tensorboard.then(|| SummaryWriter::new(dir)), start: Instant::now() })
+    }
+
+    pub fn log(&mut self, step: u64, name: &str, value: f64) -> Result<()> {
+        writeln!(self.csv, "{step},{:.3},{name},{value}", self.start.elapsed().as_secs_f64())?;
+        if let Some(tb) = &mut self.tensorboard {
+            tb.add_scalar(name, value as f32, step as usize);
+        }
+        Ok(())
+    }
+
+    pub fn log_all(&mut self, step: u64, metrics: &[(&str, f64)]) -> Result<()> {
+        metrics.iter().try_for_each(|(n, v)| self.log(step, n, *v))
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.csv.flush()?;
+        if let Some(tb) = &mut self.tensorboard {
+            tb.flush();
+        }
+        Ok(())
+    }
+}
+
+/// Reads `metrics.csv` back as (step, metric, value) rows.
+pub fn read_metrics(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
+    let path = dir.join("metrics.csv");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .skip(1)
+        .enumerate()
+        .map(|(i, line)| {
+            let f: Vec<&str> = line.split(',').collect();
+            let parse = || -> Option<(u64, String, f64)> { Some((f.first()?.parse().ok()?, f.get(2)?.to_string(), f.get(3)?.parse().ok()?)) };
+            parse().with_context(|| format!("{}:{}: malformed row '{line}'", path.display(), i + 2))
+        })
+        .collect()
+}
