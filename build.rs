@@ -12,7 +12,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-changed=build.rs");
     let Some(libtorch) = std::env::var_os("LIBTORCH").map(PathBuf::from) else {
-        println!("cargo:warning=LIBTORCH is not set: run ./dev.sh setup (or scripts/setup.sh) first");
+        println!(
+            "cargo:warning=LIBTORCH is not set: run ./dev.sh setup (or scripts/setup.sh) first"
+        );
         println!("cargo:rustc-env=VIREL_CUDA_LINKED=0");
         return;
     };
@@ -23,16 +25,24 @@ fn main() {
 
     let cuda = cuda_loadable(&libtorch);
     if cuda {
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed,-L{},-ltorch,--as-needed", lib.display());
+        println!(
+            "cargo:rustc-link-arg=-Wl,--no-as-needed,-L{},-ltorch,--as-needed",
+            lib.display()
+        );
     }
     println!("cargo:rustc-env=VIREL_CUDA_LINKED={}", u8::from(cuda));
 }
 
 /// libtorch_cuda.so exists and cuBLAS, which it needs, was installed next to it.
 fn cuda_loadable(libtorch: &Path) -> bool {
-    let Some(site) = libtorch.parent() else { return false };
+    let Some(site) = libtorch.parent() else {
+        return false;
+    };
     libtorch.join("lib/libtorch_cuda.so").exists()
-        && ["nvidia/cu13/lib/libcublas.so.13", "nvidia/cublas/lib/libcublas.so.13"]
-            .iter()
-            .any(|p| site.join(p).exists())
+        && [
+            "nvidia/cu13/lib/libcublas.so.13",
+            "nvidia/cublas/lib/libcublas.so.13",
+        ]
+        .iter()
+        .any(|p| site.join(p).exists())
 }

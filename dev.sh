@@ -2,7 +2,8 @@
 # virel-lab developer entry point. Each command first runs scripts/setup.sh (idempotent).
 #   ./dev.sh run [ARGS]   set up, build (release) and run the main job
 #   ./dev.sh test         set up, then run every test
-#   ./dev.sh bench        set up, then run the benchmarks (learning + speed vs PyTorch)
+#   ./dev.sh bench [ARGS] set up, then run the benchmarks: updates/s vs PyTorch, and learning
+#                         on Pendulum (ARGS go to `bench learning`, e.g. --seeds 3)
 #   ./dev.sh setup        only set up
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -15,6 +16,11 @@ case "$cmd" in
         if [ $# -eq 0 ]; then set -- train --env pendulum --algo virel --steps 20000 --seed 1 --out runs; fi
         cargo run --release --quiet -- "$@" ;;
     test) cargo test --all-targets "$@" ;;
-    bench) cargo bench "$@" ;;
+    bench)
+        # Python's `import torch` needs the full install, whatever libtorch the build uses.
+        python="$(torch_venv 1)/bin/python"
+        cargo build --release --quiet
+        ./target/release/virel-lab bench updates --python "$python"
+        ./target/release/virel-lab bench learning "$@" ;;
     *) echo "unknown command '$cmd' (run | test | bench | setup)" >&2; exit 2 ;;
 esac

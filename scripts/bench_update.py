@@ -102,10 +102,13 @@ def update():
     if args.algo == "virel":
         with torch.no_grad():
             eo, ea, er, eno, ed = sample(args.epsilon_batch)
-            ena, _ = actor.get_action(eno)
-            v = torch.min(qf1(eno, ena), qf2(eno, ena))
-            t = er + (1 - ed) * gamma * v
-            epsilon = 0.5 * (F.mse_loss(qf1(eo, ea), t) + F.mse_loss(qf2(eo, ea), t)).item() / 2
+            # double-sampling estimate, as virel.rs: two a' ~ pi(s'), mean (Q - y1)(Q - y2) / 2
+            y = []
+            for _ in range(2):
+                ena, _ = actor.get_action(eno)
+                y.append(er + (1 - ed) * gamma * torch.min(qf1(eno, ena), qf2(eno, ena)))
+            q1, q2 = qf1(eo, ea), qf2(eo, ea)
+            epsilon = max(0.0, (((q1 - y[0]) * (q1 - y[1])).mean() + ((q2 - y[0]) * (q2 - y[1])).mean()).item() / 4)
         pi, lp = actor.get_action(o)
         loss = (epsilon * lp - torch.min(qf1(o, pi), qf2(o, pi))).mean()
         a_opt.zero_grad()

@@ -58,27 +58,33 @@ if ! command -v cargo >/dev/null; then
 fi
 
 # 3. libtorch from the PyPI wheel, in a venv outside the repo.
+# torch_venv CUDA: creates (once) and prints the venv. CUDA=1: the full install (what CUDA and
+# Python's `import torch` need); CUDA=0: the lean one, enough for libtorch on the CPU.
+torch_venv() {
+    local venv="$cache/torch-$TORCH_VERSION"
+    [ "$1" = 1 ] && venv="$venv-cuda"
+    if [ ! -f "$venv/.virel-complete" ]; then
+        log "installing torch==$TORCH_VERSION into $venv (full CUDA install: $1)"
+        rm -rf "$venv"
+        mkdir -p "$cache"
+        python3 -m venv "$venv"
+        if [ "$1" = 1 ]; then
+            "$venv/bin/pip" install -q "torch==$TORCH_VERSION" >&2
+        else
+            # libtorch_cpu needs only these two of the CUDA wheels to load.
+            "$venv/bin/pip" install -q --no-deps "torch==$TORCH_VERSION" \
+                nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85 >&2
+        fi
+        touch "$venv/.virel-complete"
+    fi
+    echo "$venv"
+}
+
 if [ -z "${VIREL_TORCH_CUDA:-}" ]; then
     if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then VIREL_TORCH_CUDA=1; else VIREL_TORCH_CUDA=0; fi
 fi
-venv="$cache/torch-$TORCH_VERSION"
-[ "$VIREL_TORCH_CUDA" = 1 ] && venv="$venv-cuda"
-marker="$venv/.virel-complete"
-if [ ! -f "$marker" ]; then
-    log "installing torch==$TORCH_VERSION into $venv (cuda=$VIREL_TORCH_CUDA)"
-    rm -rf "$venv"
-    mkdir -p "$cache"
-    python3 -m venv "$venv"
-    if [ "$VIREL_TORCH_CUDA" = 1 ]; then
-        "$venv/bin/pip" install -q "torch==$TORCH_VERSION"
-    else
-        # libtorch_cpu needs only these two of the CUDA wheels to load.
-        "$venv/bin/pip" install -q --no-deps "torch==$TORCH_VERSION" \
-            nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
-    fi
-    touch "$marker"
-fi
-libtorch="$("$venv/bin/python" -c 'import pathlib, importlib.util as u; print(pathlib.Path(u.find_spec("torch").origin).parent)')"
+venv="$(torch_venv "$VIREL_TORCH_CUDA")"
+libtorch="$venv/lib/$(basename "$(ls -d "$venv"/lib/python3*)")/site-packages/torch"
 [ -f "$libtorch/build-version" ] || echo "$TORCH_VERSION" > "$libtorch/build-version"
 ln -sfn "$libtorch" "$repo_root/.libtorch"
 export LIBTORCH="$libtorch"

@@ -52,8 +52,20 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Updates { seconds, threads, device, python, no_python } => bench_updates(seconds, threads, device, python, no_python),
-        BenchCommand::Learning { seeds, steps, jobs, algos, out } => bench_learning(seeds, steps, jobs, &algos, &out),
+        BenchCommand::Updates {
+            seconds,
+            threads,
+            device,
+            python,
+            no_python,
+        } => bench_updates(seconds, threads, device, python, no_python),
+        BenchCommand::Learning {
+            seeds,
+            steps,
+            jobs,
+            algos,
+            out,
+        } => bench_learning(seeds, steps, jobs, &algos, &out),
     }
 }
 
@@ -63,13 +75,33 @@ const BENCH_ACT: usize = 6;
 /// Updates/s of `algo` on a buffer of random transitions.
 pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Result<f64> {
     crate::training::seed_torch(0);
-    let spec = AgentSpec { env: "bench".into(), obs_dim: BENCH_OBS, act_dim: BENCH_ACT, act_low: vec![-1.0; BENCH_ACT], act_high: vec![1.0; BENCH_ACT] };
+    let spec = AgentSpec {
+        env: "bench".into(),
+        obs_dim: BENCH_OBS,
+        act_dim: BENCH_ACT,
+        act_low: vec![-1.0; BENCH_ACT],
+        act_high: vec![1.0; BENCH_ACT],
+    };
     let cfg = TrainConfig::default();
     let mut agent = cfg.agents.build(algo, &spec, device)?;
     let n = 100_000;
     let mut buffer = ReplayBuffer::new(n, BENCH_OBS, BENCH_ACT, device);
-    let rnd = |cols: usize| crate::training::tensor_to_vec(&Tensor::randn([n as i64, cols as i64], (Kind::Float, Device::Cpu)));
-    buffer.push(&rnd(BENCH_OBS), &rnd(BENCH_ACT).iter().map(|a| a.clamp(-1.0, 1.0)).collect::<Vec<_>>(), &rnd(1), &rnd(BENCH_OBS), &vec![false; n]);
+    let rnd = |cols: usize| {
+        crate::training::tensor_to_vec(&Tensor::randn(
+            [n as i64, cols as i64],
+            (Kind::Float, Device::Cpu),
+        ))
+    };
+    buffer.push(
+        &rnd(BENCH_OBS),
+        &rnd(BENCH_ACT)
+            .iter()
+            .map(|a| a.clamp(-1.0, 1.0))
+            .collect::<Vec<_>>(),
+        &rnd(1),
+        &rnd(BENCH_OBS),
+        &vec![false; n],
+    );
     for _ in 0..50 {
         agent.update(&buffer);
     }
@@ -82,23 +114,50 @@ pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Resul
 }
 
 fn default_python() -> PathBuf {
-    let libtorch = std::env::var_os("LIBTORCH").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".libtorch"));
+    let libtorch = std::env::var_os("LIBTORCH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".libtorch"));
     // <venv>/lib/pythonX.Y/site-packages/torch → <venv>/bin/python
-    let candidate = libtorch.canonicalize().ok().and_then(|p| Some(p.parent()?.parent()?.parent()?.parent()?.join("bin/python")));
-    candidate.filter(|p| p.exists()).unwrap_or_else(|| PathBuf::from("python3"))
+    let candidate = libtorch
+        .canonicalize()
+        .ok()
+        .and_then(|p| Some(p.parent()?.parent()?.parent()?.parent()?.join("bin/python")));
+    candidate
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 fn script_path() -> PathBuf {
     let local = Path::new("scripts/bench_update.py");
-    if local.exists() { local.to_path_buf() } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_update.py") }
+    if local.exists() {
+        local.to_path_buf()
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_update.py")
+    }
 }
 
-fn python_updates_per_second(python: &Path, algo: Algo, seconds: f64, threads: i32, device: Device) -> Result<f64> {
+fn python_updates_per_second(
+    python: &Path,
+    algo: Algo,
+    seconds: f64,
+    threads: i32,
+    device: Device,
+) -> Result<f64> {
     let out = Command::new(python)
         .arg(script_path())
         .args(["--algo", if algo == Algo::Sac { "sac" } else { "virel" }])
-        .args(["--seconds", &seconds.to_string(), "--threads", &threads.to_string()])
-        .args(["--obs", &BENCH_OBS.to_string(), "--act", &BENCH_ACT.to_string()])
+        .args([
+            "--seconds",
+            &seconds.to_string(),
+            "--threads",
+            &threads.to_string(),
+        ])
+        .args([
+            "--obs",
+            &BENCH_OBS.to_string(),
+            "--act",
+            &BENCH_ACT.to_string(),
+        ])
         .args(["--device", if device.is_cuda() { "cuda" } else { "cpu" }])
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .output()
@@ -107,15 +166,31 @@ fn python_updates_per_second(python: &Path, algo: Algo, seconds: f64, threads: i
     stdout
         .lines()
         .find_map(|l| l.strip_prefix("updates_per_second ")?.trim().parse().ok())
-        .with_context(|| format!("the Python benchmark failed: {}", String::from_utf8_lossy(&out.stderr)))
+        .with_context(|| {
+            format!(
+                "the Python benchmark failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
 }
 
-fn bench_updates(seconds: f64, threads: i32, device: DeviceChoice, python: Option<PathBuf>, no_python: bool) -> Result<()> {
+fn bench_updates(
+    seconds: f64,
+    threads: i32,
+    device: DeviceChoice,
+    python: Option<PathBuf>,
+    no_python: bool,
+) -> Result<()> {
     crate::runtime::init_torch(threads);
     let device = device.resolve()?;
     let python = python.unwrap_or_else(default_python);
-    println!("gradient updates/s — 2×256 MLPs, batch 256, obs {BENCH_OBS}, act {BENCH_ACT}, {threads} torch thread(s), device {device:?}");
-    println!("{:<12} {:>12} {:>14} {:>8}", "algorithm", "tch", "PyTorch 2.11", "ratio");
+    println!(
+        "gradient updates/s — 2×256 MLPs, batch 256, obs {BENCH_OBS}, act {BENCH_ACT}, {threads} torch thread(s), device {device:?}"
+    );
+    println!(
+        "{:<12} {:>12} {:>14} {:>8}",
+        "algorithm", "tch", "PyTorch 2.11", "ratio"
+    );
     for algo in [Algo::Sac, Algo::Virel] {
         let rust = tch_updates_per_second(algo, seconds, device)?;
         if no_python {
@@ -123,7 +198,11 @@ fn bench_updates(seconds: f64, threads: i32, device: DeviceChoice, python: Optio
             continue;
         }
         let py = python_updates_per_second(&python, algo, seconds, threads, device)?;
-        println!("{:<12} {rust:>12.1} {py:>14.1} {:>7.2}×", algo.name(), rust / py);
+        println!(
+            "{:<12} {rust:>12.1} {py:>14.1} {:>7.2}×",
+            algo.name(),
+            rust / py
+        );
     }
     Ok(())
 }
@@ -146,10 +225,33 @@ fn bench_learning(seeds: u64, steps: u64, jobs: usize, algos: &[Algo], out: &Pat
     let mut pending = queue.clone().into_iter();
     loop {
         while running.len() < jobs.max(1) {
-            let Some((algo, seed, dir)) = pending.next() else { break };
+            let Some((algo, seed, dir)) = pending.next() else {
+                break;
+            };
             let child = Command::new(&exe)
-                .args(["train", "--env", "pendulum", "--algo", algo.name(), "--seed", &seed.to_string(), "--steps", &steps.to_string()])
-                .args(["--threads", "1", "--eval-every", "0", "--checkpoint-every", "0", "--quiet", "--device", "cpu", "--out"])
+                .args([
+                    "train",
+                    "--env",
+                    "pendulum",
+                    "--algo",
+                    algo.name(),
+                    "--seed",
+                    &seed.to_string(),
+                    "--steps",
+                    &steps.to_string(),
+                ])
+                .args([
+                    "--threads",
+                    "1",
+                    "--eval-every",
+                    "0",
+                    "--checkpoint-every",
+                    "0",
+                    "--quiet",
+                    "--device",
+                    "cpu",
+                    "--out",
+                ])
                 .arg(&dir)
                 .stdout(std::process::Stdio::null())
                 .spawn()?;
@@ -163,10 +265,18 @@ fn bench_learning(seeds: u64, steps: u64, jobs: usize, algos: &[Algo], out: &Pat
         if !status.success() {
             bail!("{name} failed ({status})");
         }
-        eprintln!("done: {name} ({:.0} s elapsed)", start.elapsed().as_secs_f64());
+        eprintln!(
+            "done: {name} ({:.0} s elapsed)",
+            start.elapsed().as_secs_f64()
+        );
     }
-    println!("Pendulum, {steps} env steps, {seeds} seeds: final deterministic eval return (10 episodes)");
-    println!("{:<12} {:>9} {:>24} {:>10}", "algorithm", "median", "per seed", "steps/s");
+    println!(
+        "Pendulum, {steps} env steps, {seeds} seeds: final deterministic eval return (10 episodes)"
+    );
+    println!(
+        "{:<12} {:>9} {:>24} {:>10}",
+        "algorithm", "median", "per seed", "steps/s"
+    );
     for &algo in algos {
         let mut finals = Vec::new();
         let mut sps = Vec::new();
@@ -179,8 +289,18 @@ fn bench_learning(seeds: u64, steps: u64, jobs: usize, algos: &[Algo], out: &Pat
             finals.push(s.final_eval.map_or(f64::NAN, |e| e.mean));
             sps.push(s.steps_per_second);
         }
-        let per_seed = finals.iter().map(|f| format!("{f:.0}")).collect::<Vec<_>>().join(" ");
-        println!("{:<12} {:>9.1} {:>24} {:>10.0}", algo.name(), median(&finals), per_seed, median(&sps));
+        let per_seed = finals
+            .iter()
+            .map(|f| format!("{f:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!(
+            "{:<12} {:>9.1} {:>24} {:>10.0}",
+            algo.name(),
+            median(&finals),
+            per_seed,
+            median(&sps)
+        );
     }
     Ok(())
 }

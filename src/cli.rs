@@ -135,9 +135,22 @@ pub fn run(cli: Cli) -> Result<()> {
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
             crate::training::install_interrupt_handler();
             let device = cfg.device.resolve()?;
-            eprintln!("training {} on {} for {} steps (seed {}, device {device:?}) → {}", cfg.algo, cfg.env, cfg.steps, cfg.seed, out.display());
-            let s = crate::training::run(cfg, &out, !args.quiet && std::io::stderr().is_terminal())?;
-            let eval = s.final_eval.as_ref().map_or("none (interrupted)".to_owned(), |r| format!("{:.1} ± {:.1}", r.mean, r.std));
+            eprintln!(
+                "training {} on {} for {} steps (seed {}, device {device:?}) → {}",
+                cfg.algo,
+                cfg.env,
+                cfg.steps,
+                cfg.seed,
+                out.display()
+            );
+            let s =
+                crate::training::run(cfg, &out, !args.quiet && std::io::stderr().is_terminal())?;
+            let eval = s
+                .final_eval
+                .as_ref()
+                .map_or("none (interrupted)".to_owned(), |r| {
+                    format!("{:.1} ± {:.1}", r.mean, r.std)
+                });
             println!(
                 "{} {} seed {}: {} steps, {} updates, {:.0} steps/s; final eval return {eval}; checkpoint {}",
                 s.env,
@@ -153,7 +166,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => {
             crate::runtime::init_torch(1);
             let device = args.device.resolve()?;
-            let (h, r) = crate::training::evaluate_checkpoint(&args.checkpoint, args.episodes, args.env.as_deref(), device, args.seed)?;
+            let (h, r) = crate::training::evaluate_checkpoint(
+                &args.checkpoint,
+                args.episodes,
+                args.env.as_deref(),
+                device,
+                args.seed,
+            )?;
             println!(
                 "{} on {} ({} env steps): mean return {:.2} ± {:.2} over {} episodes",
                 h.config.algo,

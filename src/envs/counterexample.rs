@@ -22,7 +22,9 @@ impl TabularMdp {
     /// The counterexample MDP with k1 actions in s1. State 0 is s0, state 1 is s1;
     /// action 0 of s0 is a1, action 1 is a2.
     pub fn counterexample(k1: usize) -> Self {
-        Self { actions: vec![vec![(0.0, Some(1)), (1.0, None)], vec![(0.0, None); k1]] }
+        Self {
+            actions: vec![vec![(0.0, Some(1)), (1.0, None)], vec![(0.0, None); k1]],
+        }
     }
 
     fn zeros(&self) -> QTable {
@@ -34,7 +36,12 @@ impl TabularMdp {
         let mut q = self.zeros();
         for _ in 0..10_000 {
             let next = self.bellman(&q, gamma, &value);
-            let delta = next.iter().flatten().zip(q.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let delta = next
+                .iter()
+                .flatten()
+                .zip(q.iter().flatten())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             q = next;
             if delta < 1e-13 {
                 break;
@@ -47,7 +54,11 @@ impl TabularMdp {
     pub fn bellman(&self, q: &QTable, gamma: f64, value: impl Fn(&[f64]) -> f64) -> QTable {
         self.actions
             .iter()
-            .map(|acts| acts.iter().map(|&(r, next)| r + next.map_or(0.0, |s| gamma * value(&q[s]))).collect())
+            .map(|acts| {
+                acts.iter()
+                    .map(|&(r, next)| r + next.map_or(0.0, |s| gamma * value(&q[s])))
+                    .collect()
+            })
             .collect()
     }
 
@@ -65,7 +76,12 @@ impl TabularMdp {
     pub fn residual_error(&self, q: &QTable, gamma: f64, p: f64) -> f64 {
         let tq = self.bellman(q, gamma, max);
         let n = q.iter().map(Vec::len).sum::<usize>() as f64;
-        tq.iter().flatten().zip(q.iter().flatten()).map(|(t, x)| (t - x).abs().powf(p)).sum::<f64>() / (p * n)
+        tq.iter()
+            .flatten()
+            .zip(q.iter().flatten())
+            .map(|(t, x)| (t - x).abs().powf(p))
+            .sum::<f64>()
+            / (p * n)
     }
 }
 
@@ -85,7 +101,10 @@ pub fn boltzmann(q: &[f64], temperature: f64) -> Vec<f64> {
     let m = max(q);
     if temperature <= 0.0 {
         let winners = q.iter().filter(|&&x| x == m).count() as f64;
-        return q.iter().map(|&x| if x == m { 1.0 / winners } else { 0.0 }).collect();
+        return q
+            .iter()
+            .map(|&x| if x == m { 1.0 / winners } else { 0.0 })
+            .collect();
     }
     let w: Vec<f64> = q.iter().map(|x| ((x - m) / temperature).exp()).collect();
     let z: f64 = w.iter().sum();

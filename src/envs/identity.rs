@@ -17,7 +17,12 @@ pub struct Identity {
 
 impl Default for Identity {
     fn default() -> Self {
-        Self { s: 0.0, steps: 0, rng: StdRng::seed_from_u64(0), space: BoxSpace::uniform(1, -1.0, 1.0) }
+        Self {
+            s: 0.0,
+            steps: 0,
+            rng: StdRng::seed_from_u64(0),
+            space: BoxSpace::uniform(1, -1.0, 1.0),
+        }
     }
 }
 
@@ -44,7 +49,11 @@ impl Env for Identity {
     }
     fn step(&mut self, action: &[f32]) -> Step {
         let a = action[0].clamp(-1.0, 1.0);
-        let hit = if (a - self.s).abs() < TOLERANCE { 1.0 } else { 0.0 };
+        let hit = if (a - self.s).abs() < TOLERANCE {
+            1.0
+        } else {
+            0.0
+        };
         self.steps += 1;
         self.s = self.rng.random_range(-1.0..1.0);
         Step {

@@ -69,7 +69,10 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
     Ok(match name {
         "pendulum" => Box::new(pendulum::Pendulum::default()),
         "identity" => Box::new(identity::Identity::default()),
-        other => bail!("unknown env '{other}': expected one of {}", ENV_NAMES.join(", ")),
+        other => bail!(
+            "unknown env '{other}': expected one of {}",
+            ENV_NAMES.join(", ")
+        ),
     })
 }
 
@@ -108,13 +111,25 @@ pub struct VecEnv {
 
 impl VecEnv {
     pub fn new(envs: Vec<Box<dyn Env>>) -> Result<Self> {
-        let Some(first) = envs.first() else { bail!("a vectorised env needs at least one copy") };
+        let Some(first) = envs.first() else {
+            bail!("a vectorised env needs at least one copy")
+        };
         let (obs_dim, act_dim) = (first.observation_space().dim(), first.action_space().dim());
-        if envs.iter().any(|e| e.observation_space().dim() != obs_dim || e.action_space().dim() != act_dim) {
+        if envs
+            .iter()
+            .any(|e| e.observation_space().dim() != obs_dim || e.action_space().dim() != act_dim)
+        {
             bail!("all copies of a vectorised env must have the same spaces");
         }
         let n = envs.len();
-        Ok(Self { envs, obs: vec![0.0; n * obs_dim], returns: vec![0.0; n], lengths: vec![0; n], obs_dim, act_dim })
+        Ok(Self {
+            envs,
+            obs: vec![0.0; n * obs_dim],
+            returns: vec![0.0; n],
+            lengths: vec![0; n],
+            obs_dim,
+            act_dim,
+        })
     }
 
     /// `n` copies of the registered env `name`.
@@ -159,7 +174,11 @@ impl VecEnv {
     /// Steps copy i with `actions[i·act_dim..]`; ended episodes restart at once.
     pub fn step(&mut self, actions: &[f32]) -> VecStep {
         let n = self.envs.len();
-        assert_eq!(actions.len(), n * self.act_dim, "actions must be [num_envs × act_dim]");
+        assert_eq!(
+            actions.len(),
+            n * self.act_dim,
+            "actions must be [num_envs × act_dim]"
+        );
         let mut out = VecStep {
             obs: Vec::with_capacity(n * self.obs_dim),
             next_obs: Vec::with_capacity(n * self.obs_dim),

@@ -61,7 +61,11 @@ impl Pendulum {
         (self.theta, self.theta_dot)
     }
     fn observe(&self) -> Vec<f32> {
-        vec![self.theta.cos() as f32, self.theta.sin() as f32, self.theta_dot as f32]
+        vec![
+            self.theta.cos() as f32,
+            self.theta.sin() as f32,
+            self.theta_dot as f32,
+        ]
     }
 }
 
@@ -93,7 +97,8 @@ impl Env for Pendulum {
         let velocity = -0.1 * thdot * thdot;
         let ctrl = -(0.001f32 * (u * u));
         let torque_term = f64::from((3.0 / (M * L * L)) as f32 * u);
-        let new_thdot = (thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_term) * DT).clamp(-MAX_SPEED, MAX_SPEED);
+        let new_thdot = (thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_term) * DT)
+            .clamp(-MAX_SPEED, MAX_SPEED);
         self.theta = th + new_thdot * DT;
         self.theta_dot = new_thdot;
         self.steps += 1;
@@ -103,7 +108,11 @@ impl Env for Pendulum {
             reward: -cost as f32,
             terminated: false,
             truncated: self.steps >= MAX_EPISODE_STEPS,
-            terms: vec![("angle", angle as f32), ("velocity", velocity as f32), ("ctrl", ctrl)],
+            terms: vec![
+                ("angle", angle as f32),
+                ("velocity", velocity as f32),
+                ("ctrl", ctrl),
+            ],
         }
     }
 }

@@ -56,11 +56,22 @@ impl ReplayBuffer {
     /// Appends `n` transitions given row-major (`obs`: `[n × obs_dim]`, …), overwriting the
     /// oldest ones once full. `next_obs` is the observation the step led to, also at the end
     /// of an episode.
-    pub fn push(&mut self, obs: &[f32], actions: &[f32], rewards: &[f32], next_obs: &[f32], terminated: &[bool]) {
+    pub fn push(
+        &mut self,
+        obs: &[f32],
+        actions: &[f32],
+        rewards: &[f32],
+        next_obs: &[f32],
+        terminated: &[bool],
+    ) {
         let n = rewards.len() as i64;
         let dones: Vec<f32> = terminated.iter().map(|&d| f32::from(u8::from(d))).collect();
         let rows = |data: &[f32], store: &Tensor| {
-            let width = if store.dim() == 1 { None } else { Some(store.size()[1]) };
+            let width = if store.dim() == 1 {
+                None
+            } else {
+                Some(store.size()[1])
+            };
             let t = Tensor::from_slice(data);
             let t = match width {
                 Some(w) => t.view([n, w]),
@@ -80,7 +91,9 @@ impl ReplayBuffer {
         while done_rows < n {
             let take = (n - done_rows).min(self.capacity - self.pos);
             for (data, store) in &src {
-                store.narrow(0, self.pos, take).copy_(&data.narrow(0, done_rows, take));
+                store
+                    .narrow(0, self.pos, take)
+                    .copy_(&data.narrow(0, done_rows, take));
             }
             done_rows += take;
             self.pos = (self.pos + take) % self.capacity;

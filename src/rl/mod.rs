@@ -72,7 +72,13 @@ pub struct AgentSpec {
 impl AgentSpec {
     pub fn of(env: &crate::envs::VecEnv) -> Self {
         let a = env.action_space();
-        Self { env: env.name().to_owned(), obs_dim: env.obs_dim(), act_dim: env.act_dim(), act_low: a.low.clone(), act_high: a.high.clone() }
+        Self {
+            env: env.name().to_owned(),
+            obs_dim: env.obs_dim(),
+            act_dim: env.act_dim(),
+            act_low: a.low.clone(),
+            act_high: a.high.clone(),
+        }
     }
 }
 
@@ -120,7 +126,10 @@ impl AlgoConfigs {
             Algo::Sac => (self.sac.buffer_size, self.sac.learning_starts),
             Algo::Td3 => (self.td3.buffer_size, self.td3.learning_starts),
         };
-        ReplaySettings { buffer_size, learning_starts }
+        ReplaySettings {
+            buffer_size,
+            learning_starts,
+        }
     }
 
     /// Sets `learning_starts` of every algorithm.
@@ -128,6 +137,13 @@ impl AlgoConfigs {
         self.virel.learning_starts = steps;
         self.sac.learning_starts = steps;
         self.td3.learning_starts = steps;
+    }
+
+    /// Sets the hidden widths of every algorithm's networks.
+    pub fn set_hidden(&mut self, hidden: &[i64]) {
+        self.virel.hidden = hidden.to_vec();
+        self.sac.hidden = hidden.to_vec();
+        self.td3.hidden = hidden.to_vec();
     }
 
     /// Builds the agent for `algo`.

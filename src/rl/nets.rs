@@ -8,12 +8,18 @@ use tch::{Kind, Tensor, nn};
 
 fn linear_init(fan_in: i64) -> nn::Init {
     let bound = 1.0 / (fan_in as f64).sqrt();
-    nn::Init::Uniform { lo: -bound, up: bound }
+    nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
 }
 
 /// Layer sizes `[input, hidden…, output]` from hidden widths.
 pub fn layer_sizes(input: i64, hidden: &[i64], output: i64) -> Vec<i64> {
-    std::iter::once(input).chain(hidden.iter().copied()).chain(std::iter::once(output)).collect()
+    std::iter::once(input)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(output))
+        .collect()
 }
 
 /// A fully connected network with ReLU between layers and a linear output.
@@ -30,7 +36,10 @@ impl Mlp {
             .enumerate()
             .map(|(i, w)| {
                 let l = p / format!("l{i}");
-                (l.var("weight", &[w[0], w[1]], linear_init(w[0])), l.var("bias", &[w[1]], linear_init(w[0])))
+                (
+                    l.var("weight", &[w[0], w[1]], linear_init(w[0])),
+                    l.var("bias", &[w[1]], linear_init(w[0])),
+                )
             })
             .collect();
         Self { layers }
@@ -64,7 +73,10 @@ impl TwinQ {
             .enumerate()
             .map(|(i, w)| {
                 let l = p / format!("l{i}");
-                (l.var("weight", &[2, w[0], w[1]], linear_init(w[0])), l.var("bias", &[2, 1, w[1]], linear_init(w[0])))
+                (
+                    l.var("weight", &[2, w[0], w[1]], linear_init(w[0])),
+                    l.var("bias", &[2, 1, w[1]], linear_init(w[0])),
+                )
             })
             .collect();
         Self { layers }
@@ -94,7 +106,11 @@ impl TwinQ {
 /// θ_target ← (1 − τ)·θ_target + τ·θ_online, for every variable (same creation order).
 pub fn polyak_update(target: &nn::VarStore, online: &nn::VarStore, tau: f64) {
     tch::no_grad(|| {
-        for (mut t, o) in target.trainable_variables().into_iter().zip(online.trainable_variables()) {
+        for (mut t, o) in target
+            .trainable_variables()
+            .into_iter()
+            .zip(online.trainable_variables())
+        {
             let _ = t.lerp_(&o, tau);
         }
     });
@@ -102,7 +118,9 @@ pub fn polyak_update(target: &nn::VarStore, online: &nn::VarStore, tau: f64) {
 
 /// θ_target ← θ_online.
 pub fn hard_update(target: &mut nn::VarStore, online: &nn::VarStore) {
-    target.copy(online).expect("target and online networks have the same layout");
+    target
+        .copy(online)
+        .expect("target and online networks have the same layout");
 }
 
 /// Mean of a 0-d or 1-element tensor as f64.

@@ -75,13 +75,28 @@ impl Sac {
     pub fn new(spec: &AgentSpec, cfg: SacConfig, device: Device) -> anyhow::Result<Self> {
         let nets = SoftActorCritic::new(
             spec,
-            SoftActorCriticConfig { hidden: &cfg.hidden, actor_lr: cfg.policy_lr, critic_lr: cfg.q_lr, log_std_bounds: (cfg.log_std_min, cfg.log_std_max) },
+            SoftActorCriticConfig {
+                hidden: &cfg.hidden,
+                actor_lr: cfg.policy_lr,
+                critic_lr: cfg.q_lr,
+                log_std_bounds: (cfg.log_std_min, cfg.log_std_max),
+            },
             device,
         )?;
         let alpha_vs = nn::VarStore::new(device);
-        let log_alpha = alpha_vs.root().var("log_alpha", &[1], nn::Init::Const(cfg.alpha.ln()));
+        let log_alpha = alpha_vs
+            .root()
+            .var("log_alpha", &[1], nn::Init::Const(cfg.alpha.ln()));
         let alpha_opt = nn::Adam::default().build(&alpha_vs, cfg.q_lr)?;
-        Ok(Self { target_entropy: -(spec.act_dim as f64), cfg, nets, alpha_vs, log_alpha, alpha_opt, updates: 0 })
+        Ok(Self {
+            target_entropy: -(spec.act_dim as f64),
+            cfg,
+            nets,
+            alpha_vs,
+            log_alpha,
+            alpha_opt,
+            updates: 0,
+        })
     }
 
     fn alpha(&self) -> f64 {
@@ -101,7 +116,11 @@ impl Agent for Sac {
         let alpha = self.alpha();
         let target = self.nets.td_target(&batch, self.cfg.gamma, alpha);
         let critic = self.nets.critic_step(&batch, &target);
-        let mut m = vec![("losses/qf_loss", critic.loss), ("losses/qf_values", critic.q_mean), ("losses/alpha", alpha)];
+        let mut m = vec![
+            ("losses/qf_loss", critic.loss),
+            ("losses/qf_values", critic.q_mean),
+            ("losses/alpha", alpha),
+        ];
         if self.updates % self.cfg.policy_frequency == 0 {
             for _ in 0..self.cfg.policy_frequency {
                 let alpha = self.alpha();
@@ -109,7 +128,8 @@ impl Agent for Sac {
                 m.push(("losses/actor_loss", actor_loss));
                 m.push(("losses/entropy", -scalar(&logp.mean(None))));
                 if self.cfg.autotune {
-                    let alpha_loss = (-(&self.log_alpha.exp()) * (logp + self.target_entropy)).mean(None);
+                    let alpha_loss =
+                        (-(&self.log_alpha.exp()) * (logp + self.target_entropy)).mean(None);
                     self.alpha_opt.backward_step(&alpha_loss);
                     m.push(("losses/alpha_loss", scalar(&alpha_loss)));
                 }

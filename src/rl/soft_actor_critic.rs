@@ -3,10 +3,10 @@
 //! temperature comes from (SAC: a learned α; VIREL: the residual error ε_ω) and in the critic
 //! target (SAC adds the entropy bonus −α·log π; VIREL's has none).
 
+use super::AgentSpec;
 use super::buffer::Batch;
 use super::nets::{TwinQ, hard_update, polyak_update, scalar};
 use super::policy::TanhGaussianPolicy;
-use super::AgentSpec;
 use tch::{Device, Tensor, nn, nn::OptimizerConfig};
 
 /// Network sizes and optimiser settings for [`SoftActorCritic::new`].
@@ -35,10 +35,21 @@ pub struct CriticStats {
 }
 
 impl SoftActorCritic {
-    pub fn new(spec: &AgentSpec, cfg: SoftActorCriticConfig, device: Device) -> anyhow::Result<Self> {
+    pub fn new(
+        spec: &AgentSpec,
+        cfg: SoftActorCriticConfig,
+        device: Device,
+    ) -> anyhow::Result<Self> {
         let (od, ad) = (spec.obs_dim as i64, spec.act_dim as i64);
         let actor_vs = nn::VarStore::new(device);
-        let actor = TanhGaussianPolicy::new(&(actor_vs.root() / "actor"), od, cfg.hidden, &spec.act_low, &spec.act_high, cfg.log_std_bounds);
+        let actor = TanhGaussianPolicy::new(
+            &(actor_vs.root() / "actor"),
+            od,
+            cfg.hidden,
+            &spec.act_low,
+            &spec.act_high,
+            cfg.log_std_bounds,
+        );
         let critic_vs = nn::VarStore::new(device);
         let critic = TwinQ::new(&(critic_vs.root() / "critic"), od, ad, cfg.hidden);
         let mut target_vs = nn::VarStore::new(device);
@@ -47,12 +58,27 @@ impl SoftActorCritic {
         target_vs.freeze();
         let actor_opt = nn::Adam::default().build(&actor_vs, cfg.actor_lr)?;
         let critic_opt = nn::Adam::default().build(&critic_vs, cfg.critic_lr)?;
-        Ok(Self { actor_vs, actor, critic_vs, critic, target_vs, target, actor_opt, critic_opt })
+        Ok(Self {
+            actor_vs,
+            actor,
+            critic_vs,
+            critic,
+            target_vs,
+            target,
+            actor_opt,
+            critic_opt,
+        })
     }
 
     /// Explores with a sample of π, or acts with its deterministic mode.
     pub fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
-        tch::no_grad(|| if explore { self.actor.sample(obs).0 } else { self.actor.mode(obs) })
+        tch::no_grad(|| {
+            if explore {
+                self.actor.sample(obs).0
+            } else {
+                self.actor.mode(obs)
+            }
+        })
     }
 
     /// r + γ(1 − d)·(min Q_target(s', a') − entropy_coef·log π(a'|s')), a' ~ π(s').
@@ -70,9 +96,15 @@ impl SoftActorCritic {
     /// One Adam step on Σ_i MSE(Q_i(s, a), target).
     pub fn critic_step(&mut self, batch: &Batch, target: &Tensor) -> CriticStats {
         let q = self.critic.forward(&batch.obs, &batch.actions);
-        let loss = (&q - target.unsqueeze(0)).square().mean_dim(1, false, None).sum(None);
+        let loss = (&q - target.unsqueeze(0))
+            .square()
+            .mean_dim(1, false, None)
+            .sum(None);
         self.critic_opt.backward_step(&loss);
-        CriticStats { loss: scalar(&loss), q_mean: scalar(&q.detach().mean(None)) }
+        CriticStats {
+            loss: scalar(&loss),
+            q_mean: scalar(&q.detach().mean(None)),
+        }
     }
 
     /// One Adam step on E[temperature·log π(a|s) − min Q(s, a)], a ~ π(s) reparameterised.
@@ -92,9 +124,17 @@ impl SoftActorCritic {
     }
 
     pub fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![("actor", &self.actor_vs), ("critic", &self.critic_vs), ("critic_target", &self.target_vs)]
+        vec![
+            ("actor", &self.actor_vs),
+            ("critic", &self.critic_vs),
+            ("critic_target", &self.target_vs),
+        ]
     }
     pub fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        vec![("actor", &mut self.actor_vs), ("critic", &mut self.critic_vs), ("critic_target", &mut self.target_vs)]
+        vec![
+            ("actor", &mut self.actor_vs),
+            ("critic", &mut self.critic_vs),
+            ("critic_target", &mut self.target_vs),
+        ]
     }
 }

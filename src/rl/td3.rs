@@ -78,7 +78,8 @@ impl Td3 {
         let actor_vs = nn::VarStore::new(device);
         let actor = DeterministicPolicy::new(&(actor_vs.root() / "actor"), od, &cfg.hidden, lo, hi);
         let mut actor_target_vs = nn::VarStore::new(device);
-        let actor_target = DeterministicPolicy::new(&(actor_target_vs.root() / "actor"), od, &cfg.hidden, lo, hi);
+        let actor_target =
+            DeterministicPolicy::new(&(actor_target_vs.root() / "actor"), od, &cfg.hidden, lo, hi);
         hard_update(&mut actor_target_vs, &actor_vs);
         actor_target_vs.freeze();
         let critic_vs = nn::VarStore::new(device);
@@ -127,17 +128,28 @@ impl Agent for Td3 {
         let b = buffer.sample(self.cfg.batch_size);
         let target: Tensor = tch::no_grad(|| {
             let scale = &self.actor.act.scale;
-            let noise = (b.actions.randn_like() * self.cfg.policy_noise * scale)
-                .clamp_tensor(Some(&(-self.cfg.noise_clip * scale)), Some(&(self.cfg.noise_clip * scale)));
-            let next_a = (self.actor_target.forward(&b.next_obs) + noise).clamp_tensor(Some(&self.low), Some(&self.high));
-            &b.rewards + (1.0 - &b.dones) * self.cfg.gamma * self.critic_target.min_q(&b.next_obs, &next_a)
+            let noise = (b.actions.randn_like() * self.cfg.policy_noise * scale).clamp_tensor(
+                Some(&(-self.cfg.noise_clip * scale)),
+                Some(&(self.cfg.noise_clip * scale)),
+            );
+            let next_a = (self.actor_target.forward(&b.next_obs) + noise)
+                .clamp_tensor(Some(&self.low), Some(&self.high));
+            &b.rewards
+                + (1.0 - &b.dones) * self.cfg.gamma * self.critic_target.min_q(&b.next_obs, &next_a)
         });
         let q = self.critic.forward(&b.obs, &b.actions);
-        let qf_loss = (&q - target.unsqueeze(0)).square().mean_dim(1, false, None).sum(None);
+        let qf_loss = (&q - target.unsqueeze(0))
+            .square()
+            .mean_dim(1, false, None)
+            .sum(None);
         self.critic_opt.backward_step(&qf_loss);
         if self.updates % self.cfg.policy_frequency == 0 {
             self.critic_vs.freeze();
-            let actor_loss = -self.critic.forward(&b.obs, &self.actor.forward(&b.obs)).get(0).mean(None);
+            let actor_loss = -self
+                .critic
+                .forward(&b.obs, &self.actor.forward(&b.obs))
+                .get(0)
+                .mean(None);
             self.actor_opt.backward_step(&actor_loss);
             self.critic_vs.unfreeze();
             self.last_actor_loss = scalar(&actor_loss);
@@ -155,7 +167,12 @@ impl Agent for Td3 {
         ("td3/exploration_noise", self.cfg.exploration_noise)
     }
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![("actor", &self.actor_vs), ("actor_target", &self.actor_target_vs), ("critic", &self.critic_vs), ("critic_target", &self.critic_target_vs)]
+        vec![
+            ("actor", &self.actor_vs),
+            ("actor_target", &self.actor_target_vs),
+            ("critic", &self.critic_vs),
+            ("critic_target", &self.critic_target_vs),
+        ]
     }
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         vec![

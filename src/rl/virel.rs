@@ -4,18 +4,24 @@
 //! - `virel`: temperature = ε_ω;
 //! - `beta-virel`: temperature = beta_scale · ε_ω.
 //!
-//! ε_ω = (1/(p·|H|))·Σ|T^π Q̂ − Q̂|^p, estimated every gradient step, under no_grad, on a fresh
-//! replay minibatch of `epsilon_batch_size` (4096 in the authors' code) with the online critics:
-//! for each Q_i, δ_i = Q_i(s, a) − (r + γ(1 − d)·min_j Q_j(s', a')), a' ~ π_θ(s'), and
-//! ε_ω is the mean over i of mean(|δ_i|^p)/p. Until the buffer holds that many transitions,
-//! ε_ω = 1. ε_ω measures how far Q̂ is from a fixed point of the Bellman operator: the model's
-//! uncertainty about the optimal action. As it goes to 0 the policy collapses onto argmax Q̂.
+//! ε_ω = (1/(p·|H|))·‖T^π Q̂ − Q̂‖_p^p, estimated every gradient step, under no_grad, on a
+//! fresh replay minibatch of `epsilon_batch_size` (4096 in the authors' code) with the online
+//! critics. T^π Q̂(s, a) = r + γ(1 − d)·E_{a'~π}[min_j Q_j(s', a')] holds an expectation over
+//! a'; squaring a one-sample target would add γ²·Var_{a'}[Q(s', a')] to every term, a bias
+//! that keeps ε_ω (and so the temperature) high for as long as the policy is broad. So two
+//! independent a'₁, a'₂ ~ π(s') give targets y₁, y₂ and, for p = 2, the unbiased
+//! double-sampling estimate (Baird 1995) mean[(Q_i − y₁)(Q_i − y₂)] / 2; for other p,
+//! mean|Q_i − (y₁ + y₂)/2|^p / p. ε_ω is the mean over the twin critics i, floored at 0.
+//! Until the buffer holds a full minibatch, ε_ω = 1. ε_ω measures how far Q̂ is from a fixed
+//! point of the Bellman operator: the model's uncertainty about the optimal action. As it goes
+//! to 0 the policy collapses onto argmax Q̂.
 //!
 //! M-step (critic): minimise the Bellman residual with a target that carries NO entropy term:
 //! r + γ(1 − d)·min Q_target(s', a'). E-step (actor): minimise E[temperature·log π(a|s) − Q̂(s, a)].
 
+use super::buffer::{Batch, ReplayBuffer};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
-use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
+use super::{Agent, AgentSpec, Algo, Metrics, nets::scalar};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -46,6 +52,10 @@ pub struct VirelConfig {
     pub p: f64,
     /// Temperature multiplier of the `beta-virel` variant (unused by `virel`).
     pub beta_scale: f64,
+    /// Multiplier of the rewards the critic learns from (the authors' `reward_scale`). Scaling
+    /// rewards by c scales Q̂ by c and ε_ω by c², so the `virel` temperature relative to
+    /// Q̂ moves by c: the one lever that variant has over how greedy it is.
+    pub reward_scale: f64,
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
     pub log_std_max: f64,
@@ -65,6 +75,7 @@ impl Default for VirelConfig {
             epsilon_batch_size: 4096,
             p: 2.0,
             beta_scale: 4e-4,
+            reward_scale: 1.0,
             log_std_min: -5.0,
             log_std_max: 2.0,
         }
@@ -80,18 +91,37 @@ pub struct Virel {
 
 impl Virel {
     /// `beta` picks the β-VIREL variant.
-    pub fn new(spec: &AgentSpec, cfg: VirelConfig, beta: bool, device: Device) -> anyhow::Result<Self> {
+    pub fn new(
+        spec: &AgentSpec,
+        cfg: VirelConfig,
+        beta: bool,
+        device: Device,
+    ) -> anyhow::Result<Self> {
         let nets = SoftActorCritic::new(
             spec,
-            SoftActorCriticConfig { hidden: &cfg.hidden, actor_lr: cfg.policy_lr, critic_lr: cfg.q_lr, log_std_bounds: (cfg.log_std_min, cfg.log_std_max) },
+            SoftActorCriticConfig {
+                hidden: &cfg.hidden,
+                actor_lr: cfg.policy_lr,
+                critic_lr: cfg.q_lr,
+                log_std_bounds: (cfg.log_std_min, cfg.log_std_max),
+            },
             device,
         )?;
-        Ok(Self { cfg, beta, nets, epsilon: 1.0 })
+        Ok(Self {
+            cfg,
+            beta,
+            nets,
+            epsilon: 1.0,
+        })
     }
 
     /// The actor's temperature: ε_ω, or beta_scale·ε_ω.
     pub fn actor_temperature(&self) -> f64 {
-        if self.beta { self.cfg.beta_scale * self.epsilon } else { self.epsilon }
+        if self.beta {
+            self.cfg.beta_scale * self.epsilon
+        } else {
+            self.epsilon
+        }
     }
 
     /// ε_ω on a fresh minibatch, or `None` while the buffer is smaller than that minibatch.
@@ -99,34 +129,70 @@ impl Virel {
         if (buffer.len() as i64) < self.cfg.epsilon_batch_size {
             return None;
         }
-        Some(residual_error(&self.nets, &buffer.sample(self.cfg.epsilon_batch_size), self.cfg.gamma, self.cfg.p))
+        let batch = self.scaled(buffer.sample(self.cfg.epsilon_batch_size));
+        Some(residual_error(
+            &self.nets,
+            &batch,
+            self.cfg.gamma,
+            self.cfg.p,
+        ))
+    }
+
+    fn scaled(&self, mut batch: Batch) -> Batch {
+        if self.cfg.reward_scale != 1.0 {
+            batch.rewards *= self.cfg.reward_scale;
+        }
+        batch
     }
 }
 
-/// ε = mean_i mean_batch |Q_i(s,a) − (r + γ(1−d)·min_j Q_j(s',a'))|^p / p with the online
-/// critics and a' ~ π(s'). Q(s, a) and Q(s', a') are evaluated in one batched pass.
-pub fn residual_error(nets: &SoftActorCritic, batch: &super::buffer::Batch, gamma: f64, p: f64) -> f64 {
+/// ε_ω on `batch` (see the module docs): twin online critics, two samples a'₁, a'₂ ~ π(s').
+/// Q(s, a), Q(s', a'₁) and Q(s', a'₂) are evaluated in one batched pass.
+pub fn residual_error(nets: &SoftActorCritic, batch: &Batch, gamma: f64, p: f64) -> f64 {
     tch::no_grad(|| {
         let n = batch.obs.size()[0];
-        let (next_a, _) = nets.actor.sample(&batch.next_obs);
-        let q = nets.critic.forward(&Tensor::cat(&[&batch.obs, &batch.next_obs], 0), &Tensor::cat(&[&batch.actions, &next_a], 0));
-        let (q_sa, q_next) = (q.narrow(1, 0, n), q.narrow(1, n, n).amin(0, false));
-        let target: Tensor = &batch.rewards + (1.0 - &batch.dones) * gamma * q_next;
-        let residual = (q_sa - target.unsqueeze(0)).abs();
-        let powered = if p == 2.0 { residual.square() } else { residual.pow_tensor_scalar(p) };
-        scalar(&powered.mean(None)) / p
+        let next_obs = Tensor::cat(&[&batch.next_obs, &batch.next_obs], 0);
+        // One actor pass over s', two draws from it.
+        let (mean, log_std) = nets.actor.distribution(&batch.next_obs);
+        let (next_a, _) = nets.actor.sample_from(
+            &Tensor::cat(&[&mean, &mean], 0),
+            &Tensor::cat(&[&log_std, &log_std], 0),
+        );
+        let q = nets.critic.forward(
+            &Tensor::cat(&[&batch.obs, &next_obs], 0),
+            &Tensor::cat(&[&batch.actions, &next_a], 0),
+        );
+        let q_sa = q.narrow(1, 0, n);
+        let bootstrap = (1.0 - &batch.dones) * gamma;
+        let y1: Tensor = &batch.rewards + &bootstrap * q.narrow(1, n, n).amin(0, false);
+        let y2: Tensor = &batch.rewards + &bootstrap * q.narrow(1, 2 * n, n).amin(0, false);
+        let eps = if p == 2.0 {
+            scalar(&((&q_sa - y1.unsqueeze(0)) * (&q_sa - y2.unsqueeze(0))).mean(None)) / 2.0
+        } else {
+            scalar(
+                &(&q_sa - ((y1 + y2) * 0.5).unsqueeze(0))
+                    .abs()
+                    .pow_tensor_scalar(p)
+                    .mean(None),
+            ) / p
+        };
+        eps.max(0.0)
     })
 }
 
 impl Agent for Virel {
     fn algo(&self) -> Algo {
-        if self.beta { Algo::BetaVirel } else { Algo::Virel }
+        if self.beta {
+            Algo::BetaVirel
+        } else {
+            Algo::Virel
+        }
     }
     fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
         self.nets.act(obs, explore)
     }
     fn update(&mut self, buffer: &ReplayBuffer) -> Metrics {
-        let batch = buffer.sample(self.cfg.batch_size);
+        let batch = self.scaled(buffer.sample(self.cfg.batch_size));
         // M-step: the critic target has no entropy term.
         let target = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
         let critic = self.nets.critic_step(&batch, &target);

@@ -46,7 +46,10 @@ pub fn save(path: &Path, header: &Header, agent: &dyn Agent) -> Result<()> {
     for (net, vs) in agent.networks() {
         let mut vars: Vec<_> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        named.extend(vars.into_iter().map(|(name, t)| (format!("{net}/{name}"), t.to_device(Device::Cpu))));
+        named.extend(
+            vars.into_iter()
+                .map(|(name, t)| (format!("{net}/{name}"), t.to_device(Device::Cpu))),
+        );
     }
     let mut tensors = Vec::new();
     Tensor::save_multi_to_stream(&named, &mut tensors).context("serialising network weights")?;
@@ -65,9 +68,18 @@ pub fn save(path: &Path, header: &Header, agent: &dyn Agent) -> Result<()> {
 
 /// temp file in the same folder → fsync → rename → fsync the folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp{}", path.file_name().and_then(|n| n.to_str()).unwrap_or("checkpoint"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("checkpoint"),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -83,7 +95,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Reads and verifies a checkpoint file.
 pub fn load(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
     parse(&bytes).with_context(|| format!("checkpoint {}", path.display()))
 }
 
@@ -95,7 +108,9 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     r.pos = MAGIC.len();
     let format = u32::from_le_bytes(r.take(4)?.try_into()?);
     if format != FORMAT {
-        bail!("checkpoint format {format} is not supported by this version (reads format {FORMAT})");
+        bail!(
+            "checkpoint format {format} is not supported by this version (reads format {FORMAT})"
+        );
     }
     let header_len = r.u64()? as usize;
     let header_text = std::str::from_utf8(r.take(header_len)?).context("header is not UTF-8")?;
@@ -110,7 +125,10 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
         bail!("corrupt (checksum mismatch)");
     }
     let header: Header = toml::from_str(header_text).context("malformed header")?;
-    let tensors = Tensor::load_multi_from_stream(std::io::Cursor::new(tensor_bytes)).context("malformed weights")?.into_iter().collect();
+    let tensors = Tensor::load_multi_from_stream(std::io::Cursor::new(tensor_bytes))
+        .context("malformed weights")?
+        .into_iter()
+        .collect();
     Ok(Checkpoint { header, tensors })
 }
 
@@ -123,7 +141,11 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         let Some(end) = end else {
-            bail!("truncated: needs at least {} bytes, the file has {}", self.pos.saturating_add(n), self.bytes.len())
+            bail!(
+                "truncated: needs at least {} bytes, the file has {}",
+                self.pos.saturating_add(n),
+                self.bytes.len()
+            )
         };
         let s = &self.bytes[self.pos..end];
         self.pos = end;
@@ -141,7 +163,12 @@ impl Checkpoint {
         if h.env != spec.env || h.obs_dim != spec.obs_dim || h.act_dim != spec.act_dim {
             bail!(
                 "trained on env '{}' (obs {}, act {}), not on '{}' (obs {}, act {})",
-                h.env, h.obs_dim, h.act_dim, spec.env, spec.obs_dim, spec.act_dim
+                h.env,
+                h.obs_dim,
+                h.act_dim,
+                spec.env,
+                spec.obs_dim,
+                spec.act_dim
             );
         }
         Ok(())
@@ -153,9 +180,15 @@ impl Checkpoint {
         for (net, vs) in agent.networks_mut() {
             for (name, mut var) in vs.variables() {
                 let key = format!("{net}/{name}");
-                let Some(src) = self.tensors.get(&key) else { bail!("has no tensor '{key}' needed by {algo}") };
+                let Some(src) = self.tensors.get(&key) else {
+                    bail!("has no tensor '{key}' needed by {algo}")
+                };
                 if src.size() != var.size() {
-                    bail!("tensor '{key}' has shape {:?}, the {algo} network needs {:?}", src.size(), var.size());
+                    bail!(
+                        "tensor '{key}' has shape {:?}, the {algo} network needs {:?}",
+                        src.size(),
+                        var.size()
+                    );
                 }
                 tch::no_grad(|| var.copy_(src));
             }

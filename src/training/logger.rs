@@ -24,16 +24,28 @@ impl MetricLogger {
     pub fn create(dir: &Path, tensorboard: bool) -> Result<Self> {
         let path = dir.join("metrics.csv");
         let fresh = !path.exists();
-        let file = File::options().create(true).append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         let mut csv = BufWriter::new(file);
         if fresh {
             writeln!(csv, "step,wall_time,metric,value")?;
         }
-        Ok(Self { csv, tensorboard: tensorboard.then(|| SummaryWriter::new(dir)), start: Instant::now() })
+        Ok(Self {
+            csv,
+            tensorboard: tensorboard.then(|| SummaryWriter::new(dir)),
+            start: Instant::now(),
+        })
     }
 
     pub fn log(&mut self, step: u64, name: &str, value: f64) -> Result<()> {
-        writeln!(self.csv, "{step},{:.3},{name},{value}", self.start.elapsed().as_secs_f64())?;
+        writeln!(
+            self.csv,
+            "{step},{:.3},{name},{value}",
+            self.start.elapsed().as_secs_f64()
+        )?;
         if let Some(tb) = &mut self.tensorboard {
             tb.add_scalar(name, value as f32, step as usize);
         }
@@ -56,13 +68,20 @@ impl MetricLogger {
 /// Reads `metrics.csv` back as (step, metric, value) rows.
 pub fn read_metrics(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
     let path = dir.join("metrics.csv");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .skip(1)
         .enumerate()
         .map(|(i, line)| {
             let f: Vec<&str> = line.split(',').collect();
-            let parse = || -> Option<(u64, String, f64)> { Some((f.first()?.parse().ok()?, f.get(2)?.to_string(), f.get(3)?.parse().ok()?)) };
+            let parse = || -> Option<(u64, String, f64)> {
+                Some((
+                    f.first()?.parse().ok()?,
+                    f.get(2)?.to_string(),
+                    f.get(3)?.parse().ok()?,
+                ))
+            };
             parse().with_context(|| format!("{}:{}: malformed row '{line}'", path.display(), i + 2))
         })
         .collect()

@@ -30,12 +30,18 @@ pub fn seed_torch(seed: u64) {
 
 /// Observations `[n × dim]` as a tensor on `device`.
 pub fn obs_tensor(obs: &[f32], dim: usize, device: Device) -> Tensor {
-    Tensor::from_slice(obs).view([(obs.len() / dim) as i64, dim as i64]).to_device(device)
+    Tensor::from_slice(obs)
+        .view([(obs.len() / dim) as i64, dim as i64])
+        .to_device(device)
 }
 
 /// Actions tensor back to a flat Vec.
 pub fn tensor_to_vec(t: &Tensor) -> Vec<f32> {
-    let t = t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]);
+    let t = t
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous()
+        .view([-1]);
     let mut v = vec![0f32; t.numel()];
     let n = v.len();
     t.copy_data(&mut v, n);
@@ -52,7 +58,13 @@ pub struct EvalResult {
 
 /// Runs `episodes` episodes of `agent`'s deterministic policy on a fresh `env`; episode k is
 /// seeded with `seed + k`.
-pub fn evaluate(agent: &dyn Agent, env: &mut dyn Env, episodes: usize, seed: u64, device: Device) -> Result<EvalResult> {
+pub fn evaluate(
+    agent: &dyn Agent,
+    env: &mut dyn Env,
+    episodes: usize,
+    seed: u64,
+    device: Device,
+) -> Result<EvalResult> {
     let dim = env.observation_space().dim();
     let mut returns = Vec::with_capacity(episodes);
     for k in 0..episodes {
@@ -105,12 +117,14 @@ impl Trainer {
     pub fn new(cfg: TrainConfig) -> Result<Self> {
         cfg.validate()?;
         let device = cfg.device.resolve()?;
+        crate::runtime::init_torch(cfg.torch_threads);
         seed_torch(cfg.seed);
         let mut env = VecEnv::make(&cfg.env, cfg.num_envs)?;
         env.reset(cfg.seed);
         let spec = AgentSpec::of(&env);
         let agent = cfg.build_agent(&spec, device)?;
-        let buffer = ReplayBuffer::new(cfg.replay().buffer_size, spec.obs_dim, spec.act_dim, device);
+        let buffer =
+            ReplayBuffer::new(cfg.replay().buffer_size, spec.obs_dim, spec.act_dim, device);
         Ok(Self {
             rng: StdRng::seed_from_u64(cfg.seed ^ 0x5eed_0f_ac71),
             cfg,
@@ -127,12 +141,16 @@ impl Trainer {
 
     /// Mean return of the last episodes, if any ended.
     pub fn recent_return(&self) -> Option<f64> {
-        (!self.recent.is_empty()).then(|| self.recent.iter().sum::<f64>() / self.recent.len() as f64)
+        (!self.recent.is_empty())
+            .then(|| self.recent.iter().sum::<f64>() / self.recent.len() as f64)
     }
 
     fn random_actions(&mut self) -> Vec<f32> {
         let space = self.env.action_space().clone();
-        (0..self.env.num_envs()).flat_map(|_| space.low.iter().zip(&space.high)).map(|(&l, &h)| self.rng.random_range(l..=h)).collect()
+        (0..self.env.num_envs())
+            .flat_map(|_| space.low.iter().zip(&space.high))
+            .map(|(&l, &h)| self.rng.random_range(l..=h))
+            .collect()
     }
 
     /// Steps every env copy once, stores the transitions, and runs the gradient steps due.
@@ -142,16 +160,33 @@ impl Trainer {
         let actions = if self.counters.env_steps < learning_starts {
             self.random_actions()
         } else {
-            tensor_to_vec(&self.agent.act(&obs_tensor(&obs, self.spec.obs_dim, self.device), true))
+            tensor_to_vec(
+                &self
+                    .agent
+                    .act(&obs_tensor(&obs, self.spec.obs_dim, self.device), true),
+            )
         };
         if let Some(i) = actions.iter().position(|a| !a.is_finite()) {
-            bail!("non-finite action (component {i}) at env step {}", self.counters.env_steps);
+            bail!(
+                "non-finite action (component {i}) at env step {}",
+                self.counters.env_steps
+            );
         }
         let s = self.env.step(&actions);
-        if let Some(i) = s.next_obs.iter().chain(&s.rewards).position(|x| !x.is_finite()) {
-            bail!("the env '{}' returned a non-finite observation or reward (value {i}) at env step {}", self.spec.env, self.counters.env_steps);
+        if let Some(i) = s
+            .next_obs
+            .iter()
+            .chain(&s.rewards)
+            .position(|x| !x.is_finite())
+        {
+            bail!(
+                "the env '{}' returned a non-finite observation or reward (value {i}) at env step {}",
+                self.spec.env,
+                self.counters.env_steps
+            );
         }
-        self.buffer.push(&obs, &actions, &s.rewards, &s.next_obs, &s.terminated);
+        self.buffer
+            .push(&obs, &actions, &s.rewards, &s.next_obs, &s.terminated);
         let n = self.env.num_envs() as u64;
         self.counters.env_steps += n;
         self.counters.episodes += s.episodes.len() as u64;
@@ -169,21 +204,39 @@ impl Trainer {
                 let m = self.agent.update(&self.buffer);
                 self.counters.updates += 1;
                 if let Some((name, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
-                    bail!("non-finite {name} = {v} at env step {} (gradient step {})", self.counters.env_steps, self.counters.updates);
+                    bail!(
+                        "non-finite {name} = {v} at env step {} (gradient step {})",
+                        self.counters.env_steps,
+                        self.counters.updates
+                    );
                 }
                 update = Some(m);
             }
         }
-        Ok(StepReport { episodes: s.episodes, update })
+        Ok(StepReport {
+            episodes: s.episodes,
+            update,
+        })
     }
 
     pub fn evaluate(&self, episodes: usize) -> Result<EvalResult> {
         let mut env = crate::envs::make(&self.cfg.env)?;
-        evaluate(self.agent.as_ref(), env.as_mut(), episodes, self.cfg.seed.wrapping_add(1_000_003), self.device)
+        evaluate(
+            self.agent.as_ref(),
+            env.as_mut(),
+            episodes,
+            self.cfg.seed.wrapping_add(1_000_003),
+            self.device,
+        )
     }
 
     pub fn header(&self) -> Header {
-        Header { virel_lab_version: env!("CARGO_PKG_VERSION").into(), spec: self.spec.clone(), counters: self.counters, config: self.cfg.clone() }
+        Header {
+            virel_lab_version: env!("CARGO_PKG_VERSION").into(),
+            spec: self.spec.clone(),
+            counters: self.counters,
+            config: self.cfg.clone(),
+        }
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -197,7 +250,12 @@ impl Trainer {
         let ctx = || format!("checkpoint {}", path.display());
         ckpt.check_spec(&self.spec).with_context(ctx)?;
         if ckpt.header.config.algo != self.cfg.algo {
-            bail!("{}: holds a {} agent, this run trains {}", ctx(), ckpt.header.config.algo, self.cfg.algo);
+            bail!(
+                "{}: holds a {} agent, this run trains {}",
+                ctx(),
+                ckpt.header.config.algo,
+                self.cfg.algo
+            );
         }
         ckpt.restore(self.agent.as_mut()).with_context(ctx)?;
         self.counters = ckpt.header.counters;
@@ -238,11 +296,15 @@ pub fn install_interrupt_handler() {
 /// checkpoint and `summary.toml`. `progress` shows a progress bar on a terminal.
 pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
     if out.join(checkpoint::FILE_NAME).exists() {
-        bail!("{} already holds a run (checkpoint.ckpt): choose another --out, nothing was changed", out.display());
+        bail!(
+            "{} already holds a run (checkpoint.ckpt): choose another --out, nothing was changed",
+            out.display()
+        );
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create run folder {}", out.display()))?;
-    crate::runtime::init_torch(cfg.torch_threads);
-    std::fs::write(out.join("config.toml"), cfg.to_toml()).with_context(|| format!("cannot write {}", out.join("config.toml").display()))?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create run folder {}", out.display()))?;
+    std::fs::write(out.join("config.toml"), cfg.to_toml())
+        .with_context(|| format!("cannot write {}", out.join("config.toml").display()))?;
     let mut t = Trainer::new(cfg)?;
     let mut log = MetricLogger::create(out, t.cfg.tensorboard)?;
     let ckpt_path: PathBuf = out.join(checkpoint::FILE_NAME);
@@ -260,7 +322,13 @@ pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
         let report = t.step()?;
         let step = t.counters.env_steps;
         for e in &report.episodes {
-            log.log_all(step, &[("charts/episodic_return", e.episode_return), ("charts/episodic_length", e.length as f64)])?;
+            log.log_all(
+                step,
+                &[
+                    ("charts/episodic_return", e.episode_return),
+                    ("charts/episodic_length", e.length as f64),
+                ],
+            )?;
         }
         if let Some(m) = &report.update
             && t.cfg.log_every > 0
@@ -275,7 +343,13 @@ pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
         if t.cfg.eval_every > 0 && step >= next_eval && step < t.cfg.steps {
             next_eval += t.cfg.eval_every;
             let r = t.evaluate(t.cfg.eval_episodes)?;
-            log.log_all(step, &[("eval/episodic_return", r.mean), ("eval/episodic_return_std", r.std)])?;
+            log.log_all(
+                step,
+                &[
+                    ("eval/episodic_return", r.mean),
+                    ("eval/episodic_return_std", r.std),
+                ],
+            )?;
             bar.suspend(|| eprintln!("step {step:>8}: eval return {:.1} ± {:.1}", r.mean, r.std));
         }
         if t.cfg.checkpoint_every > 0 && step >= next_ckpt {
@@ -287,13 +361,25 @@ pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
         if step % 50 < t.env.num_envs() as u64 {
             let (tname, tval) = t.agent.temperature();
             let short = tname.rsplit('/').next().unwrap_or(tname);
-            let ret = t.recent_return().map_or("–".to_owned(), |r| format!("{r:.1}"));
+            let ret = t
+                .recent_return()
+                .map_or("–".to_owned(), |r| format!("{r:.1}"));
             bar.set_message(format!("return {ret} | {short} {tval:.4}"));
         }
     }
-    let final_eval = if interrupted { None } else { Some(t.evaluate(t.cfg.eval_episodes)?) };
+    let final_eval = if interrupted {
+        None
+    } else {
+        Some(t.evaluate(t.cfg.eval_episodes)?)
+    };
     if let Some(r) = &final_eval {
-        log.log_all(t.counters.env_steps, &[("eval/episodic_return", r.mean), ("eval/episodic_return_std", r.std)])?;
+        log.log_all(
+            t.counters.env_steps,
+            &[
+                ("eval/episodic_return", r.mean),
+                ("eval/episodic_return_std", r.std),
+            ],
+        )?;
     }
     log.flush()?;
     t.save(&ckpt_path)?;
@@ -321,24 +407,35 @@ fn progress_bar(show: bool, len: u64) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {per_sec} eta {eta} | {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {per_sec} eta {eta} | {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar
 }
 
 /// Loads a checkpoint into a fresh agent for its env and evaluates the deterministic policy.
 /// `expect_env` refuses a checkpoint of another env.
-pub fn evaluate_checkpoint(path: &Path, episodes: usize, expect_env: Option<&str>, device: Device, seed: u64) -> Result<(Header, EvalResult)> {
+pub fn evaluate_checkpoint(
+    path: &Path,
+    episodes: usize,
+    expect_env: Option<&str>,
+    device: Device,
+    seed: u64,
+) -> Result<(Header, EvalResult)> {
     let ckpt = checkpoint::load(path)?;
     let h = ckpt.header.clone();
     let env_name = expect_env.unwrap_or(&h.spec.env);
-    let mut env = crate::envs::make(env_name).with_context(|| format!("checkpoint {}", path.display()))?;
+    let mut env =
+        crate::envs::make(env_name).with_context(|| format!("checkpoint {}", path.display()))?;
     let spec = AgentSpec::of(&VecEnv::new(vec![crate::envs::make(env_name)?])?);
-    ckpt.check_spec(&spec).with_context(|| format!("checkpoint {}", path.display()))?;
+    ckpt.check_spec(&spec)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
     let mut agent = h.config.build_agent(&spec, device)?;
-    ckpt.restore(agent.as_mut()).with_context(|| format!("checkpoint {}", path.display()))?;
+    ckpt.restore(agent.as_mut())
+        .with_context(|| format!("checkpoint {}", path.display()))?;
     let r = evaluate(agent.as_ref(), env.as_mut(), episodes, seed, device)?;
     Ok((h, r))
 }

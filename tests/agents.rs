@@ -1,0 +1,226 @@
+//! The tch agents: ε_ω against a hand computation, learning the identity task, seeded
+//! determinism, and checkpoints that restore the same policy and let training go on.
+
+use tch::{Device, Kind, Tensor};
+use virel_lab::rl::buffer::Batch;
+use virel_lab::rl::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
+use virel_lab::rl::{AgentSpec, Algo, virel::residual_error};
+use virel_lab::training::config::{DeviceChoice, TrainConfig};
+use virel_lab::training::{Trainer, obs_tensor, tensor_to_vec};
+
+/// Torch's generator is process-wide: tests that seed it must not interleave.
+fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn config(env: &str, algo: Algo, steps: u64, seed: u64) -> TrainConfig {
+    let mut cfg = TrainConfig::for_env(env);
+    cfg.algo = algo;
+    cfg.steps = steps;
+    cfg.seed = seed;
+    cfg.device = DeviceChoice::Cpu;
+    cfg
+}
+
+fn train(cfg: TrainConfig) -> Trainer {
+    let mut t = Trainer::new(cfg).unwrap();
+    while t.counters.env_steps < t.cfg.steps {
+        t.step().unwrap();
+    }
+    t
+}
+
+fn row(t: &Tensor, i: i64) -> Vec<f64> {
+    let r = t.get(i).to_kind(Kind::Double).view([-1]);
+    (0..r.size()[0]).map(|j| r.double_value(&[j])).collect()
+}
+
+#[test]
+fn epsilon_equals_the_hand_computed_residual_on_a_tiny_batch() {
+    let _torch = torch_lock();
+    tch::manual_seed(11);
+    let spec = AgentSpec {
+        env: "t".into(),
+        obs_dim: 2,
+        act_dim: 1,
+        act_low: vec![-1.0],
+        act_high: vec![1.0],
+    };
+    let nets = SoftActorCritic::new(
+        &spec,
+        SoftActorCriticConfig {
+            hidden: &[8],
+            actor_lr: 1e-3,
+            critic_lr: 1e-3,
+            log_std_bounds: (-5.0, 2.0),
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let t = |v: &[f32], cols: i64| Tensor::from_slice(v).view([-1, cols]);
+    let batch = Batch {
+        obs: t(&[0.1, -0.2, 0.5, 0.3, -0.7, 0.9], 2),
+        actions: t(&[0.4, -0.6, 0.9], 1),
+        rewards: Tensor::from_slice(&[1.0f32, -0.5, 0.25]),
+        next_obs: t(&[0.0, 0.1, 0.6, -0.4, 0.2, 0.2], 2),
+        dones: Tensor::from_slice(&[0.0f32, 1.0, 0.0]),
+    };
+    let gamma = 0.9;
+    for p in [2.0, 1.5] {
+        tch::manual_seed(5);
+        let eps = residual_error(&nets, &batch, gamma, p);
+        // Same seed → the same a'₁, a'₂ ~ π(s') as inside residual_error.
+        tch::manual_seed(5);
+        let next_obs = Tensor::cat(&[&batch.next_obs, &batch.next_obs], 0);
+        let next_a = tch::no_grad(|| nets.actor.sample(&next_obs).0); // π(s') twice, then 2n draws
+        let q_sa = tch::no_grad(|| nets.critic.forward(&batch.obs, &batch.actions));
+        let q_next = tch::no_grad(|| nets.critic.forward(&next_obs, &next_a));
+        let (r, d) = (
+            row(&batch.rewards.view([1, -1]), 0),
+            row(&batch.dones.view([1, -1]), 0),
+        );
+        let (q1n, q2n) = (row(&q_next, 0), row(&q_next, 1));
+        // y_k(j) = r + γ(1 − d)·min(Q₁, Q₂)(s'_j, a'_k(j)); sample k of row j sits at j + 3k.
+        let y =
+            |k: usize, j: usize| r[j] + gamma * (1.0 - d[j]) * q1n[j + 3 * k].min(q2n[j + 3 * k]);
+        let mut by_hand = 0.0;
+        for i in 0..2 {
+            let q = row(&q_sa, i);
+            let term = |j: usize| {
+                if p == 2.0 {
+                    (q[j] - y(0, j)) * (q[j] - y(1, j))
+                } else {
+                    (q[j] - (y(0, j) + y(1, j)) / 2.0).abs().powf(p)
+                }
+            };
+            by_hand += (0..3).map(term).sum::<f64>() / 3.0 / p / 2.0;
+        }
+        let by_hand = by_hand.max(0.0);
+        assert!(
+            (eps - by_hand).abs() < 1e-6 * by_hand.max(1e-3),
+            "p = {p}: ε_ω = {eps}, by hand {by_hand}"
+        );
+    }
+}
+
+#[test]
+fn every_algorithm_learns_the_identity_task() {
+    let _torch = torch_lock();
+    for algo in Algo::ALL {
+        let t = train(config("identity", algo, 600, 1));
+        let r = t.evaluate(5).unwrap();
+        assert!(
+            r.mean >= 90.0,
+            "{algo}: identity return {} < 90 of 100 after 600 steps",
+            r.mean
+        );
+    }
+}
+
+#[test]
+fn seeded_cpu_runs_are_identical() {
+    let _torch = torch_lock();
+    for algo in [Algo::Virel, Algo::Td3] {
+        let mut cfg = config("pendulum", algo, 500, 42);
+        cfg.agents.set_learning_starts(300);
+        cfg.agents.virel.hidden = vec![64, 64];
+        cfg.agents.td3.hidden = vec![64, 64];
+        cfg.agents.virel.epsilon_batch_size = 256;
+        let run = |cfg: TrainConfig| {
+            let mut t = Trainer::new(cfg).unwrap();
+            let mut returns = Vec::new();
+            let mut losses = Vec::new();
+            while t.counters.env_steps < t.cfg.steps {
+                let r = t.step().unwrap();
+                returns.extend(r.episodes.iter().map(|e| e.episode_return));
+                losses.extend(r.update.into_iter().flatten().map(|m| m.1));
+            }
+            (returns, losses)
+        };
+        let (a, b) = (run(cfg.clone()), run(cfg.clone()));
+        assert!(!a.0.is_empty() && !a.1.is_empty());
+        assert_eq!(a, b, "{algo}: same seed, same returns and losses");
+        cfg.seed = 43;
+        assert_ne!(run(cfg).1, a.1, "{algo}: another seed gives another run");
+    }
+}
+
+#[test]
+fn save_then_load_gives_identical_deterministic_actions_and_training_continues() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.ckpt");
+    for algo in Algo::ALL {
+        let mut cfg = config("pendulum", algo, 400, 3);
+        cfg.agents.set_learning_starts(200);
+        cfg.agents.virel.epsilon_batch_size = 128;
+        let trained = train(cfg.clone());
+        trained.save(&path).unwrap();
+
+        let mut restored = Trainer::new(TrainConfig {
+            seed: 99,
+            ..cfg.clone()
+        })
+        .unwrap();
+        let obs = obs_tensor(
+            &(0..30).map(|i| (i as f32 * 0.37).sin()).collect::<Vec<_>>(),
+            3,
+            Device::Cpu,
+        );
+        assert_ne!(
+            tensor_to_vec(&trained.agent.act(&obs, false)),
+            tensor_to_vec(&restored.agent.act(&obs, false))
+        );
+        restored.load(&path).unwrap();
+        assert_eq!(
+            tensor_to_vec(&trained.agent.act(&obs, false)),
+            tensor_to_vec(&restored.agent.act(&obs, false)),
+            "{algo}"
+        );
+        assert_eq!(restored.counters, trained.counters);
+
+        restored.cfg.steps = 700;
+        let mut updates = 0;
+        while restored.counters.env_steps < restored.cfg.steps {
+            updates += usize::from(restored.step().unwrap().update.is_some());
+        }
+        assert_eq!(
+            updates, 300,
+            "{algo}: training goes on from the restored counters"
+        );
+    }
+}
+
+#[test]
+fn loading_a_checkpoint_of_another_env_or_algorithm_is_refused() {
+    let _torch = torch_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("identity.ckpt");
+    Trainer::new(config("identity", Algo::Sac, 10, 1))
+        .unwrap()
+        .save(&path)
+        .unwrap();
+    let err = format!(
+        "{:#}",
+        Trainer::new(config("pendulum", Algo::Sac, 10, 1))
+            .unwrap()
+            .load(&path)
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("identity.ckpt") && err.contains("trained on env 'identity'"),
+        "{err}"
+    );
+    let err = format!(
+        "{:#}",
+        Trainer::new(config("identity", Algo::Td3, 10, 1))
+            .unwrap()
+            .load(&path)
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("holds a sac agent, this run trains td3"),
+        "{err}"
+    );
+}

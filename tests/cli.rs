@@ -1,0 +1,327 @@
+//! The `virel-lab` binary end to end: a tiny training run and its files, eval of its
+//! checkpoint, config resolution, Ctrl-C, and the errors bad input gets.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn virel(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tiny_train(out: &Path, env: &str, steps: &str, extra: &[&str]) -> Output {
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "train", "--env", env, "--algo", "sac", "--steps", steps, "--seed", "2", "--device", "cpu",
+        "--out", out,
+    ];
+    args.extend_from_slice(&[
+        "--eval-every",
+        "150",
+        "--eval-episodes",
+        "2",
+        "--set",
+        "sac.learning_starts=100",
+        "--set",
+        "sac.hidden=[32,32]",
+    ]);
+    args.extend_from_slice(extra);
+    virel(&args)
+}
+
+#[test]
+fn train_smoke_run_writes_logs_checkpoint_and_summary_and_eval_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = tiny_train(&run, "pendulum", "300", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("pendulum sac seed 2: 300 steps, 201 updates"),
+        "{stdout}"
+    );
+    for f in [
+        "checkpoint.ckpt",
+        "config.toml",
+        "metrics.csv",
+        "summary.toml",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing");
+    }
+    assert!(
+        std::fs::read_dir(&run).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("events.out.tfevents")),
+        "TensorBoard event file"
+    );
+    let rows = virel_lab::training::logger::read_metrics(&run).unwrap();
+    for name in [
+        "charts/episodic_return",
+        "losses/qf_loss",
+        "losses/alpha",
+        "eval/episodic_return",
+        "charts/SPS",
+    ] {
+        assert!(rows.iter().any(|r| r.1 == name), "metric {name} missing");
+    }
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(
+        cfg.contains("hidden = [32, 32]") && cfg.contains("learning_starts = 100"),
+        "--set reached the saved config"
+    );
+
+    let o = virel(&[
+        "eval",
+        "--checkpoint",
+        run.join("checkpoint.ckpt").to_str().unwrap(),
+        "--episodes",
+        "3",
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("sac on pendulum (300 env steps): mean return")
+    );
+
+    // A second run into the same folder is refused and leaves the first one alone.
+    let before = std::fs::read(run.join("checkpoint.ckpt")).unwrap();
+    let o = tiny_train(&run, "pendulum", "300", &[]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("already holds a run"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(before, std::fs::read(run.join("checkpoint.ckpt")).unwrap());
+}
+
+#[test]
+fn config_file_is_overridden_by_set_and_by_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "algo = \"td3\"\nsteps = 1234\n[td3]\nexploration_noise = 0.3\npolicy_noise = 0.25\n",
+    )
+    .unwrap();
+    let o = virel(&[
+        "config",
+        "--config",
+        file.to_str().unwrap(),
+        "--set",
+        "td3.policy_noise=0.15",
+        "--steps",
+        "99",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t: toml::Table = toml::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(t["algo"].as_str(), Some("td3"));
+    assert_eq!(t["steps"].as_integer(), Some(99), "flag beats file");
+    assert_eq!(
+        t["td3"]["exploration_noise"].as_float(),
+        Some(0.3),
+        "file beats default"
+    );
+    assert_eq!(
+        t["td3"]["policy_noise"].as_float(),
+        Some(0.15),
+        "--set beats file"
+    );
+    assert_eq!(
+        t["td3"]["learning_starts"].as_integer(),
+        Some(1000),
+        "pendulum preset"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["train".into(), "--env".into(), "cartpole".into()],
+            "unknown env 'cartpole'",
+        ),
+        (
+            vec!["train".into(), "--algo".into(), "ppo".into()],
+            "invalid value 'ppo'",
+        ),
+        (
+            vec!["config".into(), "--set".into(), "sac.gama=0.9".into()],
+            "unknown key 'sac.gama'",
+        ),
+        (
+            vec!["config".into(), "--set".into(), "steps=many".into()],
+            "steps",
+        ),
+        (
+            vec!["train".into(), "--steps".into(), "0".into()],
+            "steps must be at least 1",
+        ),
+    ];
+    for (args, want) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = virel(&args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(
+            stderr(&o).contains(want),
+            "{args:?}: expected '{want}' in: {}",
+            stderr(&o)
+        );
+    }
+
+    let bad_cfg = d("bad.toml");
+    std::fs::write(&bad_cfg, "[sac]\nlearning_rate = 3\n").unwrap();
+    let o = virel(&["config", "--config", bad_cfg.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("bad.toml") && stderr(&o).contains("unknown key 'sac.learning_rate'"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Checkpoints: not one, truncated, of another env.
+    let run = d("run");
+    assert!(tiny_train(&run, "identity", "300", &[]).status.success());
+    let ckpt = run.join("checkpoint.ckpt");
+    let bytes = std::fs::read(&ckpt).unwrap();
+    std::fs::write(d("trunc.ckpt"), &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(d("random.ckpt"), b"hello, not a checkpoint").unwrap();
+    std::fs::write(d("empty.ckpt"), b"").unwrap();
+    let mut flipped = bytes.clone();
+    let mid = flipped.len() - 100;
+    flipped[mid] ^= 0xff;
+    std::fs::write(d("flipped.ckpt"), &flipped).unwrap();
+    for (file, env, want) in [
+        (d("trunc.ckpt"), None, "truncated"),
+        (d("random.ckpt"), None, "not a virel-lab checkpoint"),
+        (d("empty.ckpt"), None, "not a virel-lab checkpoint"),
+        (d("flipped.ckpt"), None, "checksum mismatch"),
+        (ckpt.clone(), Some("pendulum"), "trained on env 'identity'"),
+        (d("missing.ckpt"), None, "cannot read checkpoint"),
+    ] {
+        let mut args = vec![
+            "eval",
+            "--checkpoint",
+            file.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ];
+        if let Some(e) = env {
+            args.extend(["--env", e]);
+        }
+        let o = virel(&args);
+        assert!(!o.status.success());
+        let e = stderr(&o);
+        assert!(
+            e.contains(want) && e.contains(file.file_name().unwrap().to_str().unwrap()),
+            "{file:?}: expected '{want}' and the file name in: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_quantity_and_step_and_keeps_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = tiny_train(
+        &run,
+        "pendulum",
+        "2000",
+        &[
+            "--checkpoint-every",
+            "100",
+            "--set",
+            "sac.q_lr=1e25",
+            "--set",
+            "sac.learning_starts=150",
+        ],
+    );
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("non-finite losses/") && e.contains("at env step"),
+        "{e}"
+    );
+    let o = virel(&[
+        "eval",
+        "--checkpoint",
+        run.join("checkpoint.ckpt").to_str().unwrap(),
+        "--episodes",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        o.status.success(),
+        "the last good checkpoint still loads: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn ctrl_c_saves_a_loadable_checkpoint_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+        .args([
+            "train",
+            "--env",
+            "pendulum",
+            "--algo",
+            "td3",
+            "--steps",
+            "1000000",
+            "--device",
+            "cpu",
+            "--checkpoint-every",
+            "0",
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .args([
+            "--set",
+            "td3.learning_starts=100",
+            "--set",
+            "td3.hidden=[16]",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it is really training (the config file is written just before).
+    let start = std::time::Instant::now();
+    while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: toml::Table =
+        toml::from_str(&std::fs::read_to_string(run.join("summary.toml")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"].as_bool(), Some(true));
+    let o = virel(&[
+        "eval",
+        "--checkpoint",
+        run.join("checkpoint.ckpt").to_str().unwrap(),
+        "--episodes",
+        "1",
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
