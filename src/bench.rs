@@ -216,7 +216,7 @@ fn bench_learning(seeds: u64, steps: u64, jobs: usize, algos: &[Algo], out: &Pat
         }
     }
     for (_, _, dir) in &queue {
-        if dir.join(crate::training::checkpoint::FILE_NAME).exists() {
+        if dir.exists() {
             bail!("{} already holds a run: pass another --out", dir.display());
         }
     }

@@ -1,7 +1,7 @@
 //! The command line: `virel-lab train | eval | config | bench`.
 
 use crate::rl::Algo;
-use crate::training::config::{ConfigBuilder, DeviceChoice, default_run_dir};
+use crate::training::config::{ConfigBuilder, DeviceChoice, TrainConfig, default_run_dir};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -69,31 +69,60 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    pub fn resolve(&self) -> Result<crate::training::config::TrainConfig> {
+    /// The run's config: file, `--set`, then the flags.
+    pub fn resolve(&self) -> Result<TrainConfig> {
         let mut b = ConfigBuilder::new(self.config.as_deref(), self.env.as_deref())?;
         for s in &self.set {
             b.set(s)?;
         }
         let mut cfg = b.build()?;
-        macro_rules! flag {
-            ($field:ident, $flag:expr) => {
-                if let Some(v) = $flag.clone() {
-                    cfg.$field = v;
-                }
-            };
+        set_if(&mut cfg.env, &self.env);
+        set_if(&mut cfg.algo, &self.algo);
+        set_if(&mut cfg.seed, &self.seed);
+        set_if(&mut cfg.num_envs, &self.num_envs);
+        self.apply_schedule_flags(&cfg)
+    }
+
+    /// Applies the flags a resumed run may change; the others are refused, since they would
+    /// make the checkpoint's state meaningless.
+    pub fn adjust_resumed(&self, cfg: &mut TrainConfig) -> Result<()> {
+        let fixed = [
+            ("--config", self.config.is_some()),
+            ("--env", self.env.is_some()),
+            ("--algo", self.algo.is_some()),
+            ("--seed", self.seed.is_some()),
+            ("--num-envs", self.num_envs.is_some()),
+            ("--set", !self.set.is_empty()),
+        ];
+        if let Some((flag, _)) = fixed.iter().find(|f| f.1) {
+            anyhow::bail!(
+                "{flag} cannot change a resumed run (it trains {} on {}, seed {})",
+                cfg.algo,
+                cfg.env,
+                cfg.seed
+            );
         }
-        flag!(env, self.env);
-        flag!(algo, self.algo);
-        flag!(steps, self.steps);
-        flag!(seed, self.seed);
-        flag!(num_envs, self.num_envs);
-        flag!(device, self.device);
-        flag!(torch_threads, self.threads);
-        flag!(eval_every, self.eval_every);
-        flag!(eval_episodes, self.eval_episodes);
-        flag!(checkpoint_every, self.checkpoint_every);
+        *cfg = self.apply_schedule_flags(cfg)?;
+        Ok(())
+    }
+
+    /// Length, device and evaluation/checkpoint schedule: what any run may set.
+    fn apply_schedule_flags(&self, cfg: &TrainConfig) -> Result<TrainConfig> {
+        let mut cfg = cfg.clone();
+        set_if(&mut cfg.steps, &self.steps);
+        set_if(&mut cfg.device, &self.device);
+        set_if(&mut cfg.torch_threads, &self.threads);
+        set_if(&mut cfg.eval_every, &self.eval_every);
+        set_if(&mut cfg.eval_episodes, &self.eval_episodes);
+        set_if(&mut cfg.checkpoint_every, &self.checkpoint_every);
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+fn set_if<T: Clone>(field: &mut T, flag: &Option<T>) {
+    if let Some(v) = flag {
+        *field = v.clone();
     }
 }
 
@@ -102,8 +131,13 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Run folder (default: runs/<env>__<algo>__<seed>__<unix time>). Must not hold a run yet.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub out: Option<PathBuf>,
+    /// Continue the run in DIR from its last checkpoint, exactly where it stopped. Only
+    /// --steps, --device, --threads, --eval-every, --eval-episodes and --checkpoint-every may
+    /// change.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub quiet: bool,
@@ -111,8 +145,8 @@ pub struct TrainArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Checkpoint file written by `train`.
-    #[arg(long, value_name = "FILE")]
+    /// Checkpoint file written by `train`, or a run folder (its newest checkpoint).
+    #[arg(long, value_name = "FILE|DIR")]
     pub checkpoint: PathBuf,
     /// Episodes to average over.
     #[arg(long, default_value_t = 10)]
@@ -131,20 +165,28 @@ pub struct EvalArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => {
-            let cfg = args.config.resolve()?;
-            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
             crate::training::install_interrupt_handler();
-            let device = cfg.device.resolve()?;
-            eprintln!(
-                "training {} on {} for {} steps (seed {}, device {device:?}) → {}",
-                cfg.algo,
-                cfg.env,
-                cfg.steps,
-                cfg.seed,
-                out.display()
-            );
-            let s =
-                crate::training::run(cfg, &out, !args.quiet && std::io::stderr().is_terminal())?;
+            let progress = !args.quiet && std::io::stderr().is_terminal();
+            let (s, out) = match &args.resume {
+                Some(dir) => (
+                    crate::training::resume(dir, |cfg| args.config.adjust_resumed(cfg), progress)?,
+                    dir.clone(),
+                ),
+                None => {
+                    let cfg = args.config.resolve()?;
+                    let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
+                    let device = cfg.device.resolve()?;
+                    eprintln!(
+                        "training {} on {} for {} steps (seed {}, device {device:?}) → {}",
+                        cfg.algo,
+                        cfg.env,
+                        cfg.steps,
+                        cfg.seed,
+                        out.display()
+                    );
+                    (crate::training::run(cfg, &out, progress)?, out)
+                }
+            };
             let eval = s
                 .final_eval
                 .as_ref()
@@ -152,14 +194,14 @@ pub fn run(cli: Cli) -> Result<()> {
                     format!("{:.1} ± {:.1}", r.mean, r.std)
                 });
             println!(
-                "{} {} seed {}: {} steps, {} updates, {:.0} steps/s; final eval return {eval}; checkpoint {}",
+                "{} {} seed {}: {} steps, {} updates, {:.0} steps/s; final eval return {eval}; checkpoints in {}",
                 s.env,
                 s.algo,
                 s.seed,
                 s.env_steps,
                 s.updates,
                 s.steps_per_second,
-                out.join(crate::training::checkpoint::FILE_NAME).display()
+                out.display()
             );
             Ok(())
         }

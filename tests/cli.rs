@@ -47,7 +47,7 @@ fn train_smoke_run_writes_logs_checkpoint_and_summary_and_eval_reads_it() {
         "{stdout}"
     );
     for f in [
-        "checkpoint.ckpt",
+        "checkpoint-000000000300.ckpt",
         "config.toml",
         "metrics.csv",
         "summary.toml",
@@ -81,7 +81,7 @@ fn train_smoke_run_writes_logs_checkpoint_and_summary_and_eval_reads_it() {
     let o = virel(&[
         "eval",
         "--checkpoint",
-        run.join("checkpoint.ckpt").to_str().unwrap(),
+        run.to_str().unwrap(),
         "--episodes",
         "3",
         "--device",
@@ -93,14 +93,17 @@ fn train_smoke_run_writes_logs_checkpoint_and_summary_and_eval_reads_it() {
     );
 
     // A second run into the same folder is refused and leaves the first one alone.
-    let before = std::fs::read(run.join("checkpoint.ckpt")).unwrap();
+    let before = std::fs::read(run.join("checkpoint-000000000300.ckpt")).unwrap();
     let o = tiny_train(&run, "pendulum", "300", &[]);
     assert!(
         !o.status.success() && stderr(&o).contains("already holds a run"),
         "{}",
         stderr(&o)
     );
-    assert_eq!(before, std::fs::read(run.join("checkpoint.ckpt")).unwrap());
+    assert_eq!(
+        before,
+        std::fs::read(run.join("checkpoint-000000000300.ckpt")).unwrap()
+    );
 }
 
 #[test]
@@ -191,7 +194,7 @@ fn bad_input_gets_a_clear_error() {
     // Checkpoints: not one, truncated, of another env.
     let run = d("run");
     assert!(tiny_train(&run, "identity", "300", &[]).status.success());
-    let ckpt = run.join("checkpoint.ckpt");
+    let ckpt = run.join("checkpoint-000000000300.ckpt");
     let bytes = std::fs::read(&ckpt).unwrap();
     std::fs::write(d("trunc.ckpt"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(d("random.ckpt"), b"hello, not a checkpoint").unwrap();
@@ -254,7 +257,7 @@ fn a_diverging_run_stops_with_the_quantity_and_step_and_keeps_the_last_checkpoin
     let o = virel(&[
         "eval",
         "--checkpoint",
-        run.join("checkpoint.ckpt").to_str().unwrap(),
+        run.to_str().unwrap(),
         "--episodes",
         "1",
         "--device",
@@ -317,7 +320,7 @@ fn ctrl_c_saves_a_loadable_checkpoint_and_stops() {
     let o = virel(&[
         "eval",
         "--checkpoint",
-        run.join("checkpoint.ckpt").to_str().unwrap(),
+        run.to_str().unwrap(),
         "--episodes",
         "1",
         "--device",

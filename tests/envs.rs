@@ -54,12 +54,10 @@ fn pendulum_matches_gymnasium_on_fixed_action_sequences() {
                 (my_th - th).abs() < 1e-12 && (my_thd - thd).abs() < 1e-12,
                 "case {case} step {k}: state ({my_th}, {my_thd}) vs ({th}, {thd})"
             );
-            for i in 0..3 {
+            for (i, (mine, theirs)) in s.obs.iter().zip(obs).enumerate() {
                 assert!(
-                    (s.obs[i] - obs[i]).abs() <= 1e-6,
-                    "case {case} step {k}: obs[{i}] {} vs {}",
-                    s.obs[i],
-                    obs[i]
+                    (mine - theirs).abs() <= 1e-6,
+                    "case {case} step {k}: obs[{i}] {mine} vs {theirs}"
                 );
             }
             assert!(

@@ -59,6 +59,25 @@ pub trait Env: Send {
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32>;
     /// Advances one control step. Actions outside the bounds are clipped by the env.
     fn step(&mut self, action: &[f32]) -> Step;
+    /// Everything the env's future depends on (state, episode clock, random generator),
+    /// so that a resumed run goes on exactly where it stopped.
+    fn snapshot(&self) -> serde_json::Value;
+    /// Restores a [`Env::snapshot`].
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()>;
+}
+
+/// Serialises an env's snapshot struct.
+pub fn to_snapshot<T: serde::Serialize>(state: &T) -> serde_json::Value {
+    serde_json::to_value(state).expect("env snapshots always serialise")
+}
+
+/// Reads an env's snapshot struct back, naming the env on error.
+pub fn from_snapshot<T: serde::de::DeserializeOwned>(
+    env: &str,
+    snapshot: &serde_json::Value,
+) -> Result<T> {
+    serde_json::from_value(snapshot.clone())
+        .map_err(|e| anyhow::anyhow!("not a snapshot of a '{env}' env: {e}"))
 }
 
 /// Names accepted by [`make`].
@@ -169,6 +188,44 @@ impl VecEnv {
         self.returns.fill(0.0);
         self.lengths.fill(0);
         &self.obs
+    }
+
+    /// Snapshot of every copy and of the running episode statistics.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "envs": self.envs.iter().map(|e| e.snapshot()).collect::<Vec<_>>(),
+            "obs": self.obs,
+            "returns": self.returns,
+            "lengths": self.lengths,
+        })
+    }
+
+    /// Restores a [`VecEnv::snapshot`] taken from as many copies of the same env.
+    pub fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Snap {
+            envs: Vec<serde_json::Value>,
+            obs: Vec<f32>,
+            returns: Vec<f64>,
+            lengths: Vec<usize>,
+        }
+        let s: Snap = from_snapshot(self.name(), snapshot)?;
+        let n = self.envs.len();
+        if s.envs.len() != n
+            || s.obs.len() != self.obs.len()
+            || s.returns.len() != n
+            || s.lengths.len() != n
+        {
+            bail!(
+                "the snapshot holds {} copies of the env, this run has {n}",
+                s.envs.len()
+            );
+        }
+        for (env, snap) in self.envs.iter_mut().zip(&s.envs) {
+            env.restore(snap)?;
+        }
+        (self.obs, self.returns, self.lengths) = (s.obs, s.returns, s.lengths);
+        Ok(())
     }
 
     /// Steps copy i with `actions[i·act_dim..]`; ended episodes restart at once.

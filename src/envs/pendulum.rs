@@ -9,8 +9,10 @@
 //! Arithmetic follows Gymnasium with NumPy 2 promotion: the state is f64, the action f32, and
 //! the terms built from the action alone (`3/(m l²)·u`, `0.001·u²`) are f32.
 
-use super::{BoxSpace, Env, Step};
-use rand::{Rng, SeedableRng, rngs::StdRng};
+use super::{BoxSpace, Env, Step, from_snapshot, to_snapshot};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
 pub const MAX_SPEED: f64 = 8.0;
@@ -22,10 +24,7 @@ pub const L: f64 = 1.0;
 pub const MAX_EPISODE_STEPS: usize = 200;
 
 pub struct Pendulum {
-    theta: f64,
-    theta_dot: f64,
-    steps: usize,
-    rng: StdRng,
+    state: PendulumState,
     obs_space: BoxSpace,
     act_space: BoxSpace,
 }
@@ -34,14 +33,25 @@ impl Default for Pendulum {
     fn default() -> Self {
         let high = MAX_SPEED as f32;
         Self {
-            theta: 0.0,
-            theta_dot: 0.0,
-            steps: 0,
-            rng: StdRng::seed_from_u64(0),
+            state: PendulumState {
+                theta: 0.0,
+                theta_dot: 0.0,
+                steps: 0,
+                rng: ChaCha8Rng::seed_from_u64(0),
+            },
             obs_space: BoxSpace::new(vec![-1.0, -1.0, -high], vec![1.0, 1.0, high]),
             act_space: BoxSpace::uniform(1, -MAX_TORQUE, MAX_TORQUE),
         }
     }
+}
+
+/// What a snapshot holds.
+#[derive(Clone, Serialize, Deserialize)]
+struct PendulumState {
+    theta: f64,
+    theta_dot: f64,
+    steps: usize,
+    rng: ChaCha8Rng,
 }
 
 /// Wraps an angle into [−π, π), as Gymnasium's `angle_normalize`.
@@ -52,19 +62,19 @@ pub fn angle_normalize(x: f64) -> f64 {
 impl Pendulum {
     /// Puts the pendulum in a given state (and restarts the episode clock).
     pub fn set_state(&mut self, theta: f64, theta_dot: f64) -> Vec<f32> {
-        self.theta = theta;
-        self.theta_dot = theta_dot;
-        self.steps = 0;
+        self.state.theta = theta;
+        self.state.theta_dot = theta_dot;
+        self.state.steps = 0;
         self.observe()
     }
     pub fn state(&self) -> (f64, f64) {
-        (self.theta, self.theta_dot)
+        (self.state.theta, self.state.theta_dot)
     }
     fn observe(&self) -> Vec<f32> {
         vec![
-            self.theta.cos() as f32,
-            self.theta.sin() as f32,
-            self.theta_dot as f32,
+            self.state.theta.cos() as f32,
+            self.state.theta.sin() as f32,
+            self.state.theta_dot as f32,
         ]
     }
 }
@@ -84,30 +94,37 @@ impl Env for Pendulum {
     }
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
         if let Some(seed) = seed {
-            self.rng = StdRng::seed_from_u64(seed);
+            self.state.rng = ChaCha8Rng::seed_from_u64(seed);
         }
-        let theta = self.rng.random_range(-PI..PI);
-        let theta_dot = self.rng.random_range(-1.0..1.0);
+        let theta = self.state.rng.random_range(-PI..PI);
+        let theta_dot = self.state.rng.random_range(-1.0..1.0);
         self.set_state(theta, theta_dot)
+    }
+    fn snapshot(&self) -> serde_json::Value {
+        to_snapshot(&self.state)
+    }
+    fn restore(&mut self, snapshot: &serde_json::Value) -> anyhow::Result<()> {
+        self.state = from_snapshot(self.name(), snapshot)?;
+        Ok(())
     }
     fn step(&mut self, action: &[f32]) -> Step {
         let u = action[0].clamp(-MAX_TORQUE, MAX_TORQUE);
-        let (th, thdot) = (self.theta, self.theta_dot);
+        let (th, thdot) = (self.state.theta, self.state.theta_dot);
         let angle = -angle_normalize(th).powi(2);
         let velocity = -0.1 * thdot * thdot;
         let ctrl = -(0.001f32 * (u * u));
         let torque_term = f64::from((3.0 / (M * L * L)) as f32 * u);
         let new_thdot = (thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_term) * DT)
             .clamp(-MAX_SPEED, MAX_SPEED);
-        self.theta = th + new_thdot * DT;
-        self.theta_dot = new_thdot;
-        self.steps += 1;
+        self.state.theta = th + new_thdot * DT;
+        self.state.theta_dot = new_thdot;
+        self.state.steps += 1;
         let cost = -angle + -velocity + f64::from(-ctrl);
         Step {
             obs: self.observe(),
             reward: -cost as f32,
             terminated: false,
-            truncated: self.steps >= MAX_EPISODE_STEPS,
+            truncated: self.state.steps >= MAX_EPISODE_STEPS,
             terms: vec![
                 ("angle", angle as f32),
                 ("velocity", velocity as f32),

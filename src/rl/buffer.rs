@@ -13,6 +13,14 @@ pub struct Batch {
     pub dones: Tensor,
 }
 
+/// Fill state of a [`ReplayBuffer`].
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BufferMeta {
+    pub len: usize,
+    pub pos: usize,
+    pub capacity: usize,
+}
+
 pub struct ReplayBuffer {
     obs: Tensor,
     actions: Tensor,
@@ -99,6 +107,75 @@ impl ReplayBuffer {
             self.pos = (self.pos + take) % self.capacity;
         }
         self.len = (self.len + n).min(self.capacity);
+    }
+
+    /// Where the ring stands, for checkpoints.
+    pub fn meta(&self) -> BufferMeta {
+        BufferMeta {
+            len: self.len as usize,
+            pos: self.pos as usize,
+            capacity: self.capacity as usize,
+        }
+    }
+
+    /// The filled rows as named tensors (on the CPU), compactly: nothing past `len` (a copy, since
+    /// saving a view would write its whole storage).
+    pub fn tensors(&self) -> Vec<(String, Tensor)> {
+        if self.len == 0 {
+            // Nothing to keep; and libtorch hands empty tensors to tch's writer as a null
+            // buffer, which tch turns into a slice (undefined behaviour).
+            return Vec::new();
+        }
+        self.columns()
+            .into_iter()
+            .map(|(name, t)| {
+                (
+                    format!("buffer/{name}"),
+                    t.narrow(0, 0, self.len).to_device(Device::Cpu).copy(),
+                )
+            })
+            .collect()
+    }
+
+    /// Refills the buffer from [`ReplayBuffer::tensors`] saved with `meta`.
+    pub fn restore(
+        &mut self,
+        meta: BufferMeta,
+        get: impl Fn(&str) -> Option<Tensor>,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            meta.capacity == self.capacity as usize
+                && meta.len <= meta.capacity
+                && meta.pos < meta.capacity.max(1),
+            "the saved replay buffer holds {} of {} transitions, this run's capacity is {}",
+            meta.len,
+            meta.capacity,
+            self.capacity
+        );
+        for (name, dst) in self.columns().into_iter().filter(|_| meta.len > 0) {
+            let key = format!("buffer/{name}");
+            let src = get(&key)
+                .ok_or_else(|| anyhow::anyhow!("replay buffer column '{key}' is missing"))?;
+            let want = [&[meta.len as i64][..], &dst.size()[1..]].concat();
+            anyhow::ensure!(
+                src.size() == want,
+                "replay buffer column '{key}' has shape {:?}, expected {want:?}",
+                src.size()
+            );
+            dst.narrow(0, 0, meta.len as i64).copy_(&src);
+        }
+        (self.len, self.pos) = (meta.len as i64, meta.pos as i64);
+        Ok(())
+    }
+
+    fn columns(&self) -> [(&'static str, &Tensor); 5] {
+        [
+            ("obs", &self.obs),
+            ("actions", &self.actions),
+            ("rewards", &self.rewards),
+            ("next_obs", &self.next_obs),
+            ("dones", &self.dones),
+        ]
     }
 
     /// `n` transitions drawn uniformly with replacement.

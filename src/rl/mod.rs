@@ -7,6 +7,7 @@
 
 pub mod buffer;
 pub mod nets;
+pub mod optim;
 pub mod policy;
 pub mod sac;
 pub mod soft_actor_critic;
@@ -99,6 +100,18 @@ pub trait Agent {
     /// The agent's networks by name, for checkpoints.
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)>;
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
+    /// The agent's optimisers by name, for checkpoints a run resumes from.
+    fn optimizers(&self) -> Vec<(&'static str, &optim::Adam)>;
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut optim::Adam)>;
+    /// Scalar state besides networks and optimisers (update counters, ε_ω), by name.
+    fn scalars(&self) -> Vec<(&'static str, f64)>;
+    /// Restores one of [`Agent::scalars`]; unknown names are errors.
+    fn set_scalar(&mut self, name: &str, value: f64) -> Result<()>;
+}
+
+/// The error for a scalar an agent does not have.
+pub fn unknown_scalar(algo: Algo, name: &str) -> anyhow::Error {
+    anyhow::anyhow!("a {algo} agent has no state '{name}'")
 }
 
 use buffer::ReplayBuffer;

@@ -5,10 +5,11 @@
 //! Actor: minimise E[α·log π(a|s) − min Q(s, a)]. Temperature: minimise
 //! E[−log α·(log π(a|s) + H_target)] with H_target = −|A|.
 
+use super::optim::Adam;
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor, nn, nn::OptimizerConfig};
+use tch::{Device, Tensor, nn};
 
 /// SAC hyper-parameters; defaults are CleanRL's published ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -66,7 +67,7 @@ pub struct Sac {
     nets: SoftActorCritic,
     alpha_vs: nn::VarStore,
     log_alpha: Tensor,
-    alpha_opt: nn::Optimizer,
+    alpha_opt: Adam,
     target_entropy: f64,
     updates: u64,
 }
@@ -87,7 +88,7 @@ impl Sac {
         let log_alpha = alpha_vs
             .root()
             .var("log_alpha", &[1], nn::Init::Const(cfg.alpha.ln()));
-        let alpha_opt = nn::Adam::default().build(&alpha_vs, cfg.q_lr)?;
+        let alpha_opt = Adam::new(&alpha_vs, cfg.q_lr);
         Ok(Self {
             target_entropy: -(spec.act_dim as f64),
             cfg,
@@ -121,7 +122,7 @@ impl Agent for Sac {
             ("losses/qf_values", critic.q_mean),
             ("losses/alpha", alpha),
         ];
-        if self.updates % self.cfg.policy_frequency == 0 {
+        if self.updates.is_multiple_of(self.cfg.policy_frequency) {
             for _ in 0..self.cfg.policy_frequency {
                 let alpha = self.alpha();
                 let (actor_loss, logp) = self.nets.actor_step(&batch.obs, alpha);
@@ -151,5 +152,25 @@ impl Agent for Sac {
         let mut v = self.nets.networks_mut();
         v.push(("alpha", &mut self.alpha_vs));
         v
+    }
+    fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
+        let mut v = self.nets.optimizers();
+        v.push(("alpha", &self.alpha_opt));
+        v
+    }
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut Adam)> {
+        let mut v = self.nets.optimizers_mut();
+        v.push(("alpha", &mut self.alpha_opt));
+        v
+    }
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![("updates", self.updates as f64)]
+    }
+    fn set_scalar(&mut self, name: &str, value: f64) -> anyhow::Result<()> {
+        match name {
+            "updates" => self.updates = value as u64,
+            _ => return Err(super::unknown_scalar(self.algo(), name)),
+        }
+        Ok(())
     }
 }

@@ -6,8 +6,9 @@
 use super::AgentSpec;
 use super::buffer::Batch;
 use super::nets::{TwinQ, hard_update, polyak_update, scalar};
+use super::optim::Adam;
 use super::policy::TanhGaussianPolicy;
-use tch::{Device, Tensor, nn, nn::OptimizerConfig};
+use tch::{Device, Tensor, nn};
 
 /// Network sizes and optimiser settings for [`SoftActorCritic::new`].
 pub struct SoftActorCriticConfig<'a> {
@@ -24,8 +25,8 @@ pub struct SoftActorCritic {
     pub critic: TwinQ,
     pub target_vs: nn::VarStore,
     pub target: TwinQ,
-    actor_opt: nn::Optimizer,
-    critic_opt: nn::Optimizer,
+    pub actor_opt: Adam,
+    pub critic_opt: Adam,
 }
 
 /// What one critic step measured.
@@ -56,8 +57,8 @@ impl SoftActorCritic {
         let target = TwinQ::new(&(target_vs.root() / "critic"), od, ad, cfg.hidden);
         hard_update(&mut target_vs, &critic_vs);
         target_vs.freeze();
-        let actor_opt = nn::Adam::default().build(&actor_vs, cfg.actor_lr)?;
-        let critic_opt = nn::Adam::default().build(&critic_vs, cfg.critic_lr)?;
+        let actor_opt = Adam::new(&actor_vs, cfg.actor_lr);
+        let critic_opt = Adam::new(&critic_vs, cfg.critic_lr);
         Ok(Self {
             actor_vs,
             actor,
@@ -128,6 +129,15 @@ impl SoftActorCritic {
             ("actor", &self.actor_vs),
             ("critic", &self.critic_vs),
             ("critic_target", &self.target_vs),
+        ]
+    }
+    pub fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
+        vec![("actor", &self.actor_opt), ("critic", &self.critic_opt)]
+    }
+    pub fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut Adam)> {
+        vec![
+            ("actor", &mut self.actor_opt),
+            ("critic", &mut self.critic_opt),
         ]
     }
     pub fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {

@@ -2,10 +2,11 @@
 //! target policy smoothing, delayed actor and target updates, Gaussian exploration noise.
 
 use super::nets::{TwinQ, hard_update, polyak_update, scalar};
+use super::optim::Adam;
 use super::policy::DeterministicPolicy;
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer};
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor, nn, nn::OptimizerConfig};
+use tch::{Device, Tensor, nn};
 
 /// TD3 hyper-parameters; defaults are CleanRL's published ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,8 +64,8 @@ pub struct Td3 {
     critic: TwinQ,
     critic_target_vs: nn::VarStore,
     critic_target: TwinQ,
-    actor_opt: nn::Optimizer,
-    critic_opt: nn::Optimizer,
+    actor_opt: Adam,
+    critic_opt: Adam,
     low: Tensor,
     high: Tensor,
     updates: u64,
@@ -88,8 +89,8 @@ impl Td3 {
         let critic_target = TwinQ::new(&(critic_target_vs.root() / "critic"), od, ad, &cfg.hidden);
         hard_update(&mut critic_target_vs, &critic_vs);
         critic_target_vs.freeze();
-        let actor_opt = nn::Adam::default().build(&actor_vs, cfg.learning_rate)?;
-        let critic_opt = nn::Adam::default().build(&critic_vs, cfg.learning_rate)?;
+        let actor_opt = Adam::new(&actor_vs, cfg.learning_rate);
+        let critic_opt = Adam::new(&critic_vs, cfg.learning_rate);
         Ok(Self {
             low: Tensor::from_slice(lo).to_device(device),
             high: Tensor::from_slice(hi).to_device(device),
@@ -143,7 +144,7 @@ impl Agent for Td3 {
             .mean_dim(1, false, None)
             .sum(None);
         self.critic_opt.backward_step(&qf_loss);
-        if self.updates % self.cfg.policy_frequency == 0 {
+        if self.updates.is_multiple_of(self.cfg.policy_frequency) {
             self.critic_vs.freeze();
             let actor_loss = -self
                 .critic
@@ -181,5 +182,28 @@ impl Agent for Td3 {
             ("critic", &mut self.critic_vs),
             ("critic_target", &mut self.critic_target_vs),
         ]
+    }
+    fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
+        vec![("actor", &self.actor_opt), ("critic", &self.critic_opt)]
+    }
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut Adam)> {
+        vec![
+            ("actor", &mut self.actor_opt),
+            ("critic", &mut self.critic_opt),
+        ]
+    }
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("updates", self.updates as f64),
+            ("last_actor_loss", self.last_actor_loss),
+        ]
+    }
+    fn set_scalar(&mut self, name: &str, value: f64) -> anyhow::Result<()> {
+        match name {
+            "updates" => self.updates = value as u64,
+            "last_actor_loss" => self.last_actor_loss = value,
+            _ => return Err(super::unknown_scalar(self.algo(), name)),
+        }
+        Ok(())
     }
 }

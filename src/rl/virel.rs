@@ -20,6 +20,7 @@
 //! r + γ(1 − d)·min Q_target(s', a'). E-step (actor): minimise E[temperature·log π(a|s) − Q̂(s, a)].
 
 use super::buffer::{Batch, ReplayBuffer};
+use super::optim::Adam;
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, nets::scalar};
 use serde::{Deserialize, Serialize};
@@ -220,5 +221,21 @@ impl Agent for Virel {
     }
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         self.nets.networks_mut()
+    }
+    fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
+        self.nets.optimizers()
+    }
+    fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut Adam)> {
+        self.nets.optimizers_mut()
+    }
+    fn scalars(&self) -> Vec<(&'static str, f64)> {
+        vec![("epsilon", self.epsilon)]
+    }
+    fn set_scalar(&mut self, name: &str, value: f64) -> anyhow::Result<()> {
+        match name {
+            "epsilon" => self.epsilon = value,
+            _ => return Err(super::unknown_scalar(self.algo(), name)),
+        }
+        Ok(())
     }
 }

@@ -1,22 +1,28 @@
-//! Checkpoints: one file holding the agent's networks, the run's config and its counters.
+//! Checkpoints: one file holding the agent's networks, the run's config and counters and, for
+//! runs to resume exactly, optimiser moments, agent scalars (ε_ω, update counters), the
+//! trainer's and envs' random generators and states, and (optionally) the replay buffer.
 //!
-//! Layout: `VIRELCKP` | format u32 | header length u64 | header (TOML) | tensors length u64 |
+//! Layout: `VIRELCKP` | format u32 | header length u64 | header (JSON) | tensors length u64 |
 //! tensors (libtorch's named-tensor archive) | CRC-32 of everything before it. Written to a
-//! temporary file, fsynced, then renamed over the old one: a crash never leaves a torn file.
+//! temporary file, fsynced, then renamed: a crash or `kill -9` at any moment leaves either the
+//! old file or the new one, never a torn one. A run folder keeps its last few checkpoints as
+//! `checkpoint-<env steps>.ckpt`.
 
 use super::config::TrainConfig;
+use crate::rl::buffer::BufferMeta;
 use crate::rl::{Agent, AgentSpec};
 use anyhow::{Context, Result, bail};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 const MAGIC: &[u8; 8] = b"VIRELCKP";
-pub const FORMAT: u32 = 1;
-/// Name of the latest checkpoint in a run folder.
-pub const FILE_NAME: &str = "checkpoint.ckpt";
+pub const FORMAT: u32 = 2;
+const PREFIX: &str = "checkpoint-";
+const SUFFIX: &str = ".ckpt";
 
 /// Progress of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -26,12 +32,25 @@ pub struct Counters {
     pub episodes: u64,
 }
 
+/// What a run needs beyond the weights to continue exactly where it stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResumeState {
+    pub agent_scalars: BTreeMap<String, f64>,
+    pub rng: ChaCha8Rng,
+    pub envs: serde_json::Value,
+    pub update_debt: f64,
+    pub recent_returns: Vec<f64>,
+    /// Set when the replay buffer is in the file.
+    pub buffer: Option<BufferMeta>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Header {
     pub virel_lab_version: String,
     pub spec: AgentSpec,
     pub counters: Counters,
     pub config: TrainConfig,
+    pub resume: ResumeState,
 }
 
 pub struct Checkpoint {
@@ -39,9 +58,81 @@ pub struct Checkpoint {
     pub tensors: HashMap<String, Tensor>,
 }
 
-/// Writes `agent`'s networks with `header` to `path`, atomically.
-pub fn save(path: &Path, header: &Header, agent: &dyn Agent) -> Result<()> {
-    let header_text = toml::to_string(header).context("serialising checkpoint header")?;
+/// The file name of the checkpoint taken after `env_steps`.
+pub fn file_name(env_steps: u64) -> String {
+    format!("{PREFIX}{env_steps:012}{SUFFIX}")
+}
+
+/// Checkpoint files of a run folder, newest first.
+pub fn list(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read run folder {}", dir.display()))?;
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let step = name
+                .strip_prefix(PREFIX)?
+                .strip_suffix(SUFFIX)?
+                .parse()
+                .ok()?;
+            Some((step, path))
+        })
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    Ok(found.into_iter().map(|f| f.1).collect())
+}
+
+/// The newest checkpoint of `dir` that loads; newer unreadable ones are reported and skipped.
+pub fn load_latest(dir: &Path) -> Result<(PathBuf, Checkpoint)> {
+    let files = list(dir)?;
+    if files.is_empty() {
+        bail!(
+            "{} holds no checkpoint ({PREFIX}<steps>{SUFFIX})",
+            dir.display()
+        );
+    }
+    let mut errors = Vec::new();
+    for path in files {
+        match load(&path) {
+            Ok(c) => {
+                for e in &errors {
+                    eprintln!("warning: skipped {e:#}");
+                }
+                return Ok((path, c));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    bail!(
+        "no checkpoint in {} loads: {}",
+        dir.display(),
+        errors
+            .iter()
+            .map(|e| format!("{e:#}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
+}
+
+/// A checkpoint file, or the newest one of a run folder.
+pub fn load_file_or_latest(path: &Path) -> Result<(PathBuf, Checkpoint)> {
+    if path.is_dir() {
+        load_latest(path)
+    } else {
+        Ok((path.to_path_buf(), load(path)?))
+    }
+}
+
+/// Writes `agent` with `header` to `path` atomically; `extra` tensors (the replay buffer) go
+/// in as given.
+pub fn save(
+    path: &Path,
+    header: &Header,
+    agent: &dyn Agent,
+    extra: Vec<(String, Tensor)>,
+) -> Result<()> {
+    let header_text = serde_json::to_string(header).context("serialising checkpoint header")?;
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (net, vs) in agent.networks() {
         let mut vars: Vec<_> = vs.variables().into_iter().collect();
@@ -51,8 +142,16 @@ pub fn save(path: &Path, header: &Header, agent: &dyn Agent) -> Result<()> {
                 .map(|(name, t)| (format!("{net}/{name}"), t.to_device(Device::Cpu))),
         );
     }
+    for (name, opt) in agent.optimizers() {
+        named.extend(
+            opt.state()
+                .into_iter()
+                .map(|(k, t)| (format!("optim/{name}/{k}"), t.to_device(Device::Cpu))),
+        );
+    }
+    named.extend(extra);
     let mut tensors = Vec::new();
-    Tensor::save_multi_to_stream(&named, &mut tensors).context("serialising network weights")?;
+    Tensor::save_multi_to_stream(&named, &mut tensors).context("serialising tensors")?;
 
     let mut bytes = Vec::with_capacity(tensors.len() + header_text.len() + 64);
     bytes.extend_from_slice(MAGIC);
@@ -66,6 +165,23 @@ pub fn save(path: &Path, header: &Header, agent: &dyn Agent) -> Result<()> {
     write_atomically(path, &bytes)
 }
 
+/// Deletes all but the newest `keep` checkpoints of `dir`, and temporary files a killed
+/// writer left behind.
+pub fn prune(dir: &Path, keep: usize) -> Result<()> {
+    for old in list(dir)?.into_iter().skip(keep.max(1)) {
+        std::fs::remove_file(&old)
+            .with_context(|| format!("cannot remove old checkpoint {}", old.display()))?;
+    }
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&format!(".{PREFIX}")) && name.contains(".tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(())
+}
+
 /// temp file in the same folder → fsync → rename → fsync the folder.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
@@ -73,13 +189,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("checkpoint"),
-        std::process::id()
-    ));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -100,7 +211,8 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     parse(&bytes).with_context(|| format!("checkpoint {}", path.display()))
 }
 
-fn parse(bytes: &[u8]) -> Result<Checkpoint> {
+/// Parses checkpoint bytes; any input gives a checkpoint or an error, never a panic.
+pub fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     let mut r = Reader { bytes, pos: 0 };
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         bail!("not a virel-lab checkpoint (bad magic bytes)");
@@ -108,13 +220,11 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     r.pos = MAGIC.len();
     let format = u32::from_le_bytes(r.take(4)?.try_into()?);
     if format != FORMAT {
-        bail!(
-            "checkpoint format {format} is not supported by this version (reads format {FORMAT})"
-        );
+        bail!("written in checkpoint format {format}; this virel-lab reads format {FORMAT}");
     }
-    let header_len = r.u64()? as usize;
+    let header_len = r.len()?;
     let header_text = std::str::from_utf8(r.take(header_len)?).context("header is not UTF-8")?;
-    let tensors_len = r.u64()? as usize;
+    let tensors_len = r.len()?;
     let tensor_bytes = r.take(tensors_len)?;
     let body_end = r.pos;
     let crc = u32::from_le_bytes(r.take(4)?.try_into()?);
@@ -124,9 +234,9 @@ fn parse(bytes: &[u8]) -> Result<Checkpoint> {
     if crc32fast::hash(&bytes[..body_end]) != crc {
         bail!("corrupt (checksum mismatch)");
     }
-    let header: Header = toml::from_str(header_text).context("malformed header")?;
+    let header: Header = serde_json::from_str(header_text).context("malformed header")?;
     let tensors = Tensor::load_multi_from_stream(std::io::Cursor::new(tensor_bytes))
-        .context("malformed weights")?
+        .context("malformed tensors")?
         .into_iter()
         .collect();
     Ok(Checkpoint { header, tensors })
@@ -151,8 +261,9 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Ok(s)
     }
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into()?))
+    fn len(&mut self) -> Result<usize> {
+        let n = u64::from_le_bytes(self.take(8)?.try_into()?);
+        usize::try_from(n).context("section length out of range")
     }
 }
 
@@ -174,8 +285,12 @@ impl Checkpoint {
         Ok(())
     }
 
+    fn get(&self, key: &str) -> Option<Tensor> {
+        self.tensors.get(key).map(Tensor::shallow_clone)
+    }
+
     /// Copies the stored weights into `agent`, which must have the same networks and shapes.
-    pub fn restore(&self, agent: &mut dyn Agent) -> Result<()> {
+    pub fn restore_weights(&self, agent: &mut dyn Agent) -> Result<()> {
         let algo = agent.algo();
         for (net, vs) in agent.networks_mut() {
             for (name, mut var) in vs.variables() {
@@ -194,5 +309,27 @@ impl Checkpoint {
             }
         }
         Ok(())
+    }
+
+    /// Weights, optimiser moments and agent scalars.
+    pub fn restore_agent(&self, agent: &mut dyn Agent) -> Result<()> {
+        self.restore_weights(agent)?;
+        for (name, opt) in agent.optimizers_mut() {
+            opt.load_state(|k| self.get(&format!("optim/{name}/{k}")))
+                .with_context(|| format!("optimiser '{name}'"))?;
+        }
+        for (name, value) in &self.header.resume.agent_scalars {
+            agent.set_scalar(name, *value)?;
+        }
+        Ok(())
+    }
+
+    /// The replay buffer, when the file has one.
+    pub fn restore_buffer(&self, buffer: &mut crate::rl::buffer::ReplayBuffer) -> Result<bool> {
+        let Some(meta) = self.header.resume.buffer else {
+            return Ok(false);
+        };
+        buffer.restore(meta, |k| self.get(k))?;
+        Ok(true)
     }
 }

@@ -66,6 +66,11 @@ pub struct TrainConfig {
     pub eval_episodes: usize,
     /// Environment steps between checkpoints (0: only at the end).
     pub checkpoint_every: u64,
+    /// Checkpoints kept in the run folder (older ones are deleted).
+    pub keep_checkpoints: usize,
+    /// Put the replay buffer in checkpoints (its filled part only), so that a resumed run
+    /// continues the very same learning curve. Without it a resumed run refills the buffer.
+    pub checkpoint_buffer: bool,
     /// Gradient steps between loss records in the logs.
     pub log_every: u64,
     /// Write TensorBoard event files next to metrics.csv.
@@ -89,6 +94,8 @@ impl Default for TrainConfig {
             eval_every: 5_000,
             eval_episodes: 10,
             checkpoint_every: 10_000,
+            keep_checkpoints: 3,
+            checkpoint_buffer: true,
             log_every: 100,
             tensorboard: true,
             agents: AlgoConfigs::default(),
@@ -186,28 +193,34 @@ pub struct ConfigBuilder {
 
 impl ConfigBuilder {
     pub fn new(config_file: Option<&Path>, env_flag: Option<&str>) -> Result<Self> {
-        let file_table = match config_file {
+        match config_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read config file {}", path.display()))?;
-                let t: toml::Table = toml::from_str(&text)
-                    .with_context(|| format!("config file {} is not valid TOML", path.display()))?;
-                Some((path, t))
+                Self::from_text(&text, &path.display().to_string(), env_flag)
             }
-            None => None,
-        };
+            None => Self::from_table(None, env_flag),
+        }
+    }
+
+    /// A config file's text; `origin` names it in errors.
+    pub fn from_text(text: &str, origin: &str, env_flag: Option<&str>) -> Result<Self> {
+        let t: toml::Table = toml::from_str(text)
+            .with_context(|| format!("config file {origin} is not valid TOML"))?;
+        Self::from_table(Some((origin, t)), env_flag)
+    }
+
+    fn from_table(file: Option<(&str, toml::Table)>, env_flag: Option<&str>) -> Result<Self> {
         let env = env_flag
             .map(str::to_owned)
             .or_else(|| {
-                file_table
-                    .as_ref()
+                file.as_ref()
                     .and_then(|(_, t)| t.get("env")?.as_str().map(str::to_owned))
             })
             .unwrap_or_else(|| "pendulum".to_owned());
         let mut table = toml::Table::try_from(TrainConfig::for_env(&env)).expect("serialisable");
-        if let Some((path, t)) = file_table {
-            overlay(&mut table, t, "")
-                .with_context(|| format!("in config file {}", path.display()))?;
+        if let Some((origin, t)) = file {
+            overlay(&mut table, t, "").with_context(|| format!("in config file {origin}"))?;
         }
         Ok(Self { table })
     }

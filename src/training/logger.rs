@@ -86,3 +86,22 @@ pub fn read_metrics(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
         })
         .collect()
 }
+
+/// Drops the rows of `dir/metrics.csv` logged after env step `step` (a killed process may
+/// have logged past its last checkpoint); the file is rewritten atomically.
+pub fn truncate_after(dir: &Path, step: u64) -> Result<()> {
+    let path = dir.join("metrics.csv");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut kept = String::with_capacity(text.len());
+    for (i, line) in text.lines().enumerate() {
+        let row_step = line.split(',').next().and_then(|s| s.parse::<u64>().ok());
+        // Keep the header, and rows up to `step`; a torn last line has no value field.
+        if i == 0 || (row_step.is_some_and(|s| s <= step) && line.split(',').count() == 4) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    crate::training::checkpoint::write_atomically(&path, kept.as_bytes())
+}

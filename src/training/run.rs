@@ -1,0 +1,217 @@
+//! Runs driven to completion: fresh ([`run`]) or continued from their last checkpoint
+//! ([`resume`]), with logs, periodic evaluations and checkpoints, Ctrl-C / SIGTERM handling
+//! and `summary.toml` at the end.
+
+use super::checkpoint::{self, Counters};
+use super::config::TrainConfig;
+use super::logger::{self, MetricLogger};
+use super::{EvalResult, Trainer};
+use anyhow::{Context, Result, bail};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSummary {
+    pub env: String,
+    pub algo: String,
+    pub seed: u64,
+    pub env_steps: u64,
+    pub updates: u64,
+    pub episodes: u64,
+    /// Seconds of this invocation (a resumed run counts from its resume).
+    pub wall_seconds: f64,
+    pub steps_per_second: f64,
+    pub interrupted: bool,
+    pub final_eval: Option<EvalResult>,
+}
+
+/// Set by Ctrl-C / SIGTERM: the run saves a checkpoint and stops.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C / SIGTERM handler: the first signal asks the run to stop after
+/// checkpointing; a second one exits at once (the last checkpoint on disk is intact either way).
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)");
+    });
+}
+
+/// Trains `cfg` in a new run folder `out`. Nothing is written before the run could be built.
+pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
+    if out.is_dir() && !checkpoint::list(out)?.is_empty() {
+        bail!(
+            "{} already holds a run: resume it with --resume, or choose another --out (nothing was changed)",
+            out.display()
+        );
+    }
+    let t = Trainer::new(cfg)?;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create run folder {}", out.display()))?;
+    let cfg_path = out.join("config.toml");
+    std::fs::write(&cfg_path, t.cfg.to_toml())
+        .with_context(|| format!("cannot write {}", cfg_path.display()))?;
+    drive(t, out, progress)
+}
+
+/// Continues the run in `dir` from its newest loadable checkpoint. `adjust` may change what a
+/// resumed run can change (total steps, device, evaluation and checkpoint settings).
+pub fn resume(
+    dir: &Path,
+    adjust: impl FnOnce(&mut TrainConfig) -> Result<()>,
+    progress: bool,
+) -> Result<RunSummary> {
+    let (path, ckpt) = checkpoint::load_latest(dir)?;
+    let mut cfg = ckpt.header.config.clone();
+    adjust(&mut cfg)?;
+    let done = ckpt.header.counters.env_steps;
+    if cfg.steps <= done {
+        bail!(
+            "the run in {} already has {done} of its {} steps: pass --steps N with N > {done} to extend it",
+            dir.display(),
+            cfg.steps
+        );
+    }
+    let mut t = Trainer::new(cfg)?;
+    t.restore(&ckpt)
+        .with_context(|| format!("checkpoint {}", path.display()))?;
+    // Metrics the interrupted process logged after its last checkpoint are logged again.
+    logger::truncate_after(dir, done)?;
+    eprintln!(
+        "resuming {} from {} ({done} env steps)",
+        t.cfg.algo,
+        path.display()
+    );
+    drive(t, dir, progress)
+}
+
+/// The first multiple of `every` after `step` (u64::MAX when `every` is 0: never).
+fn next_multiple(step: u64, every: u64) -> u64 {
+    step.checked_div(every)
+        .map_or(u64::MAX, |k| (k + 1) * every)
+}
+
+fn drive(mut t: Trainer, out: &Path, progress: bool) -> Result<RunSummary> {
+    let mut log = MetricLogger::create(out, t.cfg.tensorboard)?;
+    let save = |t: &Trainer, log: &mut MetricLogger| -> Result<()> {
+        log.flush()?;
+        t.save(&out.join(checkpoint::file_name(t.counters.env_steps)))?;
+        checkpoint::prune(out, t.cfg.keep_checkpoints)
+    };
+    let bar = progress_bar(progress, t.cfg.steps, t.counters.env_steps);
+    let start = Instant::now();
+    let start_counters: Counters = t.counters;
+    let mut next_eval = next_multiple(t.counters.env_steps, t.cfg.eval_every);
+    let mut next_ckpt = next_multiple(t.counters.env_steps, t.cfg.checkpoint_every);
+    let mut last_sps = (Instant::now(), t.counters.env_steps);
+    let mut interrupted = false;
+    while t.counters.env_steps < t.cfg.steps {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            interrupted = true;
+            break;
+        }
+        let before_updates = t.counters.updates;
+        let report = t.step()?;
+        let step = t.counters.env_steps;
+        for e in &report.episodes {
+            log.log_all(
+                step,
+                &[
+                    ("charts/episodic_return", e.episode_return),
+                    ("charts/episodic_length", e.length as f64),
+                ],
+            )?;
+        }
+        if let Some(m) = &report.update
+            && t.cfg.log_every > 0
+            && t.counters.updates / t.cfg.log_every > before_updates / t.cfg.log_every
+        {
+            log.log_all(step, m)?;
+            let (when, at) = last_sps;
+            log.log(
+                step,
+                "charts/SPS",
+                (step - at) as f64 / when.elapsed().as_secs_f64().max(1e-9),
+            )?;
+            last_sps = (Instant::now(), step);
+        }
+        if step >= next_eval && step < t.cfg.steps {
+            next_eval = next_multiple(step, t.cfg.eval_every);
+            let r = t.evaluate(t.cfg.eval_episodes)?;
+            log.log_all(
+                step,
+                &[
+                    ("eval/episodic_return", r.mean),
+                    ("eval/episodic_return_std", r.std),
+                ],
+            )?;
+            bar.suspend(|| eprintln!("step {step:>8}: eval return {:.1} ± {:.1}", r.mean, r.std));
+        }
+        if step >= next_ckpt && step < t.cfg.steps {
+            next_ckpt = next_multiple(step, t.cfg.checkpoint_every);
+            save(&t, &mut log)?;
+        }
+        bar.set_position(step.min(t.cfg.steps));
+        if step % 50 < t.env.num_envs() as u64 {
+            let (name, value) = t.agent.temperature();
+            let short = name.rsplit('/').next().unwrap_or(name);
+            let ret = t
+                .recent_return()
+                .map_or("–".to_owned(), |r| format!("{r:.1}"));
+            bar.set_message(format!("return {ret} | {short} {value:.4}"));
+        }
+    }
+    let final_eval = if interrupted {
+        None
+    } else {
+        Some(t.evaluate(t.cfg.eval_episodes)?)
+    };
+    if let Some(r) = &final_eval {
+        log.log_all(
+            t.counters.env_steps,
+            &[
+                ("eval/episodic_return", r.mean),
+                ("eval/episodic_return_std", r.std),
+            ],
+        )?;
+    }
+    save(&t, &mut log)?;
+    bar.finish_and_clear();
+    let wall = start.elapsed().as_secs_f64();
+    let summary = RunSummary {
+        env: t.cfg.env.clone(),
+        algo: t.cfg.algo.to_string(),
+        seed: t.cfg.seed,
+        env_steps: t.counters.env_steps,
+        updates: t.counters.updates,
+        episodes: t.counters.episodes,
+        wall_seconds: wall,
+        steps_per_second: (t.counters.env_steps - start_counters.env_steps) as f64 / wall.max(1e-9),
+        interrupted,
+        final_eval,
+    };
+    checkpoint::write_atomically(
+        &out.join("summary.toml"),
+        toml::to_string(&summary)?.as_bytes(),
+    )?;
+    Ok(summary)
+}
+
+fn progress_bar(show: bool, len: u64, pos: u64) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len).with_position(pos);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{wide_bar}] {human_pos}/{human_len} {per_sec} eta {eta} | {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
