@@ -271,60 +271,54 @@ fn a_diverging_run_stops_with_the_quantity_and_step_and_keeps_the_last_checkpoin
 }
 
 #[test]
-fn ctrl_c_saves_a_loadable_checkpoint_and_stops() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let child = Command::new(env!("CARGO_BIN_EXE_virel-lab"))
-        .args([
+fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_stops() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let child = Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+            .args([
+                "train", "--env", "pendulum", "--algo", "td3", "--steps", "1000000", "--device",
+                "cpu",
+            ])
+            .args(["--checkpoint-every", "0", "--out", run.to_str().unwrap()])
+            .args([
+                "--set",
+                "td3.learning_starts=100",
+                "--set",
+                "td3.hidden=[16]",
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until it is really training (metrics.csv is opened just before the loop).
+        let start = std::time::Instant::now();
+        while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        assert!(
+            Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{signal}: {}", stderr(&o));
+        let summary: toml::Table =
+            toml::from_str(&std::fs::read_to_string(run.join("summary.toml")).unwrap()).unwrap();
+        assert_eq!(summary["interrupted"].as_bool(), Some(true), "{signal}");
+        let stopped_at = summary["env_steps"].as_integer().unwrap();
+        assert!(stopped_at > 100, "{signal}: it trained before the signal");
+        let target = (stopped_at + 20).to_string();
+        let o = virel(&[
             "train",
-            "--env",
-            "pendulum",
-            "--algo",
-            "td3",
-            "--steps",
-            "1000000",
-            "--device",
-            "cpu",
-            "--checkpoint-every",
-            "0",
-            "--out",
+            "--resume",
             run.to_str().unwrap(),
-        ])
-        .args([
-            "--set",
-            "td3.learning_starts=100",
-            "--set",
-            "td3.hidden=[16]",
-        ])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until it is really training (the config file is written just before).
-    let start = std::time::Instant::now();
-    while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(100));
+            "--steps",
+            &target,
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{signal}: {}", stderr(&o));
     }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let summary: toml::Table =
-        toml::from_str(&std::fs::read_to_string(run.join("summary.toml")).unwrap()).unwrap();
-    assert_eq!(summary["interrupted"].as_bool(), Some(true));
-    let o = virel(&[
-        "eval",
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "--episodes",
-        "1",
-        "--device",
-        "cpu",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
 }
