@@ -22,6 +22,11 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print the fully resolved training config (TOML), to start a config file from.
     Config(ConfigArgs),
+    /// Check a robot scene (a shipped name or a .ron file) and summarise it.
+    Scene {
+        /// half_cheetah, hopper, walker2d, ant, humanoid, or path/to/robot.ron
+        scene: String,
+    },
     /// Benchmarks: gradient updates/s against PyTorch, and learning on Pendulum.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -228,6 +233,25 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Config(args) => {
             print!("{}", args.resolve()?.to_toml());
+            Ok(())
+        }
+        Command::Scene { scene } => {
+            let s = crate::scene::load(&scene)?;
+            let mass: f32 = s.bodies.iter().map(|b| b.mass).sum();
+            println!(
+                "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s), {} steps per episode",
+                s.name,
+                s.root,
+                s.bodies.len(),
+                s.joints.len(),
+                s.actuators.len(),
+                s.task.obs_dim,
+                s.task.action_dim,
+                s.task.timestep * s.task.frame_skip as f32,
+                s.task.frame_skip,
+                s.task.timestep,
+                s.task.episode_steps
+            );
             Ok(())
         }
         Command::Bench(cmd) => crate::bench::run(cmd),

@@ -1,0 +1,338 @@
+//! Robots and tasks as data: the RON format of `scenes/` ([`spec`]), parsed and validated
+//! with errors that name the file, line and column. The five Gymnasium robots ship inside
+//! the binary ([`BUILTIN`]); `--env path/to/robot.ron` loads a user's own.
+
+pub mod spec;
+
+use anyhow::{Result, bail};
+use spec::{RootJoint, SceneSpec, Shape};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The shipped scenes, by env name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "half_cheetah",
+        include_str!("../../scenes/half_cheetah.ron"),
+    ),
+    ("hopper", include_str!("../../scenes/hopper.ron")),
+    ("walker2d", include_str!("../../scenes/walker2d.ron")),
+    ("ant", include_str!("../../scenes/ant.ron")),
+    ("humanoid", include_str!("../../scenes/humanoid.ron")),
+];
+
+/// A scene that failed to load: where, and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}:{col}: {message}")]
+pub struct SceneError {
+    pub origin: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// A shipped scene by name, or a scene file by path.
+pub fn load(name_or_path: &str) -> Result<SceneSpec> {
+    if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        return Ok(parse(text, &format!("scenes/{name_or_path}.ron"))?);
+    }
+    let path = Path::new(name_or_path);
+    if path.extension().is_some_and(|e| e == "ron") || path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read scene file {}: {e}", path.display()))?;
+        return Ok(parse(&text, &path.display().to_string())?);
+    }
+    bail!(
+        "unknown scene '{name_or_path}': expected a .ron file or one of {}",
+        BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// Parses and validates scene text; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<SceneSpec, SceneError> {
+    let spec: SceneSpec = ron::Options::default()
+        .from_str(text)
+        .map_err(|e| SceneError {
+            origin: origin.to_owned(),
+            line: e.position.line,
+            col: e.position.col,
+            message: e.code.to_string(),
+        })?;
+    validate(&spec).map_err(|Problem { at, nth, message }| {
+        let (line, col) = locate(text, &at, nth);
+        SceneError {
+            origin: origin.to_owned(),
+            line,
+            col,
+            message,
+        }
+    })?;
+    Ok(spec)
+}
+
+/// A validation failure: the message, and the `nth` (0-based) occurrence of `at` in the
+/// text to point at. `at` may hold alternatives separated by `|`, tried in order.
+struct Problem {
+    at: String,
+    nth: usize,
+    message: String,
+}
+
+fn problem(at: impl Into<String>, message: String) -> Problem {
+    Problem {
+        at: at.into(),
+        nth: 0,
+        message,
+    }
+}
+
+/// 1-based line and column of the `nth` occurrence of the first alternative of `needles`
+/// found in `text` (1:1 when none is).
+fn locate(text: &str, needles: &str, nth: usize) -> (usize, usize) {
+    let found = needles
+        .split('|')
+        .filter(|n| !n.is_empty())
+        .find_map(|n| text.match_indices(n).nth(nth).map(|m| m.0));
+    let Some(at) = found else { return (1, 1) };
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(at, |nl| at - nl - 1) + 1;
+    (line, col)
+}
+
+/// Observation size of a robot with this root and number of hinges: positions without the
+/// root's x (and y), then all velocities (Gymnasium v5 without contact forces).
+pub fn obs_dim(root: RootJoint, hinges: usize) -> usize {
+    match root {
+        RootJoint::Planar => (2 + hinges) + (3 + hinges),
+        RootJoint::Free => (5 + hinges) + (6 + hinges),
+    }
+}
+
+/// lo < hi, false when either is NaN.
+fn ascending(lo: f32, hi: f32) -> bool {
+    lo.partial_cmp(&hi) == Some(std::cmp::Ordering::Less)
+}
+
+fn finite3(v: (f32, f32, f32)) -> bool {
+    v.0.is_finite() && v.1.is_finite() && v.2.is_finite()
+}
+
+/// The first problem, with the text to point at.
+fn validate(s: &SceneSpec) -> Result<(), Problem> {
+    let quoted = |name: &str| format!("\"{name}\"");
+    let body_at = |name: &str| format!("Body(name: \"{name}\"|name: \"{name}\"|\"{name}\"");
+    let joint_at = |name: &str| format!("Joint(name: \"{name}\"|\"{name}\"");
+    let mut bodies: HashMap<&str, usize> = HashMap::new();
+    for (i, b) in s.bodies.iter().enumerate() {
+        let at = body_at(&b.name);
+        if bodies.insert(b.name.as_str(), i).is_some() {
+            return Err(Problem {
+                at,
+                nth: 1,
+                message: format!("two bodies are named '{}'", b.name),
+            });
+        }
+        match (&b.parent, i) {
+            (None, 0) => {}
+            (None, _) => {
+                return Err(problem(
+                    at,
+                    format!(
+                        "body '{}' has no parent: only the first body (the root) may have none",
+                        b.name
+                    ),
+                ));
+            }
+            (Some(_), 0) => {
+                return Err(problem(
+                    at,
+                    format!(
+                        "the first body '{}' is the root and must have `parent: None`",
+                        b.name
+                    ),
+                ));
+            }
+            (Some(p), _) if !bodies.contains_key(p.as_str()) || p == &b.name => {
+                let known = if s.bodies.iter().any(|o| &o.name == p) {
+                    " (parents must come before their children)"
+                } else {
+                    ""
+                };
+                return Err(problem(
+                    format!("Some({})", quoted(p)),
+                    format!("body '{}' has unknown parent '{p}'{known}", b.name),
+                ));
+            }
+            _ => {}
+        }
+        if !(b.mass.is_finite() && b.mass > 0.0) {
+            return Err(problem(
+                at,
+                format!("body '{}' has mass {}: it must be positive", b.name, b.mass),
+            ));
+        }
+        if b.geoms.is_empty() {
+            return Err(problem(at, format!("body '{}' has no geoms", b.name)));
+        }
+        for g in &b.geoms {
+            let ok = match g.shape {
+                Shape::Capsule { from, to, radius } => finite3(from) && finite3(to) && radius > 0.0,
+                Shape::Sphere { center, radius } => finite3(center) && radius > 0.0,
+                Shape::Box {
+                    center,
+                    half_extents: h,
+                    rotation: (w, x, y, z),
+                } => {
+                    finite3(center)
+                        && h.0 > 0.0
+                        && h.1 > 0.0
+                        && h.2 > 0.0
+                        && ((w * w + x * x + y * y + z * z).sqrt() - 1.0).abs() < 1e-3
+                }
+            };
+            if !ok {
+                return Err(problem(
+                    at,
+                    format!(
+                        "body '{}' has a geom with a non-positive size, a non-finite position or a non-unit rotation",
+                        b.name
+                    ),
+                ));
+            }
+            if !(g.friction.is_finite() && g.friction >= 0.0) {
+                return Err(problem(
+                    at,
+                    format!("body '{}' has a geom with friction {}", b.name, g.friction),
+                ));
+            }
+        }
+    }
+    if s.bodies.is_empty() {
+        return Err(problem("bodies", "a scene needs at least one body".into()));
+    }
+    let mut joints: HashMap<&str, usize> = HashMap::new();
+    for j in &s.joints {
+        let at = joint_at(&j.name);
+        if joints.insert(j.name.as_str(), 0).is_some() {
+            return Err(Problem {
+                at,
+                nth: 1,
+                message: format!("two joints are named '{}'", j.name),
+            });
+        }
+        match bodies.get(j.body.as_str()) {
+            None => {
+                return Err(problem(
+                    format!("body: {}", quoted(&j.body)),
+                    format!("joint '{}' moves unknown body '{}'", j.name, j.body),
+                ));
+            }
+            Some(0) => {
+                return Err(problem(
+                    at,
+                    format!(
+                        "joint '{}' moves the root, whose freedom is set by `root`",
+                        j.name
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let (ax, ay, az) = j.axis;
+        let norm = (ax * ax + ay * ay + az * az).sqrt();
+        if !(finite3(j.anchor) && norm.is_finite() && norm > 1e-6) {
+            return Err(problem(
+                at,
+                format!(
+                    "joint '{}' needs a finite anchor and a non-zero axis",
+                    j.name
+                ),
+            ));
+        }
+        if let Some((lo, hi)) = j.range
+            && !ascending(lo, hi)
+        {
+            return Err(problem(
+                at,
+                format!(
+                    "joint '{}' has range ({lo}, {hi}): the lower limit must be below the upper",
+                    j.name
+                ),
+            ));
+        }
+        if [j.damping, j.stiffness, j.armature]
+            .iter()
+            .any(|v| !(v.is_finite() && *v >= 0.0))
+        {
+            return Err(problem(
+                at,
+                format!(
+                    "joint '{}' has a negative or non-finite damping, stiffness or armature",
+                    j.name
+                ),
+            ));
+        }
+    }
+    for a in &s.actuators {
+        let at = format!("joint: {}", quoted(&a.joint));
+        if !joints.contains_key(a.joint.as_str()) {
+            return Err(problem(
+                at,
+                format!("actuator drives unknown joint '{}'", a.joint),
+            ));
+        }
+        if !(a.gear.is_finite() && a.gear != 0.0 && ascending(a.ctrl_range.0, a.ctrl_range.1)) {
+            return Err(problem(
+                at,
+                format!(
+                    "actuator of '{}' needs a non-zero gear and ctrl_range with low < high",
+                    a.joint
+                ),
+            ));
+        }
+    }
+    let t = &s.task;
+    if t.action_dim != s.actuators.len() {
+        return Err(problem(
+            "action_dim",
+            format!(
+                "action dim mismatch: the task declares {}, the scene has {} actuators",
+                t.action_dim,
+                s.actuators.len()
+            ),
+        ));
+    }
+    let obs = obs_dim(s.root, s.joints.len());
+    if t.obs_dim != obs {
+        return Err(problem(
+            "obs_dim",
+            format!(
+                "obs dim mismatch: the task declares {}, a {:?} robot with {} hinges observes {obs}",
+                t.obs_dim,
+                s.root,
+                s.joints.len()
+            ),
+        ));
+    }
+    if !(t.timestep.is_finite() && t.timestep > 0.0) || t.frame_skip == 0 || t.episode_steps == 0 {
+        return Err(problem(
+            "timestep",
+            "timestep must be positive, frame_skip and episode_steps at least 1".into(),
+        ));
+    }
+    let weights = [
+        t.forward_reward_weight,
+        t.ctrl_cost_weight,
+        t.contact_cost_weight,
+        t.healthy_reward,
+        t.reset_noise_scale,
+    ];
+    if weights.iter().any(|w| !w.is_finite()) {
+        return Err(problem(
+            "task",
+            "reward weights and reset noise must be finite".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The robot + task description format of `scenes/*.ron` (serde types).
+//!
+//! Everything is given in world coordinates at the reset pose, SI units, radians:
+//! - bodies form a tree (one root, `parent: None`), each with its mass and collision geoms;
+//! - hinge joints connect a body to its parent at an anchor, about an axis (several hinges
+//!   on one body make a ball-like joint, as in the humanoid's hips);
+//! - actuators apply `gear × action` as torque on a joint;
+//! - the root moves freely (`Free`) or in the x–z plane with rotation about y (`Planar`);
+//! - the task: Gymnasium v5's reward weights, health rule, timestep, frame skip, reset noise.
+
+use serde::{Deserialize, Serialize};
+
+pub type Vec3 = (f32, f32, f32);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Scene")]
+pub struct SceneSpec {
+    pub name: String,
+    pub root: RootJoint,
+    pub bodies: Vec<BodySpec>,
+    pub joints: Vec<JointSpec>,
+    pub actuators: Vec<ActuatorSpec>,
+    pub task: TaskSpec,
+}
+
+/// The degrees of freedom of the root body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RootJoint {
+    /// Slides along x and z, turns about y (hopper, half-cheetah, walker): 3 DoF.
+    Planar,
+    /// Moves and turns freely (ant, humanoid): 6 DoF.
+    Free,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Body")]
+pub struct BodySpec {
+    pub name: String,
+    /// `None` for the root, which must come first.
+    pub parent: Option<String>,
+    /// kg; spread over the geoms in proportion to their volume.
+    pub mass: f32,
+    pub geoms: Vec<GeomSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Geom")]
+pub struct GeomSpec {
+    pub shape: Shape,
+    /// Sliding friction coefficient.
+    #[serde(default = "default_friction")]
+    pub friction: f32,
+}
+
+fn default_friction() -> f32 {
+    1.0
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Shape {
+    Capsule {
+        from: Vec3,
+        to: Vec3,
+        radius: f32,
+    },
+    Sphere {
+        center: Vec3,
+        radius: f32,
+    },
+    /// `rotation` is a unit quaternion (w, x, y, z).
+    Box {
+        center: Vec3,
+        half_extents: Vec3,
+        rotation: (f32, f32, f32, f32),
+    },
+}
+
+impl Shape {
+    /// m³.
+    pub fn volume(&self) -> f32 {
+        use std::f32::consts::PI;
+        match *self {
+            Shape::Capsule { from, to, radius } => {
+                let len =
+                    ((to.0 - from.0).powi(2) + (to.1 - from.1).powi(2) + (to.2 - from.2).powi(2))
+                        .sqrt();
+                PI * radius * radius * len + 4.0 / 3.0 * PI * radius.powi(3)
+            }
+            Shape::Sphere { radius, .. } => 4.0 / 3.0 * PI * radius.powi(3),
+            Shape::Box {
+                half_extents: (x, y, z),
+                ..
+            } => 8.0 * x * y * z,
+        }
+    }
+}
+
+/// A hinge between a body and its parent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Joint")]
+pub struct JointSpec {
+    pub name: String,
+    /// The child body; it turns relative to its parent.
+    pub body: String,
+    pub anchor: Vec3,
+    pub axis: Vec3,
+    /// Limits in radians, relative to the reset pose; `None`: unlimited.
+    pub range: Option<(f32, f32)>,
+    /// N·m·s/rad.
+    #[serde(default)]
+    pub damping: f32,
+    /// Spring towards the reset angle, N·m/rad.
+    #[serde(default)]
+    pub stiffness: f32,
+    /// Rotor inertia added on the joint axis, kg·m².
+    #[serde(default)]
+    pub armature: f32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Actuator")]
+pub struct ActuatorSpec {
+    pub joint: String,
+    /// Torque = gear × action (N·m per unit of action).
+    pub gear: f32,
+    /// Actions are clipped to this range.
+    pub ctrl_range: (f32, f32),
+}
+
+/// Gymnasium v5's task parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Task")]
+pub struct TaskSpec {
+    /// Physics step, s.
+    pub timestep: f32,
+    /// Physics steps per control step: dt = timestep × frame_skip.
+    pub frame_skip: u32,
+    pub forward_reward_weight: f32,
+    pub ctrl_cost_weight: f32,
+    pub contact_cost_weight: f32,
+    /// Reward per control step while healthy.
+    pub healthy_reward: f32,
+    pub terminate_when_unhealthy: bool,
+    /// `None`: always healthy (never terminates).
+    pub healthy: Option<HealthSpec>,
+    /// Uniform noise ± this on joint positions and velocities at reset.
+    pub reset_noise_scale: f32,
+    /// Velocities in the observation are clipped to ± this.
+    pub velocity_clip: Option<f32>,
+    /// Declared sizes, checked against the robot: a typo shows as a mismatch.
+    pub obs_dim: usize,
+    pub action_dim: usize,
+    /// Control steps before truncation.
+    pub episode_steps: u32,
+}
+
+/// Ranges that keep the robot healthy; each `None` is not checked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Health")]
+pub struct HealthSpec {
+    /// Root height, m.
+    pub z_range: Option<(f32, f32)>,
+    /// Root pitch angle, rad (planar robots).
+    pub angle_range: Option<(f32, f32)>,
+    /// Every other state entry (positions after the root x, z and all velocities).
+    pub state_range: Option<(f32, f32)>,
+}
