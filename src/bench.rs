@@ -47,6 +47,9 @@ pub enum BenchCommand {
         algos: Vec<Algo>,
         #[arg(long, default_value = "runs/bench-learning")]
         out: PathBuf,
+        /// Config overrides passed to every run, as `train --set`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
 }
 
@@ -65,7 +68,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             jobs,
             algos,
             out,
-        } => bench_learning(seeds, steps, jobs, &algos, &out),
+            set,
+        } => bench_learning(seeds, steps, jobs, &algos, &out, &set),
     }
 }
 
@@ -207,7 +211,14 @@ fn bench_updates(
     Ok(())
 }
 
-fn bench_learning(seeds: u64, steps: u64, jobs: usize, algos: &[Algo], out: &Path) -> Result<()> {
+fn bench_learning(
+    seeds: u64,
+    steps: u64,
+    jobs: usize,
+    algos: &[Algo],
+    out: &Path,
+    set: &[String],
+) -> Result<()> {
     let exe = std::env::current_exe()?;
     let mut queue: Vec<(Algo, u64, PathBuf)> = Vec::new();
     for &algo in algos {
@@ -253,6 +264,7 @@ fn bench_learning(seeds: u64, steps: u64, jobs: usize, algos: &[Algo], out: &Pat
                     "--out",
                 ])
                 .arg(&dir)
+                .args(set.iter().flat_map(|s| ["--set", s.as_str()]))
                 .stdout(std::process::Stdio::null())
                 .spawn()?;
             running.push((child, format!("{algo} seed {seed}")));

@@ -17,4 +17,5 @@ pub mod envs;
 pub mod rl;
 pub mod runtime;
 pub mod scene;
+pub mod sim;
 pub mod training;

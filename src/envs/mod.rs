@@ -7,6 +7,7 @@
 
 pub mod counterexample;
 pub mod identity;
+pub mod locomotion;
 pub mod pendulum;
 
 use anyhow::{Result, bail};
@@ -81,15 +82,26 @@ pub fn from_snapshot<T: serde::de::DeserializeOwned>(
 }
 
 /// Names accepted by [`make`].
-pub const ENV_NAMES: &[&str] = &["pendulum", "identity"];
+pub const ENV_NAMES: &[&str] = &[
+    "pendulum",
+    "identity",
+    "half_cheetah",
+    "hopper",
+    "walker2d",
+    "ant",
+    "humanoid",
+];
 
 /// Builds a registered environment by name.
 pub fn make(name: &str) -> Result<Box<dyn Env>> {
     Ok(match name {
         "pendulum" => Box::new(pendulum::Pendulum::default()),
         "identity" => Box::new(identity::Identity::default()),
+        other if other.ends_with(".ron") || crate::scene::BUILTIN.iter().any(|b| b.0 == other) => {
+            Box::new(locomotion::Locomotion::new(other)?)
+        }
         other => bail!(
-            "unknown env '{other}': expected one of {}",
+            "unknown env '{other}': expected one of {} or a scene file (.ron)",
             ENV_NAMES.join(", ")
         ),
     })

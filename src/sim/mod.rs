@@ -1,0 +1,405 @@
+//! Locomotion physics: a scene's robot as a rapier3d multibody in a world of its own.
+//!
+//! Reduced coordinates, as in MuJoCo: the root is a planar joint (x, z slides and a y hinge)
+//! to a fixed anchor, or free; every hinge is a multibody revolute joint at its anchor with
+//! its limits. Rapier's multibodies integrate joint damping, armature and springs implicitly,
+//! like MuJoCo: each hinge gets the scene's damping, armature and a spring of its stiffness
+//! towards the reset angle; root degrees of freedom get none (rapier's default damping of 0.1
+//! on angular DoFs is removed). Actuator torques are applied as equal and opposite torques on
+//! the two bodies a hinge connects. Bodies without a hinge are welded to their parent.
+//! Robot geoms collide with the ground only (MuJoCo's models disable self-contacts).
+
+use crate::scene::spec::{RootJoint, SceneSpec, Shape};
+use anyhow::{Result, bail};
+use rapier3d::prelude::*;
+
+/// Membership of robot colliders and of the ground.
+const ROBOT: Group = Group::GROUP_1;
+const GROUND: Group = Group::GROUP_2;
+/// Mass and inertia of the links between the hinges of one body: small next to armature.
+const CHAIN_LINK_MASS: f32 = 1e-3;
+const CHAIN_LINK_INERTIA: f32 = 1e-6;
+/// Friction of the ground plane (MuJoCo combines frictions with max).
+const GROUND_FRICTION: f32 = 1.0;
+
+/// A hinge of the robot and where its degree of freedom lives.
+#[derive(Clone, Debug)]
+struct Hinge {
+    child: RigidBodyHandle,
+    parent: RigidBodyHandle,
+    handle: MultibodyJointHandle,
+    /// Unit axis in the child's frame.
+    axis: Vector,
+}
+
+/// One robot in its own physics world.
+pub struct RobotWorld {
+    world: PhysicsWorld,
+    scene: SceneSpec,
+    bodies: Vec<RigidBodyHandle>,
+    /// Planar robots: the joint from the fixed anchor to the root.
+    root_joint: Option<MultibodyJointHandle>,
+    hinges: Vec<Hinge>,
+    /// Hinge index of each actuator.
+    actuated: Vec<usize>,
+    /// World position of the root body's origin at the reset pose.
+    root_origin: Vector,
+    total_mass: f32,
+}
+
+fn v(p: (f32, f32, f32)) -> Vector {
+    Vector::new(p.0, p.1, p.2)
+}
+
+/// Where a body's frame sits: at its hinge, or (root, welded bodies) at its first geom's centre.
+fn body_origin(scene: &SceneSpec, i: usize) -> Vector {
+    let name = &scene.bodies[i].name;
+    if let Some(j) = scene
+        .joints
+        .iter()
+        .find(|j| &j.body == name)
+        .filter(|_| i > 0)
+    {
+        return v(j.anchor);
+    }
+    match scene.bodies[i].geoms[0].shape {
+        Shape::Capsule { from, to, .. } => (v(from) + v(to)) * 0.5,
+        Shape::Sphere { center, .. } | Shape::Box { center, .. } => v(center),
+    }
+}
+
+impl RobotWorld {
+    /// Builds the robot at its reset pose.
+    pub fn new(scene: &SceneSpec) -> Result<Self> {
+        let mut world = PhysicsWorld::new();
+        world.gravity = Vector::new(0.0, 0.0, -9.81);
+        world.integration_parameters.dt = scene.task.timestep;
+        let ground = world
+            .bodies
+            .insert(RigidBodyBuilder::fixed().translation(Vector::new(0.0, 0.0, -0.5)));
+        world.colliders.insert_with_parent(
+            ColliderBuilder::cuboid(500.0, 500.0, 0.5)
+                .friction(GROUND_FRICTION)
+                .friction_combine_rule(CoefficientCombineRule::Max)
+                .collision_groups(InteractionGroups::new(
+                    GROUND,
+                    ROBOT,
+                    InteractionTestMode::And,
+                )),
+            ground,
+            &mut world.bodies,
+        );
+        let origins: Vec<Vector> = (0..scene.bodies.len())
+            .map(|i| body_origin(scene, i))
+            .collect();
+        let mut bodies = Vec::with_capacity(scene.bodies.len());
+        for (b, origin) in scene.bodies.iter().zip(&origins) {
+            let handle = world.bodies.insert(
+                RigidBodyBuilder::dynamic()
+                    .translation(*origin)
+                    .can_sleep(false),
+            );
+            let volume: f32 = b.geoms.iter().map(|g| g.shape.volume()).sum();
+            for g in &b.geoms {
+                let builder = match g.shape {
+                    Shape::Capsule { from, to, radius } => ColliderBuilder::capsule_from_endpoints(
+                        v(from) - *origin,
+                        v(to) - *origin,
+                        radius,
+                    ),
+                    Shape::Sphere { center, radius } => {
+                        ColliderBuilder::ball(radius).translation(v(center) - *origin)
+                    }
+                    Shape::Box {
+                        center,
+                        half_extents: h,
+                        rotation: (w, x, y, z),
+                    } => ColliderBuilder::cuboid(h.0, h.1, h.2).position(Pose::from_parts(
+                        v(center) - *origin,
+                        Rotation::from_xyzw(x, y, z, w).normalize(),
+                    )),
+                };
+                world.colliders.insert_with_parent(
+                    builder
+                        .mass(b.mass * g.shape.volume() / volume)
+                        .friction(g.friction)
+                        .friction_combine_rule(CoefficientCombineRule::Max)
+                        .collision_groups(InteractionGroups::new(
+                            ROBOT,
+                            GROUND,
+                            InteractionTestMode::And,
+                        )),
+                    handle,
+                    &mut world.bodies,
+                );
+            }
+            bodies.push(handle);
+        }
+        let root_joint = match scene.root {
+            RootJoint::Planar => {
+                let anchor = world
+                    .bodies
+                    .insert(RigidBodyBuilder::fixed().translation(origins[0]));
+                let planar = GenericJointBuilder::new(
+                    JointAxesMask::LIN_Y | JointAxesMask::ANG_X | JointAxesMask::ANG_Z,
+                );
+                Some(
+                    world
+                        .multibody_joints
+                        .insert(anchor, bodies[0], planar, true)
+                        .expect("a planar root joint is a tree edge"),
+                )
+            }
+            RootJoint::Free => None,
+        };
+        let index = |name: &str| {
+            scene
+                .bodies
+                .iter()
+                .position(|b| b.name == name)
+                .expect("validated scene")
+        };
+        // Several hinges on one body (the humanoid's hips) form a chain through tiny bodies at
+        // their anchor, MuJoCo's serial degrees of freedom; the last hinge ends in the body.
+        let mut hinges: Vec<Hinge> = Vec::with_capacity(scene.joints.len());
+        let mut chain_end: Vec<Option<RigidBodyHandle>> = vec![None; scene.bodies.len()];
+        for (k, j) in scene.joints.iter().enumerate() {
+            let body = index(&j.body);
+            let parent = index(
+                scene.bodies[body]
+                    .parent
+                    .as_deref()
+                    .expect("validated: only the root has no parent"),
+            );
+            let last = !scene.joints[k + 1..].iter().any(|o| o.body == j.body);
+            let (from, from_origin) = match chain_end[body] {
+                Some(h) => (h, v(j.anchor)),
+                None => (bodies[parent], origins[parent]),
+            };
+            let (to, to_origin) = if last {
+                (bodies[body], origins[body])
+            } else {
+                let link = world.bodies.insert(
+                    RigidBodyBuilder::dynamic()
+                        .translation(v(j.anchor))
+                        .additional_mass_properties(MassProperties::new(
+                            Vector::ZERO,
+                            CHAIN_LINK_MASS,
+                            Vector::splat(CHAIN_LINK_INERTIA),
+                        ))
+                        .can_sleep(false),
+                );
+                chain_end[body] = Some(link);
+                (link, v(j.anchor))
+            };
+            let axis = v(j.axis).normalize();
+            let mut joint = RevoluteJointBuilder::new(axis)
+                .local_anchor1(v(j.anchor) - from_origin)
+                .local_anchor2(v(j.anchor) - to_origin);
+            if let Some((lo, hi)) = j.range {
+                joint = joint.limits([lo, hi]);
+            }
+            let Some(handle) = world.multibody_joints.insert(from, to, joint, true) else {
+                bail!(
+                    "scene '{}': joint '{}' would close a kinematic loop",
+                    scene.name,
+                    j.name
+                );
+            };
+            hinges.push(Hinge {
+                child: to,
+                parent: from,
+                handle,
+                axis,
+            });
+        }
+        // Bodies without a hinge are welded to their parent (MuJoCo's jointless bodies).
+        for (i, b) in scene.bodies.iter().enumerate().skip(1) {
+            if scene.joints.iter().any(|j| j.body == b.name) {
+                continue;
+            }
+            let parent = index(
+                b.parent
+                    .as_deref()
+                    .expect("validated: only the root has no parent"),
+            );
+            let weld = FixedJointBuilder::new().local_anchor1(origins[i] - origins[parent]);
+            if world
+                .multibody_joints
+                .insert(bodies[parent], bodies[i], weld, true)
+                .is_none()
+            {
+                bail!(
+                    "scene '{}': body '{}' would close a kinematic loop",
+                    scene.name,
+                    b.name
+                );
+            }
+        }
+        let actuated = scene
+            .actuators
+            .iter()
+            .map(|a| {
+                scene
+                    .joints
+                    .iter()
+                    .position(|j| j.name == a.joint)
+                    .expect("validated scene")
+            })
+            .collect();
+        let mut robot = Self {
+            total_mass: scene.bodies.iter().map(|b| b.mass).sum(),
+            root_origin: origins[0],
+            scene: scene.clone(),
+            world,
+            bodies,
+            root_joint,
+            hinges,
+            actuated,
+        };
+        robot.set_passive_dynamics();
+        Ok(robot)
+    }
+
+    /// The multibody's handle (any of its joints).
+    fn multibody_handle(&self) -> Option<MultibodyJointHandle> {
+        self.root_joint
+            .or_else(|| self.hinges.first().map(|h| h.handle))
+    }
+
+    /// Damping, armature and springs per degree of freedom (see the module docs).
+    fn set_passive_dynamics(&mut self) {
+        if let Some(h) = self.multibody_handle()
+            && let Some((mb, _)) = self.world.multibody_joints.get_mut(h)
+        {
+            // A multibody assumes a free root until it first meets its root body: settle the
+            // degrees of freedom (a planar robot's fixed anchor has none) before indexing them.
+            mb.forward_kinematics(&self.world.bodies, true);
+            mb.damping_mut().fill(0.0);
+        }
+        for (h, j) in self.hinges.iter().zip(&self.scene.joints) {
+            if let Some((mb, link_id)) = self.world.multibody_joints.get_mut(h.handle) {
+                let link = mb.link_mut(link_id).expect("joint link");
+                // The revolute's free axis is the angular x of its joint frame.
+                link.joint.set_spring(3, j.stiffness, 0.0);
+                let dof = link.assembly_id();
+                mb.damping_mut()[dof] = j.damping;
+                mb.armature_mut()[dof] = j.armature;
+            }
+        }
+    }
+
+    pub fn scene(&self) -> &SceneSpec {
+        &self.scene
+    }
+
+    /// Applies `gear × clip(action)` on every actuated hinge, held for the next steps.
+    pub fn set_actions(&mut self, actions: &[f32]) {
+        for &b in &self.bodies {
+            self.world.bodies[b].reset_torques(true);
+        }
+        for (k, (&h, a)) in self.actuated.iter().zip(&self.scene.actuators).enumerate() {
+            let hinge = &self.hinges[h];
+            let torque = a.gear * actions[k].clamp(a.ctrl_range.0, a.ctrl_range.1);
+            let axis = self.world.bodies[hinge.child].rotation() * hinge.axis;
+            self.world.bodies[hinge.child].add_torque(axis * torque, true);
+            self.world.bodies[hinge.parent].add_torque(axis * -torque, true);
+        }
+    }
+
+    /// One physics step of `timestep`.
+    pub fn step(&mut self) {
+        self.world.step();
+    }
+
+    fn link_state(&self, handle: MultibodyJointHandle) -> (SpatialVector, Vec<f32>) {
+        let (mb, link_id) = self
+            .world
+            .multibody_joints
+            .get(handle)
+            .expect("joint exists");
+        let link = mb.link(link_id).expect("joint link");
+        (
+            link.joint().coords(),
+            mb.joint_velocity(link).iter().copied().collect(),
+        )
+    }
+
+    /// Hinge angles and angular velocities, in scene order.
+    pub fn hinge_state(&self) -> (Vec<f32>, Vec<f32>) {
+        self.hinges
+            .iter()
+            .map(|h| {
+                let (q, qd) = self.link_state(h.handle);
+                (q[3], qd[0])
+            })
+            .unzip()
+    }
+
+    /// Root generalised coordinates and velocities, MuJoCo's layout: planar `[x, z, θ]`,
+    /// `[ẋ, ż, θ̇]`; free `[x, y, z, qw, qx, qy, qz]`, `[v (world), ω (body frame)]`.
+    pub fn root_state(&self) -> (Vec<f32>, Vec<f32>) {
+        match self.root_joint {
+            Some(h) => {
+                let (q, qd) = self.link_state(h);
+                (
+                    vec![self.root_origin.x + q[0], self.root_origin.z + q[2], q[4]],
+                    qd,
+                )
+            }
+            None => {
+                let rb = &self.world.bodies[self.bodies[0]];
+                let (p, r) = (rb.translation(), *rb.rotation());
+                let w = r.inverse() * rb.angvel();
+                let lin = rb.linvel();
+                (
+                    vec![p.x, p.y, p.z, r.w, r.x, r.y, r.z],
+                    vec![lin.x, lin.y, lin.z, w.x, w.y, w.z],
+                )
+            }
+        }
+    }
+
+    /// World position of the root body's origin.
+    pub fn root_position(&self) -> Vector {
+        self.world.bodies[self.bodies[0]].translation()
+    }
+
+    /// World centre of mass of the whole robot.
+    pub fn center_of_mass(&self) -> Vector {
+        let sum = self.bodies.iter().fold(Vector::ZERO, |acc, &b| {
+            let rb = &self.world.bodies[b];
+            acc + rb.center_of_mass() * rb.mass()
+        });
+        sum / self.total_mass
+    }
+
+    /// World pose of every body (for rendering and tests).
+    pub fn body_poses(&self) -> Vec<Pose> {
+        self.bodies
+            .iter()
+            .map(|&b| *self.world.bodies[b].position())
+            .collect()
+    }
+
+    /// Adds `dq` to the generalised coordinates (root first, then hinges, MuJoCo's order) and
+    /// `dv` to the velocities, then updates the bodies: reset noise.
+    pub fn perturb(&mut self, dq: &[f32], dv: &[f32]) {
+        let Some((mb, _)) = self
+            .multibody_handle()
+            .and_then(|h| self.world.multibody_joints.get_mut(h))
+        else {
+            return;
+        };
+        let n = mb.ndofs();
+        let (dq, dv) = (&dq[..n.min(dq.len())], &dv[..n.min(dv.len())]);
+        let mut disp = vec![0.0; n];
+        disp[..dq.len()].copy_from_slice(dq);
+        mb.apply_displacements(&disp);
+        for (x, d) in mb.generalized_velocity_mut().iter_mut().zip(dv) {
+            *x += d;
+        }
+        mb.forward_kinematics(&self.world.bodies, false);
+        mb.update_rigid_bodies(&mut self.world.bodies, true);
+    }
+}
