@@ -34,6 +34,19 @@ pub enum BenchCommand {
         #[arg(long)]
         no_python: bool,
     },
+    /// Env steps per second of each robot with random actions: 1 env on 1 thread, and N envs
+    /// on 2 threads, next to Gymnasium + MuJoCo timed in the same run (when `--python` has it).
+    Envs {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Env copies in the vectorised measurement, split over 2 threads.
+        #[arg(long, default_value_t = 16)]
+        num_envs: usize,
+        /// Python with `gymnasium[mujoco]` for the peer figures (skipped when it fails).
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+    },
     /// Final deterministic return of each algorithm on Pendulum over several seeds.
     Learning {
         #[arg(long, default_value_t = 5)]
@@ -70,7 +83,107 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             out,
             set,
         } => bench_learning(seeds, steps, jobs, &algos, &out, &set),
+        BenchCommand::Envs {
+            seconds,
+            num_envs,
+            python,
+        } => bench_envs(seconds, num_envs, &python),
     }
+}
+
+/// Gymnasium 1.4 + MuJoCo (1 core) and EnvPool 1.2.5 (16 envs, 2 threads) env steps/s on this
+/// machine kind, from shared/REFERENCE.md §4.
+const ANCHORS: [(&str, f64, f64); 5] = [
+    ("half_cheetah", 16_900.0, 44_000.0),
+    ("hopper", 6_800.0, 20_000.0),
+    ("walker2d", 5_700.0, 17_000.0),
+    ("ant", 2_800.0, 5_800.0),
+    ("humanoid", 2_700.0, 7_200.0),
+];
+
+/// Random-action env steps per second of `envs`, stepped on `threads` threads.
+fn env_steps_per_second(name: &str, copies: usize, threads: usize, seconds: f64) -> Result<f64> {
+    use rand::{Rng, SeedableRng};
+    let per_thread = copies.div_ceil(threads);
+    let counts: Vec<Result<u64>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || -> Result<u64> {
+                    let mut env = crate::envs::VecEnv::make(name, per_thread)?;
+                    env.reset(t as u64 * 1000);
+                    let space = env.action_space().clone();
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);
+                    let (start, mut steps) = (Instant::now(), 0u64);
+                    while start.elapsed().as_secs_f64() < seconds {
+                        let a: Vec<f32> = (0..per_thread)
+                            .flat_map(|_| space.low.iter().zip(&space.high))
+                            .map(|(&l, &h)| rng.random_range(l..=h))
+                            .collect();
+                        env.step(&a);
+                        steps += per_thread as u64;
+                    }
+                    Ok(steps)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("bench thread"))
+            .collect()
+    });
+    let total: u64 = counts.into_iter().sum::<Result<u64>>()?;
+    Ok(total as f64 / seconds)
+}
+
+fn bench_envs(seconds: f64, num_envs: usize, python: &Path) -> Result<()> {
+    let script = script_path().with_file_name("bench_gymnasium.py");
+    let peer = Command::new(python)
+        .arg(&script)
+        .arg(seconds.to_string())
+        .output();
+    let measured: Vec<(String, f64)> = match peer {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| {
+                let (n, v) = l.split_once(' ')?;
+                Some((n.to_owned(), v.trim().parse().ok()?))
+            })
+            .collect(),
+        _ => {
+            eprintln!(
+                "Gymnasium + MuJoCo not runnable with {} (pip install \"gymnasium[mujoco]==1.4.0\"): its column shows the anchors of shared/REFERENCE.md",
+                python.display()
+            );
+            Vec::new()
+        }
+    };
+    println!(
+        "env steps/s, random actions, release build; peers: Gymnasium+MuJoCo 1 core (measured now, or the anchor), EnvPool {num_envs} envs 2 threads (anchor)"
+    );
+    println!(
+        "{:<13} {:>9} {:>11} {:>7} {:>11} {:>11} {:>7}",
+        "robot",
+        "1 env",
+        "Gymnasium",
+        "ratio",
+        format!("{num_envs} envs/2t"),
+        "EnvPool",
+        "ratio"
+    );
+    for (name, gym_anchor, envpool) in ANCHORS {
+        let one = env_steps_per_second(name, 1, 1, seconds)?;
+        let many = env_steps_per_second(name, num_envs, 2, seconds)?;
+        let gym = measured
+            .iter()
+            .find(|m| m.0 == name)
+            .map_or(gym_anchor, |m| m.1);
+        println!(
+            "{name:<13} {one:>9.0} {gym:>11.0} {:>6.2}× {many:>11.0} {envpool:>11.0} {:>6.2}×",
+            one / gym,
+            many / envpool
+        );
+    }
+    Ok(())
 }
 
 const BENCH_OBS: usize = 17;
