@@ -49,6 +49,13 @@ pub struct EvalResult {
     pub mean: f64,
     pub std: f64,
     pub returns: Vec<f64>,
+    /// Mean episode length.
+    #[serde(default)]
+    pub mean_length: f64,
+    /// Per-step means of the reward terms (for locomotion `forward` is the forward
+    /// velocity times its weight).
+    #[serde(default)]
+    pub term_means: std::collections::BTreeMap<String, f64>,
 }
 
 /// Runs `episodes` episodes of `agent`'s deterministic policy on a fresh `env`; episode k is
@@ -62,6 +69,8 @@ pub fn evaluate(
 ) -> Result<EvalResult> {
     let dim = env.observation_space().dim();
     let mut returns = Vec::with_capacity(episodes);
+    let mut term_sums = std::collections::BTreeMap::<String, f64>::new();
+    let mut steps = 0usize;
     for k in 0..episodes {
         let mut obs = env.reset(Some(seed + k as u64));
         let mut total = 0.0;
@@ -72,6 +81,10 @@ pub fn evaluate(
             }
             let s = env.step(&action);
             total += f64::from(s.reward);
+            steps += 1;
+            for (name, v) in &s.terms {
+                *term_sums.entry((*name).to_owned()).or_default() += f64::from(*v);
+            }
             if s.terminated || s.truncated {
                 break;
             }
@@ -82,7 +95,9 @@ pub fn evaluate(
     let n = returns.len().max(1) as f64;
     let mean = returns.iter().sum::<f64>() / n;
     let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
-    Ok(EvalResult { mean, std, returns })
+    let per_step = steps.max(1) as f64;
+    let term_means = term_sums.into_iter().map(|(k, v)| (k, v / per_step)).collect();
+    Ok(EvalResult { mean, std, returns, mean_length: steps as f64 / n, term_means })
 }
 
 /// Loads a checkpoint into a fresh agent for its env and evaluates the deterministic policy.
