@@ -33,46 +33,60 @@ fn advance(t: &mut Trainer, until: u64) -> Vec<f64> {
     losses
 }
 
-fn probe_actions(t: &Trainer) -> Vec<f32> {
-    let obs: Vec<f32> = (0..30).map(|i| (i as f32 * 0.41).cos()).collect();
-    tensor_to_vec(&t.agent.act(&obs_tensor(&obs, 3, tch::Device::Cpu), false))
+/// Runs `cfg` uninterrupted to `until` (checkpointing at `at`), and again stopped at `at`
+/// and resumed from its checkpoint in a fresh trainer: both must log the same losses and end
+/// with the same policy.
+fn assert_resume_is_exact(cfg: &TrainConfig, at: u64, until: u64, what: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Trainer::new(cfg.clone()).unwrap();
+    advance(&mut a, at);
+    a.save(&dir.path().join("a.ckpt")).unwrap();
+    let a_losses = advance(&mut a, until);
+
+    let mut b = Trainer::new(cfg.clone()).unwrap();
+    advance(&mut b, at);
+    b.save(&dir.path().join("b.ckpt")).unwrap();
+    drop(b);
+    let mut c = Trainer::new(cfg.clone()).unwrap();
+    c.restore(&checkpoint::load(&dir.path().join("b.ckpt")).unwrap())
+        .unwrap();
+    assert_eq!(c.counters.env_steps, at);
+    let c_losses = advance(&mut c, until);
+
+    assert!(!a_losses.is_empty());
+    assert_eq!(
+        a_losses, c_losses,
+        "{what}: the resumed run logs the same losses"
+    );
+    let probe: Vec<f32> = (0..10 * a.spec.obs_dim)
+        .map(|i| (i as f32 * 0.41).cos())
+        .collect();
+    let act = |t: &Trainer| {
+        tensor_to_vec(
+            &t.agent
+                .act(&obs_tensor(&probe, t.spec.obs_dim, tch::Device::Cpu), false),
+        )
+    };
+    assert_eq!(act(&a), act(&c), "{what}: and ends with the same policy");
+    assert_eq!(a.counters, c.counters);
 }
 
 #[test]
 fn a_resumed_run_continues_the_same_learning_curve() {
     let _torch = torch_lock();
-    let dir = tempfile::tempdir().unwrap();
     for algo in Algo::ALL {
-        let cfg = small(algo);
-        // Uninterrupted: checkpoints at 250 and goes on to 450.
-        let mut a = Trainer::new(cfg.clone()).unwrap();
-        advance(&mut a, 250);
-        a.save(&dir.path().join("a.ckpt")).unwrap();
-        let a_losses = advance(&mut a, 450);
-
-        // Stopped at 250, then a fresh process state resumes from the checkpoint.
-        let mut b = Trainer::new(cfg.clone()).unwrap();
-        advance(&mut b, 250);
-        b.save(&dir.path().join("b.ckpt")).unwrap();
-        drop(b);
-        let mut c = Trainer::new(cfg.clone()).unwrap();
-        c.restore(&checkpoint::load(&dir.path().join("b.ckpt")).unwrap())
-            .unwrap();
-        assert_eq!(c.counters.env_steps, 250);
-        let c_losses = advance(&mut c, 450);
-
-        assert!(!a_losses.is_empty());
-        assert_eq!(
-            a_losses, c_losses,
-            "{algo}: the resumed run logs the same losses"
-        );
-        assert_eq!(
-            probe_actions(&a),
-            probe_actions(&c),
-            "{algo}: and ends with the same policy"
-        );
-        assert_eq!(a.counters, c.counters);
+        assert_resume_is_exact(&small(algo), 250, 450, algo.name());
     }
+}
+
+#[test]
+fn a_resumed_locomotion_run_continues_exactly_mid_episode() {
+    let _torch = torch_lock();
+    let mut cfg = small(Algo::Sac);
+    cfg.env = "hopper".into();
+    cfg.agents.sac.hidden = vec![16, 16];
+    // 170 is mid-episode: the physics state (poses, velocities, contacts) travels in the file.
+    assert_resume_is_exact(&cfg, 170, 260, "hopper");
 }
 
 #[test]

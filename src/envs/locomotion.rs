@@ -168,11 +168,20 @@ impl Env for Locomotion {
         }
     }
     fn snapshot(&self) -> serde_json::Value {
-        serde_json::json!({ "unsupported": "locomotion snapshots" })
+        // The physics state goes through RON, which keeps infinite joint limits and health
+        // bounds (JSON would turn them into null).
+        let robot = ron::to_string(&self.robot).expect("a physics world always serialises");
+        super::to_snapshot(&(robot, &self.rng, self.steps))
     }
-    fn restore(&mut self, _snapshot: &serde_json::Value) -> Result<()> {
-        anyhow::bail!(
-            "resuming a locomotion run exactly is not supported yet: its physics state is not saved"
-        )
+    fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()> {
+        let (robot, rng, steps): (String, ChaCha8Rng, u32) =
+            super::from_snapshot(&self.name, snapshot)?;
+        let robot: RobotWorld = ron::from_str(&robot)
+            .map_err(|e| anyhow::anyhow!("not a snapshot of a '{}' env: {e}", self.name))?;
+        if robot.scene() != &self.scene {
+            anyhow::bail!("the snapshot holds another robot than '{}'", self.name);
+        }
+        (self.robot, self.rng, self.steps) = (robot, rng, steps);
+        Ok(())
     }
 }

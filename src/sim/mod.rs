@@ -23,7 +23,7 @@ const CHAIN_LINK_INERTIA: f32 = 1e-6;
 const GROUND_FRICTION: f32 = 1.0;
 
 /// A hinge of the robot and where its degree of freedom lives.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Hinge {
     child: RigidBodyHandle,
     parent: RigidBodyHandle,
@@ -32,7 +32,9 @@ struct Hinge {
     axis: Vector,
 }
 
-/// One robot in its own physics world.
+/// One robot in its own physics world. Serialisable whole (bodies, joints, contacts, solver
+/// caches), so that a resumed run continues exactly.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct RobotWorld {
     world: PhysicsWorld,
     scene: SceneSpec,

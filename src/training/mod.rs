@@ -96,8 +96,17 @@ pub fn evaluate(
     let mean = returns.iter().sum::<f64>() / n;
     let std = (returns.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / n).sqrt();
     let per_step = steps.max(1) as f64;
-    let term_means = term_sums.into_iter().map(|(k, v)| (k, v / per_step)).collect();
-    Ok(EvalResult { mean, std, returns, mean_length: steps as f64 / n, term_means })
+    let term_means = term_sums
+        .into_iter()
+        .map(|(k, v)| (k, v / per_step))
+        .collect();
+    Ok(EvalResult {
+        mean,
+        std,
+        returns,
+        mean_length: steps as f64 / n,
+        term_means,
+    })
 }
 
 /// Loads a checkpoint into a fresh agent for its env and evaluates the deterministic policy.
