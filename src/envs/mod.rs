@@ -180,6 +180,10 @@ impl VecEnv {
     pub fn action_space(&self) -> &BoxSpace {
         self.envs[0].action_space()
     }
+    /// Copy 0, which speaks for all of them (same spaces, same name).
+    pub fn first(&self) -> &dyn Env {
+        self.envs[0].as_ref()
+    }
     pub fn observation_space(&self) -> &BoxSpace {
         self.envs[0].observation_space()
     }

@@ -71,12 +71,12 @@ pub struct AgentSpec {
 }
 
 impl AgentSpec {
-    pub fn of(env: &crate::envs::VecEnv) -> Self {
+    pub fn of(env: &dyn crate::envs::Env) -> Self {
         let a = env.action_space();
         Self {
             env: env.name().to_owned(),
-            obs_dim: env.obs_dim(),
-            act_dim: env.act_dim(),
+            obs_dim: env.observation_space().dim(),
+            act_dim: a.dim(),
             act_low: a.low.clone(),
             act_high: a.high.clone(),
         }

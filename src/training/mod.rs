@@ -11,7 +11,7 @@ mod trainer;
 pub use run::{INTERRUPTED, RunSummary, install_interrupt_handler, resume, run};
 pub use trainer::{StepReport, Trainer};
 
-use crate::envs::{Env, VecEnv};
+use crate::envs::Env;
 use crate::rl::{Agent, AgentSpec};
 use anyhow::{Context, Result, bail};
 use checkpoint::Header;
@@ -124,7 +124,7 @@ pub fn evaluate_checkpoint(
     let env_name = expect_env.unwrap_or(&h.spec.env);
     let mut env =
         crate::envs::make(env_name).with_context(|| format!("checkpoint {}", path.display()))?;
-    let spec = AgentSpec::of(&VecEnv::new(vec![crate::envs::make(env_name)?])?);
+    let spec = AgentSpec::of(env.as_ref());
     ckpt.check_spec(&spec)
         .with_context(|| format!("checkpoint {}", path.display()))?;
     let mut agent = h.config.build_agent(&spec, device)?;

@@ -58,7 +58,7 @@ impl Trainer {
         seed_torch(cfg.seed);
         let mut env = VecEnv::make(&cfg.env, cfg.num_envs)?;
         env.reset(cfg.seed);
-        let spec = AgentSpec::of(&env);
+        let spec = AgentSpec::of(env.first());
         let agent = cfg.build_agent(&spec, device)?;
         let buffer =
             ReplayBuffer::new(cfg.replay().buffer_size, spec.obs_dim, spec.act_dim, device);
