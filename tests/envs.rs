@@ -4,7 +4,7 @@
 use virel_lab::envs::pendulum::Pendulum;
 use virel_lab::envs::{Env, VecEnv, make};
 
-#[path = "data_pendulum_reference.rs"]
+#[path = "data/pendulum_reference.rs"]
 mod reference;
 
 fn random_actions(env: &dyn Env, n: usize, seed: u64) -> Vec<Vec<f32>> {
