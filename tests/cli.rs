@@ -191,6 +191,41 @@ fn bad_input_gets_a_clear_error() {
         stderr(&o)
     );
 
+    // A robot file with an error: file, line, column and the problem; no run folder appears.
+    let robot = d("robot.ron");
+    let hopper = virel_lab::scene::BUILTIN
+        .iter()
+        .find(|b| b.0 == "hopper")
+        .unwrap()
+        .1;
+    std::fs::write(
+        &robot,
+        hopper.replace("parent: Some(\"thigh\")", "parent: Some(\"hip\")"),
+    )
+    .unwrap();
+    let line = hopper
+        .lines()
+        .position(|l| l.contains("parent: Some(\"thigh\")"))
+        .unwrap()
+        + 1;
+    let out = d("robot-run");
+    let o = virel(&[
+        "train",
+        "--env",
+        robot.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("robot.ron:{line}:")) && e.contains("unknown parent 'hip'"),
+        "{e}"
+    );
+    assert!(
+        !out.exists(),
+        "nothing written for a run that could not start"
+    );
+
     // Checkpoints: not one, truncated, of another env.
     let run = d("run");
     assert!(tiny_train(&run, "identity", "300", &[]).status.success());
