@@ -1,12 +1,14 @@
 //! virel-lab: watch VIREL, SAC and TD3 agents learn, in real time.
 //!
 //! Module map:
-//! - [`envs`] — the `Env` / `VecEnv` API and built-in tasks (Pendulum-v1, identity, VIREL's
-//!   tabular counterexample).
+//! - [`envs`] — the `Env` / `VecEnv` API and the tasks: Pendulum-v1, identity, VIREL's
+//!   tabular counterexample, and the Gymnasium v5 locomotion tasks (`locomotion.rs`).
 //! - [`rl`] — agents on tch: `virel.rs` (VIREL, β-VIREL), `sac.rs`, `td3.rs`, and the shared
 //!   networks, policies and replay buffer.
-//! - [`training`] — the collect → update loop, evaluation, checkpoints, logs, run config.
+//! - [`training`] — the collect → update loop (`trainer.rs`), runs and resumes (`run.rs`),
+//!   evaluation, checkpoints, logs, run config.
 //! - [`scene`] — robots and tasks as data (`scenes/*.ron`): format, parsing, validation.
+//! - [`sim`] — their physics: one rapier3d multibody world per robot copy.
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
 //! - [`cli`] — the command line; `main.rs` only calls it.
 //! - [`runtime`] — process-wide libtorch settings.
