@@ -18,6 +18,11 @@ pub type Vec3 = (f32, f32, f32);
 pub struct SceneSpec {
     pub name: String,
     pub root: RootJoint,
+    /// Planar robots: the value of the observed root z at the reset pose (MuJoCo's `ref` of
+    /// the z slide: 1.25 for hopper and walker, whose z is a height; 0 for the cheetah, whose
+    /// z is a displacement). `None`: the root's height.
+    #[serde(default)]
+    pub planar_z_ref: Option<f32>,
     pub bodies: Vec<BodySpec>,
     pub joints: Vec<JointSpec>,
     pub actuators: Vec<ActuatorSpec>,

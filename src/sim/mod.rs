@@ -338,16 +338,15 @@ impl RobotWorld {
             .unzip()
     }
 
-    /// Root generalised coordinates and velocities, MuJoCo's layout: planar `[x, z, θ]`,
+    /// Root generalised coordinates and velocities, MuJoCo's layout: planar `[x, z, θ]`
+    /// (z counted from the scene's `planar_z_ref`),
     /// `[ẋ, ż, θ̇]`; free `[x, y, z, qw, qx, qy, qz]`, `[v (world), ω (body frame)]`.
     pub fn root_state(&self) -> (Vec<f32>, Vec<f32>) {
         match self.root_joint {
             Some(h) => {
                 let (q, qd) = self.link_state(h);
-                (
-                    vec![self.root_origin.x + q[0], self.root_origin.z + q[2], q[4]],
-                    qd,
-                )
+                let z_ref = self.scene.planar_z_ref.unwrap_or(self.root_origin.z);
+                (vec![self.root_origin.x + q[0], z_ref + q[2], q[4]], qd)
             }
             None => {
                 let rb = &self.world.bodies[self.bodies[0]];
