@@ -160,3 +160,32 @@ fn two_seeded_runs_give_the_same_transform_hash_after_500_steps() {
         assert_ne!(run(7), run(8), "{name}: another seed, another trajectory");
     }
 }
+
+#[test]
+fn the_ant_pays_a_contact_cost_while_it_touches_the_ground_and_the_cheetah_has_none() {
+    let mut ant = make("ant").unwrap();
+    ant.reset(Some(0));
+    let contact = (0..50)
+        .map(|_| ant.step(&[0.0; 8]))
+        .last()
+        .unwrap()
+        .terms
+        .iter()
+        .find(|t| t.0 == "contact")
+        .unwrap()
+        .1;
+    assert!(
+        contact < 0.0 && contact > -0.5 * 8.0,
+        "resting ant: contact term {contact}"
+    );
+    let mut cheetah = make("half_cheetah").unwrap();
+    cheetah.reset(Some(0));
+    assert!(
+        cheetah
+            .step(&[0.0; 6])
+            .terms
+            .iter()
+            .all(|t| t.0 != "contact"),
+        "HalfCheetah-v5 has no contact cost"
+    );
+}

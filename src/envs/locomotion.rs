@@ -1,8 +1,9 @@
 //! The locomotion tasks of `scenes/` (Gymnasium v5 semantics) on [`crate::sim::RobotWorld`].
 //!
 //! - Reward = forward_reward_weight · x-velocity − ctrl_cost_weight · Σa² + healthy_reward
-//!   (while healthy, or always when unhealthy episodes do not end), as terms `forward`, `ctrl`,
-//!   `healthy`. x-velocity = Δx / dt of the root (free robots: the humanoid's centre of mass,
+//!   (while healthy, or always when unhealthy episodes do not end) − contact_cost_weight ·
+//!   Σ clip(contact force, ±1)² (ant, humanoid; normal contact forces per body), as terms
+//!   `forward`, `ctrl`, `healthy`, `contact`. x-velocity = Δx / dt of the root (free robots: the humanoid's centre of mass,
 //!   the ant's torso), dt = timestep × frame_skip.
 //! - Observation: root coordinates without x (and y), hinge angles, then all velocities;
 //!   velocities clipped where v5 clips them.
@@ -158,13 +159,28 @@ impl Env for Locomotion {
         } else {
             0.0
         };
+        let mut terms = vec![("forward", forward), ("ctrl", ctrl), ("healthy", survive)];
+        if t.contact_cost_weight > 0.0 {
+            let squared: f32 = self
+                .robot
+                .contact_forces()
+                .iter()
+                .map(|f| {
+                    f.to_array()
+                        .iter()
+                        .map(|c| c.clamp(-1.0, 1.0).powi(2))
+                        .sum::<f32>()
+                })
+                .sum();
+            terms.push(("contact", -t.contact_cost_weight * squared));
+        }
         self.steps += 1;
         Step {
             obs,
-            reward: forward + ctrl + survive,
+            reward: terms.iter().map(|t| t.1).sum(),
             terminated: t.terminate_when_unhealthy && !healthy,
             truncated: self.steps >= t.episode_steps,
-            terms: vec![("forward", forward), ("ctrl", ctrl), ("healthy", survive)],
+            terms,
         }
     }
     fn snapshot(&self) -> serde_json::Value {

@@ -361,6 +361,24 @@ impl RobotWorld {
         }
     }
 
+    /// Contact force on each body (scene order) in the last physics step, world frame: the
+    /// normal contact impulses divided by the timestep (friction forces and torques are not
+    /// included, unlike MuJoCo's `cfrc_ext`).
+    pub fn contact_forces(&self) -> Vec<Vector> {
+        let dt = self.world.integration_parameters.dt;
+        let mut forces = vec![Vector::ZERO; self.bodies.len()];
+        for pair in self.world.narrow_phase.contact_pairs() {
+            let force = pair.total_impulse() / dt;
+            for collider in [pair.collider1, pair.collider2] {
+                let body = self.world.colliders.get(collider).and_then(|c| c.parent());
+                if let Some(i) = body.and_then(|b| self.bodies.iter().position(|&h| h == b)) {
+                    forces[i] += force;
+                }
+            }
+        }
+        forces
+    }
+
     /// World position of the root body's origin.
     pub fn root_position(&self) -> Vector {
         self.world.bodies[self.bodies[0]].translation()
