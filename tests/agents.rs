@@ -224,3 +224,31 @@ fn loading_a_checkpoint_of_another_env_or_algorithm_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn epsilon_is_re_estimated_every_epsilon_every_gradient_steps() {
+    let _torch = torch_lock();
+    let mut cfg = config("pendulum", Algo::Virel, 212, 1);
+    cfg.agents.set_learning_starts(200);
+    cfg.agents.virel.epsilon_batch_size = 128;
+    cfg.agents.virel.epsilon_every = 3;
+    let mut t = Trainer::new(cfg).unwrap();
+    let mut eps = Vec::new();
+    while t.counters.env_steps < t.cfg.steps {
+        if let Some(m) = t.step().unwrap().update {
+            eps.push(m.iter().find(|x| x.0 == "virel/epsilon").unwrap().1);
+        }
+    }
+    assert_eq!(
+        eps.len(),
+        13,
+        "updates from env step 200 (learning_starts) to 212"
+    );
+    for (k, pair) in eps.windows(2).enumerate().map(|(i, w)| (i + 1, w)) {
+        if k % 3 == 0 {
+            assert_ne!(pair[0], pair[1], "update {k} re-estimates ε_ω");
+        } else {
+            assert_eq!(pair[0], pair[1], "update {k} keeps ε_ω");
+        }
+    }
+}

@@ -47,8 +47,12 @@ pub struct VirelConfig {
     pub policy_lr: f64,
     /// Adam learning rate of the critics.
     pub q_lr: f64,
-    /// Minibatch on which ε_ω is re-estimated each gradient step.
+    /// Minibatch on which ε_ω is re-estimated.
     pub epsilon_batch_size: i64,
+    /// Gradient steps between re-estimates of ε_ω (the authors: 1). On a CPU the 4096-sample
+    /// pass is ~85% of a 256-256 step; 8 makes VIREL ~4× faster for a temperature at most
+    /// 7 steps old.
+    pub epsilon_every: u64,
     /// The p of the residual norm ‖T Q̂ − Q̂‖_p^p (2: mean squared Bellman error / 2).
     pub p: f64,
     /// Temperature multiplier of the `beta-virel` variant (unused by `virel`).
@@ -74,6 +78,7 @@ impl Default for VirelConfig {
             policy_lr: 3e-4,
             q_lr: 3e-4,
             epsilon_batch_size: 4096,
+            epsilon_every: 1,
             p: 2.0,
             beta_scale: 4e-4,
             reward_scale: 1.0,
@@ -88,6 +93,7 @@ pub struct Virel {
     beta: bool,
     nets: SoftActorCritic,
     epsilon: f64,
+    updates: u64,
 }
 
 impl Virel {
@@ -113,6 +119,7 @@ impl Virel {
             beta,
             nets,
             epsilon: 1.0,
+            updates: 0,
         })
     }
 
@@ -197,9 +204,12 @@ impl Agent for Virel {
         // M-step: the critic target has no entropy term.
         let target = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
         let critic = self.nets.critic_step(&batch, &target);
-        if let Some(eps) = self.estimate_epsilon(buffer) {
+        if self.updates.is_multiple_of(self.cfg.epsilon_every.max(1))
+            && let Some(eps) = self.estimate_epsilon(buffer)
+        {
             self.epsilon = eps;
         }
+        self.updates += 1;
         // E-step: the actor at temperature ε_ω (or β·ε_ω).
         let temperature = self.actor_temperature();
         let (actor_loss, logp) = self.nets.actor_step(&batch.obs, temperature);
@@ -229,11 +239,12 @@ impl Agent for Virel {
         self.nets.optimizers_mut()
     }
     fn scalars(&self) -> Vec<(&'static str, f64)> {
-        vec![("epsilon", self.epsilon)]
+        vec![("epsilon", self.epsilon), ("updates", self.updates as f64)]
     }
     fn set_scalar(&mut self, name: &str, value: f64) -> anyhow::Result<()> {
         match name {
             "epsilon" => self.epsilon = value,
+            "updates" => self.updates = value as u64,
             _ => return Err(super::unknown_scalar(self.algo(), name)),
         }
         Ok(())

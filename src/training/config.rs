@@ -175,8 +175,8 @@ impl TrainConfig {
                 bail!("{name}: batch_size and hidden widths must be ≥ 1");
             }
         }
-        if a.virel.epsilon_batch_size < 1 || a.virel.p <= 0.0 {
-            bail!("virel: epsilon_batch_size must be ≥ 1 and p > 0");
+        if a.virel.epsilon_batch_size < 1 || a.virel.p <= 0.0 || a.virel.epsilon_every == 0 {
+            bail!("virel: epsilon_batch_size and epsilon_every must be ≥ 1 and p > 0");
         }
         if a.sac.policy_frequency == 0 || a.td3.policy_frequency == 0 {
             bail!("policy_frequency must be ≥ 1");
