@@ -66,9 +66,11 @@ fn a_hopper_that_falls_terminates_and_a_cheetah_never_does() {
     }
 }
 
+/// Within 0.05 rad. The humanoid is left out: at full torque its hips and shoulders pass their
+/// limits by up to ~0.06 rad with rapier's 4 solver iterations (a known gap, see the notes).
 #[test]
 fn joint_limits_hold_under_maximal_torques() {
-    for name in ["half_cheetah", "hopper", "walker2d"] {
+    for name in ["half_cheetah", "hopper", "walker2d", "ant"] {
         let mut env = Locomotion::new(name).unwrap();
         env.reset(Some(0));
         let scene = env.robot().scene().clone();
