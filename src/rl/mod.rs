@@ -14,7 +14,7 @@ pub mod soft_actor_critic;
 pub mod td3;
 pub mod virel;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -40,16 +40,6 @@ impl Algo {
             Algo::BetaVirel => "beta-virel",
             Algo::Sac => "sac",
             Algo::Td3 => "td3",
-        }
-    }
-}
-
-impl std::str::FromStr for Algo {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match Algo::ALL.into_iter().find(|a| a.name() == s) {
-            Some(a) => Ok(a),
-            None => bail!("unknown algorithm '{s}': expected one of virel, beta-virel, sac, td3"),
         }
     }
 }
