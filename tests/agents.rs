@@ -1,18 +1,14 @@
 //! The tch agents: ε_ω against a hand computation, learning the identity task, seeded
 //! determinism, and checkpoints that restore the same policy and let training go on.
 
+mod common;
+use common::torch_lock;
 use tch::{Device, Kind, Tensor};
 use virel_lab::rl::buffer::Batch;
 use virel_lab::rl::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use virel_lab::rl::{AgentSpec, Algo, virel::residual_error};
 use virel_lab::training::config::{DeviceChoice, TrainConfig};
 use virel_lab::training::{Trainer, obs_tensor, tensor_to_vec};
-
-/// Torch's generator is process-wide: tests that seed it must not interleave.
-fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn config(env: &str, algo: Algo, steps: u64, seed: u64) -> TrainConfig {
     let mut cfg = TrainConfig::for_env(env);

@@ -1,6 +1,7 @@
 //! The `virel-lab` binary end to end: a tiny training run and its files, eval of its
 //! checkpoint, config resolution, Ctrl-C, and the errors bad input gets.
 
+mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -326,10 +327,9 @@ fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_stops() {
             .spawn()
             .unwrap();
         // Wait until it is really training (metrics.csv is opened just before the loop).
-        let start = std::time::Instant::now();
-        while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 60 {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        common::wait_until(std::time::Duration::from_millis(100), || {
+            run.join("metrics.csv").exists()
+        });
         std::thread::sleep(std::time::Duration::from_millis(1500));
         assert!(
             Command::new("kill")

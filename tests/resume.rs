@@ -1,17 +1,13 @@
 //! Long runs that survive: exact resumes, `kill -9` at any moment, and resume's bad input.
 
+mod common;
+use common::torch_lock;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use virel_lab::rl::Algo;
 use virel_lab::training::checkpoint;
 use virel_lab::training::config::{DeviceChoice, TrainConfig};
 use virel_lab::training::{Trainer, obs_tensor, tensor_to_vec};
-
-/// Torch's generator is process-wide: tests that seed it must not interleave.
-fn torch_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn small(algo: Algo) -> TrainConfig {
     let mut cfg = TrainConfig::for_env("pendulum");
@@ -178,10 +174,9 @@ fn kill_9_at_random_moments_always_leaves_a_run_that_resumes() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        let start = std::time::Instant::now();
-        while latest_steps(&run).is_none() && start.elapsed().as_secs() < 60 {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        common::wait_until(std::time::Duration::from_millis(20), || {
+            latest_steps(&run).is_some()
+        });
         std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..700)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
