@@ -74,26 +74,22 @@ impl ReplayBuffer {
     ) {
         let n = rewards.len() as i64;
         let dones: Vec<f32> = terminated.iter().map(|&d| f32::from(u8::from(d))).collect();
-        let rows = |data: &[f32], store: &Tensor| {
-            let width = if store.dim() == 1 {
-                None
-            } else {
-                Some(store.size()[1])
-            };
-            let t = Tensor::from_slice(data);
-            let t = match width {
-                Some(w) => t.view([n, w]),
-                None => t,
-            };
-            t.to_device(self.device)
-        };
-        let src = [
-            (rows(obs, &self.obs), &self.obs),
-            (rows(actions, &self.actions), &self.actions),
-            (rows(rewards, &self.rewards), &self.rewards),
-            (rows(next_obs, &self.next_obs), &self.next_obs),
-            (rows(&dones, &self.dones), &self.dones),
-        ];
+        // Each column as a `[n, …]` tensor on the device, next to its store (same column order).
+        let src: Vec<(Tensor, Tensor)> = self
+            .columns()
+            .into_iter()
+            .zip([obs, actions, rewards, next_obs, &dones[..]])
+            .map(|((_, store), data)| {
+                let mut shape = store.size();
+                shape[0] = n;
+                (
+                    Tensor::from_slice(data)
+                        .view(shape.as_slice())
+                        .to_device(self.device),
+                    store.shallow_clone(),
+                )
+            })
+            .collect();
         // At most two contiguous pieces: up to the end of the ring, then from its start.
         let mut done_rows = 0;
         while done_rows < n {
