@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # virel-lab developer entry point. Each command first runs scripts/setup.sh (idempotent).
-#   ./dev.sh run [ARGS]   set up, build (release) and run the main job
+#   ./dev.sh run [ARGS]   set up, build (release) and run the main job: the desktop app
+#                         (ARGS go to virel-lab, e.g. `train --env hopper`)
 #   ./dev.sh test         set up, then run every test
 #   ./dev.sh bench [ARGS] set up, then run the benchmarks: updates/s vs PyTorch, and learning
 #                         on Pendulum (ARGS go to `bench learning`, e.g. --seeds 3)
@@ -12,8 +13,6 @@ source scripts/setup.sh
 case "$cmd" in
     setup) ;;
     run)
-        # The main job until the desktop app exists: headless VIREL on Pendulum with a progress bar.
-        if [ $# -eq 0 ]; then set -- train --env pendulum --algo virel --steps 20000 --seed 1 --out runs; fi
         cargo run --release --quiet -- "$@" ;;
     test) cargo test --all-targets "$@" ;;
     bench)

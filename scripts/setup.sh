@@ -2,6 +2,9 @@
 # Idempotent setup for virel-lab on Debian/Ubuntu. Installs only what is missing:
 #   - system packages needed to build (C compiler, python3-venv),
 #   - a Rust toolchain (rustup) when cargo is absent,
+#   - what the desktop app needs at run time: X11 client libraries, a Vulkan loader with Mesa's
+#     drivers (software rendering where there is no GPU), Xvfb for the window tests without a
+#     display, ffmpeg for video recording,
 #   - libtorch, from PyPI's torch==2.11.0 wheel, into a venv in a cache directory OUTSIDE the repo
 #     (full CUDA install where an NVIDIA GPU is present, a lean CPU install otherwise),
 # and wires tch to it: the `.libtorch` link in the repo root (read by .cargo/config.toml) and
@@ -45,6 +48,10 @@ if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     pyver=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
     apt_install_missing "python3-venv" "python${pyver}-venv"
 fi
+
+# Desktop runtime: winit loads the X11 libraries and wgpu the Vulkan loader at run time.
+apt_install_missing libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 \
+    mesa-vulkan-drivers xvfb ffmpeg
 
 # 2. Rust toolchain.
 if ! command -v cargo >/dev/null; then

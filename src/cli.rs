@@ -1,4 +1,5 @@
-//! The command line: `virel-lab train | eval | config | bench`.
+//! The command line: `virel-lab` (the desktop app) and `app | play | train | eval | config |
+//! scene | bench`.
 
 use crate::rl::Algo;
 use crate::training::config::{ConfigBuilder, DeviceChoice, TrainConfig, default_run_dir};
@@ -8,14 +9,28 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "virel-lab", version, about = "Train and watch VIREL, β-VIREL, SAC and TD3 agents.", long_about = None)]
+#[command(
+    name = "virel-lab",
+    version,
+    about = "Train and watch VIREL, β-VIREL, SAC and TD3 agents.",
+    long_about = "Train and watch VIREL, β-VIREL, SAC and TD3 agents. Without a command: the \
+                  desktop app, 8 half-cheetahs learning VIREL from scratch."
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The desktop app: robots learning in 3D, with ε_ω, action distributions and learning
+    /// curves (the default command).
+    App(AppArgs),
+    /// Watch a saved checkpoint's deterministic policy in the desktop app, without training.
+    Play(PlayArgs),
+    /// Render a checkpoint's policy to a video (MP4 via ffmpeg, else GIF), off-screen: no
+    /// display needed. One frame per control step at a fixed frame rate.
+    Record(RecordArgs),
     /// Train an agent headless, with a progress bar, CSV + TensorBoard logs and checkpoints.
     Train(TrainArgs),
     /// Evaluate a checkpoint's deterministic policy: mean return over N episodes.
@@ -76,7 +91,22 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// The run's config: file, `--set`, then the flags.
     pub fn resolve(&self) -> Result<TrainConfig> {
-        let mut b = ConfigBuilder::new(self.config.as_deref(), self.env.as_deref())?;
+        self.resolve_with(ConfigBuilder::new(self.config.as_deref(), self.env.as_deref())?)
+    }
+
+    /// The desktop app's config: its defaults for the env, then file, `--set`, flags.
+    pub fn resolve_desktop(&self) -> Result<TrainConfig> {
+        let env = self.env.as_deref().unwrap_or(crate::app::DEFAULT_ENV);
+        let base = crate::app::desktop_config(
+            env,
+            self.algo.unwrap_or(Algo::Virel),
+            self.num_envs.unwrap_or(crate::app::DEFAULT_COPIES),
+            self.seed.unwrap_or(1),
+        );
+        self.resolve_with(ConfigBuilder::from_base(&base, self.config.as_deref())?)
+    }
+
+    fn resolve_with(&self, mut b: ConfigBuilder) -> Result<TrainConfig> {
         for s in &self.set {
             b.set(s)?;
         }
@@ -148,6 +178,113 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// Window options shared by `app` and `play`.
+#[derive(Args, Debug, Clone)]
+pub struct WindowArgs {
+    /// Render quality: low (no shadows, no MSAA) keeps software renderers usable.
+    #[arg(long, value_enum, default_value_t = Quality::High)]
+    pub quality: Quality,
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 800)]
+    pub height: u32,
+    /// Save a PNG of the window after --screenshot-after frames, then exit.
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+    #[arg(long, default_value_t = 120, value_name = "FRAMES")]
+    pub screenshot_after: u32,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quality {
+    Low,
+    High,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct AppArgs {
+    /// --env picks the robot (default half_cheetah), --num-envs the copies (default 8).
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PlayArgs {
+    /// Checkpoint file, or a run folder (its newest checkpoint).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub checkpoint: PathBuf,
+    /// Copies of the robot shown side by side.
+    #[arg(long, default_value_t = 4)]
+    pub num_envs: usize,
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl Quality {
+    pub fn render_quality(self) -> crate::app::view::RenderQuality {
+        match self {
+            Quality::Low => crate::app::view::RenderQuality::LOW,
+            Quality::High => crate::app::view::RenderQuality::HIGH,
+        }
+    }
+}
+
+impl Default for WindowArgs {
+    fn default() -> Self {
+        Self {
+            quality: Quality::High,
+            width: 1280,
+            height: 800,
+            screenshot: None,
+            screenshot_after: 120,
+        }
+    }
+}
+
+impl WindowArgs {
+    fn options(&self, config: TrainConfig, checkpoint: Option<PathBuf>) -> crate::app::AppOptions {
+        let w = self.clone();
+        crate::app::AppOptions {
+            config,
+            checkpoint,
+            quality: w.quality.render_quality(),
+            width: w.width,
+            height: w.height,
+            screenshot: w.screenshot.map(|p| (p, w.screenshot_after)),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// Checkpoint file, or a run folder (its newest checkpoint).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub checkpoint: PathBuf,
+    /// Refuse the checkpoint unless it was trained on this env.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Episodes to record.
+    #[arg(long, default_value_t = 1)]
+    pub episodes: usize,
+    /// Stop after this many control steps even if the episodes go on.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Output file: .mp4 (H.264; a .gif next to it when ffmpeg is missing) or .gif.
+    #[arg(long, default_value = "demo.mp4")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// Frames per second of the video; one frame is one control step.
+    #[arg(long, default_value_t = 30)]
+    pub fps: u32,
+    #[arg(long, value_enum, default_value_t = Quality::High)]
+    pub quality: Quality,
+}
+
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Checkpoint file written by `train`, or a run folder (its newest checkpoint).
@@ -168,7 +305,35 @@ pub struct EvalArgs {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let command = cli.command.unwrap_or(Command::App(AppArgs::default()));
+    match command {
+        Command::App(args) => {
+            let cfg = args.config.resolve_desktop()?;
+            crate::app::run(args.window.options(cfg, None))
+        }
+        Command::Play(args) => {
+            let (ckpt, loaded) =
+                crate::training::checkpoint::load_file_or_latest(&args.checkpoint)?;
+            let mut cfg = loaded.header.config;
+            cfg.num_envs = args.num_envs.max(1);
+            let opts = args.window.options(cfg, Some(ckpt));
+            crate::app::run(opts)
+        }
+        Command::Record(a) => {
+            let (path, frames) = crate::record::record(crate::record::RecordOptions {
+                checkpoint: a.checkpoint,
+                env: a.env,
+                episodes: a.episodes,
+                max_steps: a.max_steps,
+                out: a.out,
+                width: a.width,
+                height: a.height,
+                fps: a.fps,
+                quality: a.quality.render_quality(),
+            })?;
+            println!("wrote {frames} frames ({}×{} at {} fps) to {}", a.width, a.height, a.fps, path.display());
+            Ok(())
+        }
         Command::Train(args) => {
             crate::training::install_interrupt_handler();
             let progress = !args.quiet && std::io::stderr().is_terminal();

@@ -1,6 +1,7 @@
 //! virel-lab: watch VIREL, SAC and TD3 agents learn, in real time.
 //!
 //! Module map:
+//! - [`app`] — the desktop app (Bevy + egui): training, 3D view, camera, overlay plugins.
 //! - [`envs`] — the `Env` / `VecEnv` API and the tasks: Pendulum-v1, identity, VIREL's
 //!   tabular counterexample, and the Gymnasium v5 locomotion tasks (`locomotion.rs`).
 //! - [`rl`] — agents on tch: `virel.rs` (VIREL, β-VIREL), `sac.rs`, `td3.rs`, and the shared
@@ -9,13 +10,16 @@
 //!   evaluation, checkpoints, logs, run config.
 //! - [`scene`] — robots and tasks as data (`scenes/*.ron`): format, parsing, validation.
 //! - [`sim`] — their physics: one rapier3d multibody world per robot copy.
+//! - [`record`] — demo videos: off-screen `record`, the overlay's Record button, encoders.
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
 //! - [`cli`] — the command line; `main.rs` only calls it.
 //! - [`runtime`] — process-wide libtorch settings.
 
+pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod envs;
+pub mod record;
 pub mod rl;
 pub mod runtime;
 pub mod scene;

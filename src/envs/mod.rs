@@ -65,6 +65,10 @@ pub trait Env: Send {
     fn snapshot(&self) -> serde_json::Value;
     /// Restores a [`Env::snapshot`].
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()>;
+    /// The robot, for envs that have one to draw.
+    fn robot(&self) -> Option<&crate::sim::RobotWorld> {
+        None
+    }
 }
 
 /// Serialises an env's snapshot struct.
@@ -189,6 +193,14 @@ impl VecEnv {
     }
     pub fn name(&self) -> &str {
         self.envs[0].name()
+    }
+    /// Return so far of each copy's running episode.
+    pub fn episode_returns(&self) -> &[f64] {
+        &self.returns
+    }
+    /// The robot of copy `i`, for envs that have one.
+    pub fn robot(&self, i: usize) -> Option<&crate::sim::RobotWorld> {
+        self.envs.get(i).and_then(|e| e.robot())
     }
     /// Current observations, `[num_envs × obs_dim]`.
     pub fn obs(&self) -> &[f32] {

@@ -87,6 +87,8 @@ pub trait Agent {
     /// The quantity that sets how much the agent explores, by metric name: ε_ω for VIREL,
     /// α for SAC, the exploration noise for TD3.
     fn temperature(&self) -> (&'static str, f64);
+    /// The action distribution for the first observation of `obs` (`[N, obs_dim]`).
+    fn action_distribution(&self, obs: &Tensor) -> policy::ActionDistribution;
     /// The agent's networks by name, for checkpoints.
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)>;
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;

@@ -84,9 +84,72 @@ impl TanhGaussianPolicy {
         (self.act.apply(&u.tanh()), log_prob)
     }
 
+    /// The distribution for the first observation of `obs`.
+    pub fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
+        tch::no_grad(|| {
+            let (mean, log_std) = self.distribution(&obs.narrow(0, 0, 1));
+            ActionDistribution::TanhGaussian {
+                mean: crate::training::tensor_to_vec(&mean),
+                std: crate::training::tensor_to_vec(&log_std.exp()),
+            }
+        })
+    }
+
     /// The deterministic action tanh(μ(s)), scaled.
     pub fn mode(&self, obs: &Tensor) -> Tensor {
         self.act.apply(&self.distribution(obs).0.tanh())
+    }
+}
+
+/// How a policy spreads its actions for one observation, per action dimension (for display).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionDistribution {
+    /// a = tanh(u)·scale + bias with u ~ N(mean, std²) (SAC, VIREL); `mean`, `std` of u.
+    TanhGaussian { mean: Vec<f32>, std: Vec<f32> },
+    /// a = clip(mean + N(0, std²)) in action units (TD3's exploration noise).
+    ClippedGaussian { mean: Vec<f32>, std: Vec<f32> },
+}
+
+impl ActionDistribution {
+    pub fn dims(&self) -> usize {
+        match self {
+            Self::TanhGaussian { mean, .. } | Self::ClippedGaussian { mean, .. } => mean.len(),
+        }
+    }
+
+    /// Density of action dimension `j` at `a`, in action units, for bounds `[low, high]`.
+    /// The clipped Gaussian's mass beyond the bounds (an atom at each bound) is left out.
+    pub fn density(&self, j: usize, a: f32, low: f32, high: f32) -> f32 {
+        let normal = |x: f32, m: f32, s: f32| {
+            let z = (x - m) / s;
+            (-0.5 * z * z).exp() / (s * (2.0 * std::f32::consts::PI).sqrt())
+        };
+        match self {
+            Self::TanhGaussian { mean, std } => {
+                let (scale, bias) = ((high - low) / 2.0, (high + low) / 2.0);
+                let y = (a - bias) / scale;
+                if y.abs() >= 1.0 {
+                    return 0.0;
+                }
+                normal(y.atanh(), mean[j], std[j]) / (scale * (1.0 - y * y))
+            }
+            Self::ClippedGaussian { mean, std } => {
+                if a < low || a > high {
+                    return 0.0;
+                }
+                normal(a, mean[j], std[j])
+            }
+        }
+    }
+
+    /// The action the deterministic policy takes, dimension `j`.
+    pub fn mode(&self, j: usize, low: f32, high: f32) -> f32 {
+        match self {
+            Self::TanhGaussian { mean, .. } => {
+                mean[j].tanh() * (high - low) / 2.0 + (high + low) / 2.0
+            }
+            Self::ClippedGaussian { mean, .. } => mean[j].clamp(low, high),
+        }
     }
 }
 

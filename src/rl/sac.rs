@@ -6,6 +6,7 @@
 //! E[−log α·(log π(a|s) + H_target)] with H_target = −|A|.
 
 use super::optim::Adam;
+use super::policy::ActionDistribution;
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
 use serde::{Deserialize, Serialize};
@@ -139,6 +140,9 @@ impl Agent for Sac {
         self.nets.update_target(self.cfg.tau);
         self.updates += 1;
         m
+    }
+    fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
+        self.nets.actor.action_distribution(obs)
     }
     fn temperature(&self) -> (&'static str, f64) {
         ("losses/alpha", self.alpha())

@@ -3,7 +3,7 @@
 
 use super::nets::{TwinQ, hard_update, polyak_update, scalar};
 use super::optim::Adam;
-use super::policy::DeterministicPolicy;
+use super::policy::{ActionDistribution, DeterministicPolicy};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
@@ -163,6 +163,16 @@ impl Agent for Td3 {
             ("losses/qf_values", scalar(&q.detach().mean(None))),
             ("losses/actor_loss", self.last_actor_loss),
         ]
+    }
+    fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
+        tch::no_grad(|| {
+            let mean = self.actor.forward(&obs.narrow(0, 0, 1));
+            let std = &self.actor.act.scale * self.cfg.exploration_noise;
+            ActionDistribution::ClippedGaussian {
+                mean: crate::training::tensor_to_vec(&mean),
+                std: crate::training::tensor_to_vec(&std.expand_as(&mean)),
+            }
+        })
     }
     fn temperature(&self) -> (&'static str, f64) {
         ("td3/exploration_noise", self.cfg.exploration_noise)

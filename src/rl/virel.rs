@@ -21,6 +21,7 @@
 
 use super::buffer::{Batch, ReplayBuffer};
 use super::optim::Adam;
+use super::policy::ActionDistribution;
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, nets::scalar};
 use serde::{Deserialize, Serialize};
@@ -222,6 +223,9 @@ impl Agent for Virel {
             ("virel/epsilon", self.epsilon),
             ("virel/temperature", temperature),
         ]
+    }
+    fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
+        self.nets.actor.action_distribution(obs)
     }
     fn temperature(&self) -> (&'static str, f64) {
         ("virel/epsilon", self.epsilon)

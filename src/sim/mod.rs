@@ -53,8 +53,9 @@ fn v(p: (f32, f32, f32)) -> Vector {
     Vector::new(p.0, p.1, p.2)
 }
 
-/// Where a body's frame sits: at its hinge, or (root, welded bodies) at its first geom's centre.
-fn body_origin(scene: &SceneSpec, i: usize) -> Vector {
+/// Where a body's frame sits at the reset pose: at its hinge, or (root, welded bodies) at its
+/// first geom's centre. Body frames start axis-aligned with the world.
+pub fn body_origin(scene: &SceneSpec, i: usize) -> Vector {
     let name = &scene.bodies[i].name;
     if let Some(j) = scene
         .joints

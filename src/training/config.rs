@@ -194,20 +194,26 @@ pub struct ConfigBuilder {
 impl ConfigBuilder {
     pub fn new(config_file: Option<&Path>, env_flag: Option<&str>) -> Result<Self> {
         match config_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read config file {}", path.display()))?;
-                Self::from_text(&text, &path.display().to_string(), env_flag)
-            }
+            Some(path) => Self::from_text(&read_file(path)?, &path.display().to_string(), env_flag),
             None => Self::from_table(None, env_flag),
         }
     }
 
+    /// Starts from `base` instead of an env's preset (the desktop app's own defaults); a
+    /// config file still overrides it.
+    pub fn from_base(base: &TrainConfig, config_file: Option<&Path>) -> Result<Self> {
+        let mut table = toml::Table::try_from(base).context("config not serialisable")?;
+        if let Some(path) = config_file {
+            let origin = path.display();
+            let t = parse_table(&read_file(path)?, &origin.to_string())?;
+            overlay(&mut table, t, "").with_context(|| format!("in config file {origin}"))?;
+        }
+        Ok(Self { table })
+    }
+
     /// A config file's text; `origin` names it in errors.
     pub fn from_text(text: &str, origin: &str, env_flag: Option<&str>) -> Result<Self> {
-        let t: toml::Table = toml::from_str(text)
-            .with_context(|| format!("config file {origin} is not valid TOML"))?;
-        Self::from_table(Some((origin, t)), env_flag)
+        Self::from_table(Some((origin, parse_table(text, origin)?)), env_flag)
     }
 
     fn from_table(file: Option<(&str, toml::Table)>, env_flag: Option<&str>) -> Result<Self> {
@@ -255,6 +261,15 @@ impl ConfigBuilder {
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+fn read_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))
+}
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table> {
+    toml::from_str(text).with_context(|| format!("config file {origin} is not valid TOML"))
 }
 
 /// Writes `over` into `base`, refusing keys `base` does not have.

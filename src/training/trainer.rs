@@ -93,6 +93,41 @@ impl Trainer {
 
     /// Steps every env copy once, stores the transitions, and runs the gradient steps due.
     pub fn step(&mut self) -> Result<StepReport> {
+        let episodes = self.collect()?;
+        let mut update = None;
+        while let Some(m) = self.update_once()? {
+            update = Some(m);
+        }
+        Ok(StepReport { episodes, update })
+    }
+
+    /// Gradient steps owed by the env steps collected so far (the desktop app pays them one
+    /// at a time within its frame budget).
+    pub fn updates_due(&self) -> bool {
+        self.update_debt >= 1.0
+    }
+
+    /// Runs one owed gradient step, if any.
+    pub fn update_once(&mut self) -> Result<Option<Metrics>> {
+        if !self.updates_due() {
+            return Ok(None);
+        }
+        self.update_debt -= 1.0;
+        let m = self.agent.update(&self.buffer);
+        self.counters.updates += 1;
+        if let Some((name, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
+            bail!(
+                "non-finite {name} = {v} at env step {} (gradient step {})",
+                self.counters.env_steps,
+                self.counters.updates
+            );
+        }
+        Ok(Some(m))
+    }
+
+    /// Steps every env copy once and stores the transitions; gradient steps become due
+    /// (`updates_per_step` per transition) once learning has started.
+    pub fn collect(&mut self) -> Result<Vec<EpisodeEnd>> {
         let learning_starts = self.cfg.replay().learning_starts;
         let step = self.counters.env_steps;
         let obs = self.env.obs().to_vec();
@@ -132,27 +167,21 @@ impl Trainer {
                 self.recent.pop_front();
             }
         }
-        let mut update = None;
         if self.counters.env_steps >= learning_starts.max(self.warmup_until) {
             self.update_debt += self.cfg.updates_per_step * n as f64;
-            while self.update_debt >= 1.0 {
-                self.update_debt -= 1.0;
-                let m = self.agent.update(&self.buffer);
-                self.counters.updates += 1;
-                if let Some((name, v)) = m.iter().find(|(_, v)| !v.is_finite()) {
-                    bail!(
-                        "non-finite {name} = {v} at env step {} (gradient step {})",
-                        self.counters.env_steps,
-                        self.counters.updates
-                    );
-                }
-                update = Some(m);
-            }
         }
-        Ok(StepReport {
-            episodes: s.episodes,
-            update,
-        })
+        Ok(s.episodes)
+    }
+
+    /// Steps every copy with the deterministic policy, learning nothing and storing nothing:
+    /// watching a policy.
+    pub fn watch_step(&mut self) -> Result<Vec<EpisodeEnd>> {
+        let obs = obs_tensor(self.env.obs(), self.spec.obs_dim, self.device);
+        let actions = tensor_to_vec(&self.agent.act(&obs, false));
+        if let Some(i) = actions.iter().position(|a| !a.is_finite()) {
+            bail!("non-finite action (component {i})");
+        }
+        Ok(self.env.step(&actions).episodes)
     }
 
     /// Deterministic-policy evaluation on fresh env copies (the training envs are untouched).

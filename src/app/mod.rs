@@ -1,0 +1,110 @@
+//! The desktop app: robots learning in 3D with the VIREL overlay. One plugin per capability:
+//!
+//! - [`training::TrainingPlugin`] — the run: steps envs and agent within a frame budget
+//!   (headless-capable: works under `MinimalPlugins`).
+//! - [`view::ViewPlugin`] — ground, lanes, robot meshes, light, render quality.
+//! - [`camera::CameraPlugin`] — orbit camera and follow mode.
+//! - [`overlay::OverlayPlugin`] — the egui windows.
+//! - [`capture::CapturePlugin`] — a screenshot after N frames, then exit (tests, docs).
+//!
+//! [`lab`] holds the state they share.
+
+pub mod camera;
+pub mod capture;
+pub mod lab;
+pub mod overlay;
+pub mod training;
+pub mod view;
+
+use crate::rl::Algo;
+use crate::training::config::TrainConfig;
+use anyhow::Result;
+use bevy::prelude::*;
+use bevy::window::WindowResolution;
+use std::path::PathBuf;
+
+/// The robot the app opens with.
+pub const DEFAULT_ENV: &str = "half_cheetah";
+/// Copies of it, side by side.
+pub const DEFAULT_COPIES: usize = 8;
+
+/// A run config for watching: the env's training preset, without log files, with
+/// settings that keep a CPU-only machine lively:
+/// - learning starts after 2 000 steps instead of 5 000–25 000, so the agent soon acts by itself;
+/// - one gradient step per vector step of all copies (`updates_per_step = 1/copies`) on the
+///   CPU, the published one per env step on CUDA: a 256-256 VIREL update takes ~100 ms on a
+///   2-core CPU, which at 8 updates per vector step would show robots moving at ~1 frame/s;
+/// - VIREL re-estimates ε_ω every 4 updates on the CPU (its 4096-transition pass is most of
+///   an update's cost).
+pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> TrainConfig {
+    let mut cfg = TrainConfig::for_env(env);
+    cfg.algo = algo;
+    cfg.num_envs = num_envs.max(1);
+    cfg.seed = seed;
+    cfg.tensorboard = false;
+    if env != "pendulum" && env != "identity" {
+        cfg.agents.set_learning_starts(2_000);
+    }
+    let cuda = cfg.device.resolve().is_ok_and(|d| d.is_cuda());
+    if !cuda {
+        cfg.updates_per_step = 1.0 / cfg.num_envs as f64;
+        cfg.agents.virel.epsilon_every = 4;
+    }
+    cfg
+}
+
+/// How the desktop app starts.
+#[derive(Clone, Debug)]
+pub struct AppOptions {
+    pub config: TrainConfig,
+    /// Watch this checkpoint (no training) instead of a new run.
+    pub checkpoint: Option<PathBuf>,
+    pub quality: view::RenderQuality,
+    pub width: u32,
+    pub height: u32,
+    /// Save a screenshot after this many frames, then exit.
+    pub screenshot: Option<(PathBuf, u32)>,
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(opts: AppOptions) -> Result<()> {
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        anyhow::bail!(
+            "no display (DISPLAY is not set): the desktop app needs an X server; on a server \
+             start one with `Xvfb :99 & export DISPLAY=:99`, or train headless with `virel-lab train`"
+        );
+    }
+    crate::runtime::init_torch(opts.config.torch_threads);
+    let mut app = App::new();
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title: "virel-lab".into(),
+            resolution: WindowResolution::new(opts.width, opts.height),
+            ..default()
+        }),
+        ..default()
+    }))
+    .add_plugins(bevy_egui::EguiPlugin::default())
+    .add_plugins(training::TrainingPlugin {
+        config: opts.config.clone(),
+        checkpoint: opts.checkpoint.clone(),
+    })
+    .add_plugins((
+        view::ViewPlugin {
+            quality: opts.quality,
+        },
+        camera::CameraPlugin::default(),
+        overlay::OverlayPlugin,
+        crate::record::WindowRecorderPlugin,
+    ));
+    if let Some((path, frames)) = &opts.screenshot {
+        app.add_plugins(capture::CapturePlugin {
+            path: path.clone(),
+            after_frames: *frames,
+        });
+    }
+    match app.run() {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => anyhow::bail!("the app exited with code {code}"),
+    }
+}

@@ -1,0 +1,409 @@
+//! [`OverlayPlugin`]: the egui overlay. Windows: "Run" (algorithm, env, hyper-parameters,
+//! time controls, checkpoints, quality, speed figures), "Learning curves" (every run since
+//! the app started), "ε_ω — uncertainty about the optimal action" (VIREL's temperature, SAC's
+//! α for comparison), "Critic" (Q estimate and Bellman residual of the latest batch) and
+//! "Action distribution" (per joint of the followed copy).
+
+use super::camera::OrbitCamera;
+use super::lab::{LabRequest, LabState, TimeScale};
+use super::view::RenderQuality;
+use crate::rl::Algo;
+use crate::rl::policy::ActionDistribution;
+use bevy::prelude::*;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+use egui_plot::{Legend, Line, Plot, VLine};
+
+pub struct OverlayPlugin;
+
+impl Plugin for OverlayPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<FrameRate>()
+            .add_systems(Update, measure_frame_rate)
+            .add_systems(EguiPrimaryContextPass, draw_overlay);
+    }
+}
+
+/// Frames per second, smoothed.
+#[derive(Resource, Default)]
+pub struct FrameRate(pub f64);
+
+fn measure_frame_rate(time: Res<Time>, mut fps: ResMut<FrameRate>) {
+    let dt = time.delta_secs_f64();
+    if dt > 0.0 {
+        fps.0 = if fps.0 == 0.0 { 1.0 / dt } else { 0.9 * fps.0 + 0.1 / dt };
+    }
+}
+
+/// Robots the env picker offers (scene files come from the command line).
+const ENVS: [&str; 5] = ["half_cheetah", "hopper", "walker2d", "ant", "humanoid"];
+
+fn algo_label(a: Algo) -> &'static str {
+    match a {
+        Algo::Virel => "VIREL (T = ε_ω)",
+        Algo::BetaVirel => "β-VIREL (T = β·ε_ω)",
+        Algo::Sac => "SAC",
+        Algo::Td3 => "TD3",
+    }
+}
+
+fn draw_overlay(
+    mut contexts: EguiContexts,
+    mut state: ResMut<LabState>,
+    mut quality: ResMut<RenderQuality>,
+    mut cams: Query<&mut OrbitCamera>,
+    mut recording: ResMut<crate::record::WindowRecording>,
+    fps: Res<FrameRate>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    if recording.active && !recording.include_overlay {
+        return Ok(()); // recording the 3D view alone; F9 stops
+    }
+    let mut follow = cams.single().map(|c| c.follow).unwrap_or(false);
+    run_window(ctx, &mut state, &mut quality, &mut follow, &mut recording, fps.0);
+    if let Ok(mut c) = cams.single_mut()
+        && c.follow != follow
+    {
+        c.follow = follow;
+    }
+    curves_window(ctx, &state);
+    temperature_window(ctx, &state);
+    critic_window(ctx, &state);
+    actions_window(ctx, &state);
+    Ok(())
+}
+
+fn run_window(
+    ctx: &egui::Context,
+    state: &mut LabState,
+    quality: &mut RenderQuality,
+    follow: &mut bool,
+    recording: &mut crate::record::WindowRecording,
+    fps: f64,
+) {
+    egui::Window::new("Run")
+        .default_pos([8.0, 8.0])
+        .default_width(260.0)
+        .show(ctx, |ui| {
+            egui::CollapsingHeader::new("New run: algorithm, robot, hyper-parameters")
+                .default_open(false)
+                .show(ui, |ui| next_run_controls(ui, state));
+            ui.separator();
+            ui.horizontal(|ui| {
+                let label = if state.paused { "▶ Resume" } else { "⏸ Pause" };
+                if ui.button(label).clicked() {
+                    state.paused = !state.paused;
+                }
+                if ui
+                    .add_enabled(state.paused, egui::Button::new("Step"))
+                    .clicked()
+                {
+                    state.single_step = true;
+                }
+                if ui.button("Reset episodes").clicked() {
+                    state.requests.push(LabRequest::ResetEpisodes);
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("Speed");
+                for (name, scale) in [
+                    ("1×", TimeScale::Times(1.0)),
+                    ("4×", TimeScale::Times(4.0)),
+                    ("16×", TimeScale::Times(16.0)),
+                    ("max", TimeScale::Max),
+                ] {
+                    ui.selectable_value(&mut state.time_scale, scale, name);
+                }
+            });
+            ui.add(
+                egui::Slider::new(&mut state.budget_ms, 2.0..=200.0)
+                    .text("ms of training per frame")
+                    .logarithmic(true),
+            );
+            ui.checkbox(&mut state.watch_only, "Watch only (deterministic policy, no learning)");
+            let copies = state.poses.len().max(1);
+            ui.horizontal(|ui| {
+                ui.label("Follow copy");
+                ui.add(egui::DragValue::new(&mut state.followed).range(0..=copies - 1));
+                ui.checkbox(follow, "camera follows");
+            });
+            ui.horizontal(|ui| {
+                ui.label("Quality");
+                ui.checkbox(&mut quality.shadows, "shadows");
+                ui.checkbox(&mut quality.msaa, "MSAA");
+            });
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.label("Checkpoint");
+                ui.text_edit_singleline(&mut state.checkpoint_path);
+            });
+            ui.horizontal(|ui| {
+                let path = std::path::PathBuf::from(state.checkpoint_path.trim());
+                if ui.button("Save").clicked() {
+                    state.requests.push(LabRequest::Save(path.clone()));
+                }
+                if ui.button("Load & watch").clicked() {
+                    state.watch_only = true;
+                    state.requests.push(LabRequest::Load(path.clone()));
+                }
+                if ui.button("Load & train").clicked() {
+                    state.watch_only = false;
+                    state.requests.push(LabRequest::Load(path));
+                }
+            });
+            ui.horizontal(|ui| {
+                if recording.active {
+                    if ui.button("■ Stop recording (F9)").clicked() {
+                        recording.stop();
+                    }
+                } else if ui.button("● Record (F9)").clicked() {
+                    recording.start();
+                }
+                ui.add_enabled(
+                    !recording.active,
+                    egui::Checkbox::new(&mut recording.include_overlay, "with overlay"),
+                );
+            });
+            if let Some(last) = &recording.last {
+                ui.label(egui::RichText::new(last).small());
+            }
+            ui.separator();
+            stats(ui, state, fps);
+            if let Some(msg) = &state.message {
+                ui.separator();
+                ui.label(egui::RichText::new(msg).italics());
+            }
+        });
+}
+
+fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
+    let cfg = &mut state.next_run;
+    egui::ComboBox::from_label("algorithm")
+        .selected_text(algo_label(cfg.algo))
+        .show_ui(ui, |ui| {
+            for a in Algo::ALL {
+                ui.selectable_value(&mut cfg.algo, a, algo_label(a));
+            }
+        });
+    let mut env = cfg.env.clone();
+    egui::ComboBox::from_label("robot")
+        .selected_text(env.clone())
+        .show_ui(ui, |ui| {
+            for e in ENVS {
+                ui.selectable_value(&mut env, e.to_owned(), e);
+            }
+        });
+    if env != cfg.env {
+        *cfg = super::desktop_config(&env, cfg.algo, cfg.num_envs, cfg.seed);
+    }
+    ui.add(egui::Slider::new(&mut cfg.num_envs, 1..=32).text("copies"));
+    ui.add(egui::DragValue::new(&mut cfg.seed).prefix("seed "));
+    ui.add(
+        egui::Slider::new(&mut cfg.updates_per_step, 0.05..=2.0)
+            .text("updates per env step")
+            .logarithmic(true),
+    );
+    let a = &mut cfg.agents;
+    match cfg.algo {
+        Algo::Virel | Algo::BetaVirel => {
+            let v = &mut a.virel;
+            lr(ui, &mut v.policy_lr, "actor lr");
+            lr(ui, &mut v.q_lr, "critic lr");
+            ui.add(egui::Slider::new(&mut v.reward_scale, 0.01..=10.0).logarithmic(true).text("reward scale"));
+            if cfg.algo == Algo::BetaVirel {
+                ui.add(egui::Slider::new(&mut v.beta_scale, 1e-4..=1.0).logarithmic(true).text("β"));
+            }
+            ui.add(egui::Slider::new(&mut v.epsilon_every, 1..=50).text("ε_ω every k updates"));
+        }
+        Algo::Sac => {
+            lr(ui, &mut a.sac.policy_lr, "actor lr");
+            lr(ui, &mut a.sac.q_lr, "critic lr");
+            ui.checkbox(&mut a.sac.autotune, "tune α automatically");
+        }
+        Algo::Td3 => {
+            lr(ui, &mut a.td3.learning_rate, "learning rate");
+            ui.add(egui::Slider::new(&mut a.td3.exploration_noise, 0.0..=1.0).text("exploration noise"));
+        }
+    }
+    let mut hidden = a.virel.hidden.first().copied().unwrap_or(256);
+    let before = hidden;
+    egui::ComboBox::from_label("hidden units (2 layers)")
+        .selected_text(hidden.to_string())
+        .show_ui(ui, |ui| {
+            for h in [32, 64, 128, 256] {
+                ui.selectable_value(&mut hidden, h, h.to_string());
+            }
+        });
+    if hidden != before {
+        a.set_hidden(&[hidden, hidden]);
+    }
+    let mut starts = a.replay(cfg.algo).learning_starts;
+    ui.add(egui::DragValue::new(&mut starts).range(0..=100_000).prefix("learning starts after ").suffix(" steps"));
+    a.set_learning_starts(starts);
+    if ui.button("Start new run").clicked() {
+        state.requests.push(LabRequest::NewRun);
+        state.paused = false;
+    }
+}
+
+fn lr(ui: &mut egui::Ui, v: &mut f64, name: &str) {
+    ui.add(egui::Slider::new(v, 1e-5..=1e-2).logarithmic(true).text(name));
+}
+
+fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
+    let l = &state.live;
+    let cur = state.current.as_ref();
+    ui.label(format!(
+        "{}",
+        state.runs.last().map_or("no run", |r| r.label.as_str())
+    ));
+    egui::Grid::new("stats").num_columns(2).show(ui, |ui| {
+        let mut row = |k: &str, v: String| {
+            ui.label(k);
+            ui.label(v);
+            ui.end_row();
+        };
+        row("env steps", l.env_steps.to_string());
+        row("gradient updates", l.updates.to_string());
+        row("episodes", l.episodes.to_string());
+        row("steps/s", format!("{:.0}", l.steps_per_second));
+        row("updates/s", format!("{:.1}", l.updates_per_second));
+        row("FPS", format!("{fps:.1}"));
+        row(
+            "recent return",
+            l.recent_return.map_or("–".into(), |r| format!("{r:.1}")),
+        );
+        if let Some(r) = l.episode_returns.get(state.followed) {
+            row("followed copy's episode", format!("{r:.1}"));
+        }
+        if let Some(c) = cur {
+            row("device", format!("{:?}", c.device));
+        }
+    });
+}
+
+fn curves_window(ctx: &egui::Context, state: &LabState) {
+    egui::Window::new("Learning curves")
+        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
+        .default_size([400.0, 170.0])
+        .show(ctx, |ui| {
+            Plot::new("returns")
+                .height(150.0)
+                .legend(Legend::default())
+                .x_axis_label("env steps")
+                .y_axis_label("episode return")
+                .show(ui, |p| {
+                    for run in &state.runs {
+                        if !run.returns.is_empty() {
+                            p.line(Line::new(run.label.clone(), run.returns.clone()));
+                        }
+                    }
+                });
+        });
+}
+
+fn temperature_window(ctx: &egui::Context, state: &LabState) {
+    egui::Window::new("ε_ω — the model's uncertainty about the optimal action")
+        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 222.0])
+        .default_size([400.0, 150.0])
+        .show(ctx, |ui| {
+            ui.label(
+                "VIREL: the residual Bellman error ε_ω is the policy's temperature: high while \
+                 the critic is unsure which action is best, towards 0 as it converges. SAC: the \
+                 learned α, for comparison; TD3: its fixed exploration noise.",
+            );
+            if let (Some(c), Some(v)) = (state.current_curves(), state.live.temperature) {
+                ui.strong(format!("{} = {v:.4}", c.temperature_name));
+            }
+            Plot::new("temperature")
+                .height(120.0)
+                .legend(Legend::default())
+                .x_axis_label("env steps")
+                .show(ui, |p| {
+                    for run in &state.runs {
+                        if !run.temperature.is_empty() {
+                            let name = format!("{} {}", run.label, run.temperature_name);
+                            p.line(Line::new(name, run.temperature.clone()));
+                        }
+                    }
+                });
+        });
+}
+
+fn critic_window(ctx: &egui::Context, state: &LabState) {
+    egui::Window::new("Critic")
+        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 480.0])
+        .default_size([400.0, 130.0])
+        .show(ctx, |ui| {
+            let l = &state.live;
+            ui.label(format!(
+                "Q estimate {}   ·   Bellman residual (critic loss) {}   — latest batch",
+                l.q_value.map_or("–".into(), |v| format!("{v:.3}")),
+                l.bellman_residual.map_or("–".into(), |v| format!("{v:.4}")),
+            ));
+            let Some(c) = state.current_curves() else {
+                return;
+            };
+            Plot::new("critic")
+                .height(110.0)
+                .legend(Legend::default())
+                .x_axis_label("env steps")
+                .show(ui, |p| {
+                    p.line(Line::new("mean Q", c.q_values.clone()));
+                    p.line(Line::new("Bellman residual", c.bellman_residual.clone()));
+                });
+        });
+}
+
+/// Density samples of one action dimension over its bounds.
+fn density_curve(d: &ActionDistribution, j: usize, low: f32, high: f32) -> Vec<[f64; 2]> {
+    const N: usize = 121;
+    (0..N)
+        .map(|k| {
+            let a = low + (high - low) * (k as f32 + 0.5) / N as f32;
+            [f64::from(a), f64::from(d.density(j, a, low, high).min(50.0))]
+        })
+        .collect()
+}
+
+fn actions_window(ctx: &egui::Context, state: &LabState) {
+    egui::Window::new("Action distribution")
+        .anchor(egui::Align2::LEFT_BOTTOM, [290.0, -8.0])
+        .default_size([560.0, 120.0])
+        .show(ctx, |ui| {
+            let Some(d) = &state.action_distribution else {
+                return;
+            };
+            ui.label(format!(
+                "Policy density per joint for copy {}'s current observation; the line is the \
+                 deterministic action.",
+                state.followed
+            ));
+            let cols = d.dims().clamp(1, 6);
+            egui::Grid::new("joints").num_columns(cols).show(ui, |ui| {
+                for j in 0..d.dims().min(state.action_bounds.len()) {
+                    let (low, high) = state.action_bounds[j];
+                    let name = state.joint_names.get(j).cloned().unwrap_or_default();
+                    ui.vertical(|ui| {
+                        ui.label(&name);
+                        Plot::new(("action", j))
+                            .width(92.0)
+                            .height(52.0)
+                            .show_axes([true, false])
+                            .allow_drag(false)
+                            .allow_zoom(false)
+                            .allow_scroll(false)
+                            .include_x(f64::from(low))
+                            .include_x(f64::from(high))
+                            .include_y(0.0)
+                            .show(ui, |p| {
+                                p.line(Line::new(name.clone(), density_curve(d, j, low, high)).fill(0.0));
+                                p.vline(VLine::new("mode", f64::from(d.mode(j, low, high))));
+                            });
+                    });
+                    if (j + 1) % cols == 0 {
+                        ui.end_row();
+                    }
+                }
+            });
+        });
+}

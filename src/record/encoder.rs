@@ -1,0 +1,197 @@
+//! Video files from RGBA frames: H.264 MP4 through an `ffmpeg` process fed raw frames on a
+//! pipe (every frame written is one video frame: none dropped, none repeated), or an animated
+//! GIF when ffmpeg is not installed. Plus [`draw_caption`], a bitmap-font caption burnt into
+//! the frames.
+
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// Where frames go.
+enum Sink {
+    Ffmpeg { child: Child, stdin: Option<ChildStdin> },
+    Gif(Box<gif::Encoder<std::io::BufWriter<std::fs::File>>>),
+}
+
+pub struct VideoWriter {
+    sink: Sink,
+    path: PathBuf,
+    width: u32,
+    height: u32,
+    fps: u32,
+    frames: u64,
+}
+
+/// Whether `ffmpeg` can be started.
+pub fn ffmpeg_available() -> bool {
+    Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl VideoWriter {
+    /// An MP4 at `path` when ffmpeg is installed; otherwise a GIF next to it (same name,
+    /// `.gif`), with a message on stderr saying so. Width and height must be even (H.264).
+    pub fn create(path: &Path, width: u32, height: u32, fps: u32) -> Result<Self> {
+        if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 {
+            bail!("video size {width}×{height}: width and height must be even and non-zero");
+        }
+        if fps == 0 || fps > 240 {
+            bail!("video frame rate {fps}: expected 1–240");
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        }
+        let wants_gif = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+        if !wants_gif && ffmpeg_available() {
+            return Self::ffmpeg(path, width, height, fps);
+        }
+        let gif_path = path.with_extension("gif");
+        if !wants_gif {
+            eprintln!(
+                "ffmpeg not found: writing an animated GIF to {} instead of an MP4 \
+                 (install ffmpeg, e.g. `apt install ffmpeg`, for H.264)",
+                gif_path.display()
+            );
+        }
+        Self::gif(&gif_path, width, height, fps)
+    }
+
+    /// The GIF writer, whatever is installed.
+    pub fn gif(path: &Path, width: u32, height: u32, fps: u32) -> Result<Self> {
+        let (w, h) = (u16::try_from(width)?, u16::try_from(height)?);
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut enc = gif::Encoder::new(std::io::BufWriter::new(file), w, h, &[])?;
+        enc.set_repeat(gif::Repeat::Infinite)?;
+        Ok(Self {
+            sink: Sink::Gif(Box::new(enc)),
+            path: path.to_owned(),
+            width,
+            height,
+            fps,
+            frames: 0,
+        })
+    }
+
+    fn ffmpeg(path: &Path, width: u32, height: u32, fps: u32) -> Result<Self> {
+        let mut child = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-y"])
+            .args(["-f", "rawvideo", "-pix_fmt", "rgba"])
+            .args(["-s", &format!("{width}x{height}"), "-framerate", &fps.to_string()])
+            .args(["-i", "-"])
+            .args(["-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p"])
+            .args(["-r", &fps.to_string(), "-movflags", "+faststart"])
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("cannot start ffmpeg")?;
+        let stdin = child.stdin.take();
+        Ok(Self {
+            sink: Sink::Ffmpeg { child, stdin },
+            path: path.to_owned(),
+            width,
+            height,
+            fps,
+            frames: 0,
+        })
+    }
+
+    /// The file being written (the GIF's when it fell back).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Appends one frame of `width × height` RGBA pixels, rows top to bottom.
+    pub fn push(&mut self, rgba: &[u8]) -> Result<()> {
+        let expected = (self.width * self.height * 4) as usize;
+        if rgba.len() != expected {
+            bail!("frame of {} bytes, expected {expected} ({}×{} RGBA)", rgba.len(), self.width, self.height);
+        }
+        match &mut self.sink {
+            Sink::Ffmpeg { stdin, .. } => stdin
+                .as_mut()
+                .context("video already finished")?
+                .write_all(rgba)
+                .context("ffmpeg stopped taking frames")?,
+            Sink::Gif(enc) => {
+                let mut pixels = rgba.to_vec();
+                let mut frame =
+                    gif::Frame::from_rgba_speed(self.width as u16, self.height as u16, &mut pixels, 10);
+                // GIF delays are in 1/100 s.
+                frame.delay = (100 / self.fps).max(1) as u16;
+                enc.write_frame(&frame)?;
+            }
+        }
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Closes the file (waits for ffmpeg) and returns its path.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        if let Sink::Ffmpeg { child, stdin } = &mut self.sink {
+            drop(stdin.take());
+            let status = child.wait().context("waiting for ffmpeg")?;
+            if !status.success() {
+                bail!("ffmpeg failed ({status}) writing {}", self.path.display());
+            }
+        }
+        Ok(self.path.clone())
+    }
+}
+
+/// Writes `text` at (x, y) into an RGBA frame with an 8×8 bitmap font scaled by `scale`, white
+/// on a translucent dark box. Characters outside the font are drawn as '?'.
+pub fn draw_caption(rgba: &mut [u8], width: u32, height: u32, x: u32, y: u32, scale: u32, text: &str) {
+    use font8x8::UnicodeFonts;
+    let glyphs: Vec<[u8; 8]> = text
+        .chars()
+        .map(|c| {
+            font8x8::BASIC_FONTS
+                .get(c)
+                .or_else(|| font8x8::GREEK_FONTS.get(c))
+                .or_else(|| font8x8::BASIC_FONTS.get('?'))
+                .unwrap_or([0; 8])
+        })
+        .collect();
+    let cell = 8 * scale;
+    let (bw, bh) = (glyphs.len() as u32 * cell + 2 * scale, cell + 2 * scale);
+    let mut put = |px: u32, py: u32, rgb: [u8; 3], alpha: f32| {
+        if px < width && py < height {
+            let i = ((py * width + px) * 4) as usize;
+            for k in 0..3 {
+                rgba[i + k] = (f32::from(rgba[i + k]) * (1.0 - alpha) + f32::from(rgb[k]) * alpha) as u8;
+            }
+        }
+    };
+    for py in y..y + bh {
+        for px in x..x + bw {
+            put(px, py, [0, 0, 0], 0.55);
+        }
+    }
+    for (n, g) in glyphs.iter().enumerate() {
+        for (row, bits) in g.iter().enumerate() {
+            for col in 0..8u32 {
+                if bits >> col & 1 == 1 {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let px = x + scale + n as u32 * cell + col * scale + dx;
+                            let py = y + scale + row as u32 * scale + dy;
+                            put(px, py, [255, 255, 255], 1.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
