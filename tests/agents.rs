@@ -248,3 +248,34 @@ fn epsilon_is_re_estimated_every_epsilon_every_gradient_steps() {
         }
     }
 }
+
+/// The overlay's action plots: each distribution's density integrates to 1 over the action
+/// bounds (the clipped Gaussian's mass beyond them is negligible here), and its mode is the
+/// deterministic action.
+#[test]
+fn action_distribution_densities_integrate_to_one_over_the_bounds() {
+    use virel_lab::rl::policy::ActionDistribution;
+    let (low, high) = (-2.0f32, 2.0f32);
+    let tanh = ActionDistribution::TanhGaussian {
+        mean: vec![0.3, -1.0],
+        std: vec![0.5, 0.2],
+    };
+    let clipped = ActionDistribution::ClippedGaussian {
+        mean: vec![0.5],
+        std: vec![0.2],
+    };
+    let n = 200_000;
+    let integral = |d: &ActionDistribution, j: usize| -> f32 {
+        let h = (high - low) / n as f32;
+        (0..n)
+            .map(|k| d.density(j, low + (k as f32 + 0.5) * h, low, high) * h)
+            .sum()
+    };
+    for (d, j) in [(&tanh, 0), (&tanh, 1), (&clipped, 0)] {
+        let m = integral(d, j);
+        assert!((m - 1.0).abs() < 5e-3, "dimension {j}: mass {m}");
+    }
+    assert!((tanh.mode(0, low, high) - 0.3f32.tanh() * 2.0).abs() < 1e-6);
+    assert_eq!(clipped.mode(0, low, high), 0.5);
+    assert_eq!(tanh.density(0, 2.5, low, high), 0.0);
+}

@@ -66,10 +66,11 @@ pub struct Lanes {
 }
 
 impl Lanes {
-    /// Offset of copy `i` in the scene frame (lanes side by side along y).
+    /// Offset of copy `i` in the scene frame: lanes side by side along y, copy 0 nearest to
+    /// the default camera, the others behind it.
     pub fn offset(&self, i: usize) -> Vec3 {
         let centre = (self.count.max(1) - 1) as f32 / 2.0;
-        Vec3::new(0.0, (centre - i as f32) * self.spacing, 0.0)
+        Vec3::new(0.0, (i as f32 - centre) * self.spacing, 0.0)
     }
 }
 

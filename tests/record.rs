@@ -1,0 +1,116 @@
+//! `virel-lab record`: off-screen rendering of a tiny checkpoint to MP4 (ffprobe sees exactly
+//! one frame per control step, at the asked size and rate) and the GIF fallback (a valid GIF
+//! with the same frame count). Needs no display; skipped with a message only where ffmpeg /
+//! ffprobe are not installed (scripts/setup.sh installs them).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+}
+
+fn has(tool: &str) -> bool {
+    Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success())
+}
+
+/// A 200-step SAC checkpoint of the hopper with a 32-32 network.
+fn tiny_checkpoint(dir: &Path) -> std::path::PathBuf {
+    let run = dir.join("run");
+    let out = bin()
+        .args(["train", "--env", "hopper", "--algo", "sac", "--steps", "200", "--quiet"])
+        .args(["--set", "sac.learning_starts=100", "--set", "sac.hidden=[32,32]"])
+        .args(["--eval-episodes", "1", "--device", "cpu", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    run
+}
+
+fn record(ckpt: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    bin()
+        .args(["record", "--checkpoint"])
+        .arg(ckpt)
+        .args(["--max-steps", "30", "--episodes", "100", "--width", "160", "--height", "120"])
+        .args(["--fps", "15", "--quality", "low", "--out"])
+        .arg(out)
+        .args(extra)
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
+    if !has("ffmpeg") || !has("ffprobe") {
+        eprintln!("SKIPPED: ffmpeg/ffprobe not installed (scripts/setup.sh installs them)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = tiny_checkpoint(dir.path());
+
+    let mp4 = dir.path().join("videos/demo.mp4");
+    let out = record(&ckpt, &mp4, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=codec_name,width,height,r_frame_rate,nb_read_frames"])
+        .args(["-of", "default=nw=1"])
+        .arg(&mp4)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&probe.stdout);
+    for line in ["codec_name=h264", "width=160", "height=120", "r_frame_rate=15/1", "nb_read_frames=30"] {
+        assert!(info.lines().any(|l| l == line), "ffprobe lacks {line}:\n{info}");
+    }
+
+    // The fallback, as used when ffmpeg is missing: PATH without ffmpeg.
+    let gif_out = dir.path().join("fallback.mp4");
+    let out = bin()
+        .args(["record", "--checkpoint"])
+        .arg(&ckpt)
+        .args(["--max-steps", "30", "--episodes", "100", "--width", "160", "--height", "120"])
+        .args(["--fps", "15"])
+        .args(["--quality", "low", "--out"])
+        .arg(&gif_out)
+        .env("PATH", "/nonexistent")
+        .env_remove("DISPLAY")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("ffmpeg not found"), "no fallback message:\n{log}");
+    let gif_path = dir.path().join("fallback.gif");
+    let mut decoder = gif::DecodeOptions::new();
+    decoder.set_color_output(gif::ColorOutput::RGBA);
+    let mut d = decoder.read_info(std::fs::File::open(&gif_path).unwrap()).unwrap();
+    assert_eq!((d.width(), d.height()), (160, 120));
+    let mut frames = 0;
+    while let Some(f) = d.read_next_frame().unwrap() {
+        assert_eq!(f.delay, 6, "15 fps is a 6/100 s delay");
+        frames += 1;
+    }
+    assert_eq!(frames, 30);
+}
+
+#[test]
+fn record_refuses_a_checkpoint_of_another_env_and_bad_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = tiny_checkpoint(dir.path());
+    let out = record(&ckpt, &dir.path().join("x.mp4"), &["--env", "ant"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("trained on 'hopper', not 'ant'") && err.contains("checkpoint-"), "{err}");
+    let out = bin()
+        .args(["record", "--checkpoint"])
+        .arg(&ckpt)
+        .args(["--width", "161", "--out"])
+        .arg(dir.path().join("y.mp4"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("must be even"), "{err}");
+}
