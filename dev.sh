@@ -19,7 +19,7 @@ case "$cmd" in
         # Python's `import torch` needs the full install, whatever libtorch the build uses.
         python="$(torch_venv 1)/bin/python"
         cargo build --release --quiet
-        ./target/release/virel-lab bench updates --python "$python"
-        ./target/release/virel-lab bench learning "$@" ;;
+        "$CARGO_TARGET_DIR/release/virel-lab" bench updates --python "$python"
+        "$CARGO_TARGET_DIR/release/virel-lab" bench learning "$@" ;;
     *) echo "unknown command '$cmd' (run | test | bench | setup)" >&2; exit 2 ;;
 esac

@@ -13,6 +13,8 @@
 # Environment:
 #   VIREL_CACHE        cache directory (default ${XDG_CACHE_HOME:-$HOME/.cache}/virel-lab)
 #   VIREL_TORCH_CUDA   1 = full CUDA install, 0 = lean CPU install (default: 1 iff nvidia-smi works)
+#   CARGO_TARGET_DIR   build folder (default: $VIREL_CACHE/target, shared by every clone on this
+#                      machine, so that a fresh clone does not rebuild Bevy and libtorch's bindings)
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
@@ -95,4 +97,5 @@ libtorch="$venv/lib/$(basename "$(ls -d "$venv"/lib/python3*)")/site-packages/to
 [ -f "$libtorch/build-version" ] || echo "$TORCH_VERSION" > "$libtorch/build-version"
 ln -sfn "$libtorch" "$repo_root/.libtorch"
 export LIBTORCH="$libtorch"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 log "libtorch: $LIBTORCH"

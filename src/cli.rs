@@ -91,7 +91,10 @@ pub struct ConfigArgs {
 impl ConfigArgs {
     /// The run's config: file, `--set`, then the flags.
     pub fn resolve(&self) -> Result<TrainConfig> {
-        self.resolve_with(ConfigBuilder::new(self.config.as_deref(), self.env.as_deref())?)
+        self.resolve_with(ConfigBuilder::new(
+            self.config.as_deref(),
+            self.env.as_deref(),
+        )?)
     }
 
     /// The desktop app's config: its defaults for the env, then file, `--set`, flags.
@@ -188,6 +191,9 @@ pub struct WindowArgs {
     pub width: u32,
     #[arg(long, default_value_t = 800)]
     pub height: u32,
+    /// Milliseconds of training each frame may spend (the overlay can change it).
+    #[arg(long, default_value_t = 30.0, value_name = "MS")]
+    pub train_ms: f32,
     /// Save a PNG of the window after --screenshot-after frames, then exit.
     #[arg(long, value_name = "PNG")]
     pub screenshot: Option<PathBuf>,
@@ -237,6 +243,7 @@ impl Default for WindowArgs {
             quality: Quality::High,
             width: 1280,
             height: 800,
+            train_ms: 30.0,
             screenshot: None,
             screenshot_after: 120,
         }
@@ -252,6 +259,7 @@ impl WindowArgs {
             quality: w.quality.render_quality(),
             width: w.width,
             height: w.height,
+            train_ms: w.train_ms,
             screenshot: w.screenshot.map(|p| (p, w.screenshot_after)),
         }
     }
@@ -331,7 +339,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 fps: a.fps,
                 quality: a.quality.render_quality(),
             })?;
-            println!("wrote {frames} frames ({}×{} at {} fps) to {}", a.width, a.height, a.fps, path.display());
+            println!(
+                "wrote {frames} frames ({}×{} at {} fps) to {}",
+                a.width,
+                a.height,
+                a.fps,
+                path.display()
+            );
             Ok(())
         }
         Command::Train(args) => {

@@ -51,7 +51,11 @@ fn training_plugin_steps_envs_and_agent_and_publishes_metrics() {
         s.live.updates >= 50 && s.runs.last().is_some_and(|r| r.returns.len() >= 3)
     });
     let s = app.world().resource::<LabState>();
-    assert!(ok, "after 2000 frames: {} steps, {} updates", s.live.env_steps, s.live.updates);
+    assert!(
+        ok,
+        "after 2000 frames: {} steps, {} updates",
+        s.live.env_steps, s.live.updates
+    );
     let run = &s.runs[0];
     assert_eq!(run.temperature_name, "virel/epsilon");
     assert!(!run.temperature.is_empty() && run.temperature.iter().all(|p| p[1].is_finite()));
@@ -60,7 +64,12 @@ fn training_plugin_steps_envs_and_agent_and_publishes_metrics() {
     // Poses: 2 copies × the hopper's 4 bodies, finite.
     assert_eq!(s.poses.len(), 2);
     assert!(s.poses.iter().all(|c| c.len() == 4));
-    assert!(s.poses.iter().flatten().all(|(p, q)| p.is_finite() && q.is_finite()));
+    assert!(
+        s.poses
+            .iter()
+            .flatten()
+            .all(|(p, q)| p.is_finite() && q.is_finite())
+    );
     let d = s.action_distribution.as_ref().expect("action distribution");
     assert_eq!(d.dims(), 3);
     assert_eq!(s.joint_names, ["thigh_joint", "leg_joint", "foot_joint"]);
@@ -70,7 +79,10 @@ fn training_plugin_steps_envs_and_agent_and_publishes_metrics() {
 fn switching_algorithm_starts_a_new_run_and_keeps_the_old_curves() {
     let _g = common::torch_lock();
     let mut app = headless_app(small_config(Algo::Virel));
-    assert!(run_until(&mut app, 2_000, |s| s.runs.first().is_some_and(|r| r.returns.len() >= 2)));
+    assert!(run_until(&mut app, 2_000, |s| s
+        .runs
+        .first()
+        .is_some_and(|r| r.returns.len() >= 2)));
     let old = app.world().resource::<LabState>().runs[0].returns.clone();
     {
         let mut s = app.world_mut().resource_mut::<LabState>();
@@ -80,7 +92,10 @@ fn switching_algorithm_starts_a_new_run_and_keeps_the_old_curves() {
     assert!(run_until(&mut app, 2_000, |s| s.live.updates >= 5));
     let s = app.world().resource::<LabState>();
     assert_eq!(s.runs.len(), 2);
-    assert!(s.runs[0].returns.starts_with(&old), "the first run's curve changed");
+    assert!(
+        s.runs[0].returns.starts_with(&old),
+        "the first run's curve changed"
+    );
     assert_eq!(s.current.as_ref().unwrap().algo, Algo::Sac);
     assert_eq!(s.runs[1].temperature_name, "losses/alpha");
 }
@@ -99,7 +114,10 @@ fn paused_lab_stands_still_and_single_step_advances_one_vector_step() {
     assert_eq!(app.world().resource::<LabState>().live.env_steps, before);
     app.world_mut().resource_mut::<LabState>().single_step = true;
     app.update();
-    assert_eq!(app.world().resource::<LabState>().live.env_steps, before + 2);
+    assert_eq!(
+        app.world().resource::<LabState>().live.env_steps,
+        before + 2
+    );
 }
 
 #[test]
@@ -114,7 +132,11 @@ fn save_then_load_watches_the_checkpoint_and_a_bad_file_is_reported() {
         .requests
         .push(LabRequest::Save(ckpt.clone()));
     app.update();
-    assert!(ckpt.exists(), "{:?}", app.world().resource::<LabState>().message);
+    assert!(
+        ckpt.exists(),
+        "{:?}",
+        app.world().resource::<LabState>().message
+    );
 
     let bad = dir.path().join("bad.ckpt");
     std::fs::write(&bad, b"not a checkpoint").unwrap();
@@ -143,6 +165,9 @@ fn save_then_load_watches_the_checkpoint_and_a_bad_file_is_reported() {
     assert_eq!(s.runs.len(), 2, "{:?}", s.message);
     assert!(s.message.as_deref().unwrap_or("").starts_with("loaded"));
     assert_eq!(s.live.updates, updates, "watching must not learn");
-    assert_eq!(s.live.env_steps, steps, "watching does not count training steps");
+    assert_eq!(
+        s.live.env_steps, steps,
+        "watching does not count training steps"
+    );
     assert!(s.poses.iter().all(|c| c.len() == 4));
 }

@@ -13,20 +13,34 @@ fn bin() -> Command {
 }
 
 fn has(tool: &str) -> bool {
-    Command::new(tool).arg("-version").output().is_ok_and(|o| o.status.success())
+    Command::new(tool)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// A 200-step SAC checkpoint of the hopper with a 32-32 network.
 fn tiny_checkpoint(dir: &Path) -> std::path::PathBuf {
     let run = dir.join("run");
     let out = bin()
-        .args(["train", "--env", "hopper", "--algo", "sac", "--steps", "200", "--quiet"])
-        .args(["--set", "sac.learning_starts=100", "--set", "sac.hidden=[32,32]"])
+        .args([
+            "train", "--env", "hopper", "--algo", "sac", "--steps", "200", "--quiet",
+        ])
+        .args([
+            "--set",
+            "sac.learning_starts=100",
+            "--set",
+            "sac.hidden=[32,32]",
+        ])
         .args(["--eval-episodes", "1", "--device", "cpu", "--out"])
         .arg(&run)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     run
 }
 
@@ -34,7 +48,16 @@ fn record(ckpt: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     bin()
         .args(["record", "--checkpoint"])
         .arg(ckpt)
-        .args(["--max-steps", "30", "--episodes", "100", "--width", "160", "--height", "120"])
+        .args([
+            "--max-steps",
+            "30",
+            "--episodes",
+            "100",
+            "--width",
+            "160",
+            "--height",
+            "120",
+        ])
         .args(["--fps", "15", "--quality", "low", "--out"])
         .arg(out)
         .args(extra)
@@ -54,17 +77,33 @@ fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
 
     let mp4 = dir.path().join("videos/demo.mp4");
     let out = record(&ckpt, &mp4, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=codec_name,width,height,r_frame_rate,nb_read_frames"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,r_frame_rate,nb_read_frames",
+        ])
         .args(["-of", "default=nw=1"])
         .arg(&mp4)
         .output()
         .unwrap();
     let info = String::from_utf8_lossy(&probe.stdout);
-    for line in ["codec_name=h264", "width=160", "height=120", "r_frame_rate=15/1", "nb_read_frames=30"] {
-        assert!(info.lines().any(|l| l == line), "ffprobe lacks {line}:\n{info}");
+    for line in [
+        "codec_name=h264",
+        "width=160",
+        "height=120",
+        "r_frame_rate=15/1",
+        "nb_read_frames=30",
+    ] {
+        assert!(
+            info.lines().any(|l| l == line),
+            "ffprobe lacks {line}:\n{info}"
+        );
     }
 
     // The fallback, as used when ffmpeg is missing: PATH without ffmpeg.
@@ -72,7 +111,16 @@ fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
     let out = bin()
         .args(["record", "--checkpoint"])
         .arg(&ckpt)
-        .args(["--max-steps", "30", "--episodes", "100", "--width", "160", "--height", "120"])
+        .args([
+            "--max-steps",
+            "30",
+            "--episodes",
+            "100",
+            "--width",
+            "160",
+            "--height",
+            "120",
+        ])
         .args(["--fps", "15"])
         .args(["--quality", "low", "--out"])
         .arg(&gif_out)
@@ -82,11 +130,16 @@ fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
-    assert!(log.contains("ffmpeg not found"), "no fallback message:\n{log}");
+    assert!(
+        log.contains("ffmpeg not found"),
+        "no fallback message:\n{log}"
+    );
     let gif_path = dir.path().join("fallback.gif");
     let mut decoder = gif::DecodeOptions::new();
     decoder.set_color_output(gif::ColorOutput::RGBA);
-    let mut d = decoder.read_info(std::fs::File::open(&gif_path).unwrap()).unwrap();
+    let mut d = decoder
+        .read_info(std::fs::File::open(&gif_path).unwrap())
+        .unwrap();
     assert_eq!((d.width(), d.height()), (160, 120));
     let mut frames = 0;
     while let Some(f) = d.read_next_frame().unwrap() {
@@ -103,7 +156,10 @@ fn record_refuses_a_checkpoint_of_another_env_and_bad_sizes() {
     let out = record(&ckpt, &dir.path().join("x.mp4"), &["--env", "ant"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("trained on 'hopper', not 'ant'") && err.contains("checkpoint-"), "{err}");
+    assert!(
+        err.contains("trained on 'hopper', not 'ant'") && err.contains("checkpoint-"),
+        "{err}"
+    );
     let out = bin()
         .args(["record", "--checkpoint"])
         .arg(&ckpt)
@@ -112,5 +168,8 @@ fn record_refuses_a_checkpoint_of_another_env_and_bad_sizes() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("must be even"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("must be even"),
+        "{err}"
+    );
 }

@@ -21,17 +21,29 @@ impl Drop for Xvfb {
 
 /// Starts Xvfb on a free display; None when Xvfb is not installed.
 fn start_xvfb() -> Option<Xvfb> {
-    let which = Command::new("sh").args(["-c", "command -v Xvfb"]).output().ok()?;
+    let which = Command::new("sh")
+        .args(["-c", "command -v Xvfb"])
+        .output()
+        .ok()?;
     if !which.status.success() {
         return None;
     }
     for n in 90..130 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
             continue;
         }
         let display = format!(":{n}");
         let child = Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1024x640x24", "-nolisten", "tcp"])
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1024x640x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -69,7 +81,11 @@ fn image_variety(path: &Path) -> (usize, f64, (u32, u32)) {
         n += 1.0;
     }
     let mean = sum / n;
-    (colours.len(), (sq / n - mean * mean).max(0.0).sqrt(), (info.width, info.height))
+    (
+        colours.len(),
+        (sq / n - mean * mean).max(0.0).sqrt(),
+        (info.width, info.height),
+    )
 }
 
 #[test]
@@ -81,8 +97,23 @@ fn desktop_window_renders_robots_and_overlay_under_xvfb() {
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("window.png");
     let out = Command::new(env!("CARGO_BIN_EXE_virel-lab"))
-        .args(["app", "--quality", "low", "--width", "960", "--height", "600"])
-        .args(["--num-envs", "3", "--set", "virel.learning_starts=60", "--set", "virel.hidden=[32,32]"])
+        .args([
+            "app",
+            "--quality",
+            "low",
+            "--width",
+            "960",
+            "--height",
+            "600",
+        ])
+        .args([
+            "--num-envs",
+            "3",
+            "--set",
+            "virel.learning_starts=60",
+            "--set",
+            "virel.hidden=[32,32]",
+        ])
         .args(["--device", "cpu", "--screenshot"])
         .arg(&shot)
         .args(["--screenshot-after", "40"])
@@ -95,7 +126,10 @@ fn desktop_window_renders_robots_and_overlay_under_xvfb() {
     assert!(shot.exists(), "no screenshot; log:\n{log}");
     let (colours, spread, size) = image_variety(&shot);
     assert_eq!(size, (960, 600));
-    assert!(colours > 500 && spread > 10.0, "blank-looking frame: {colours} colours, luminance σ {spread:.1}");
+    assert!(
+        colours > 500 && spread > 10.0,
+        "blank-looking frame: {colours} colours, luminance σ {spread:.1}"
+    );
     if let Ok(keep) = std::env::var("VIREL_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }

@@ -39,7 +39,8 @@ impl OrbitCamera {
             self.pitch.sin(),
             self.yaw.cos() * self.pitch.cos(),
         );
-        Transform::from_translation(self.focus + dir * self.distance).looking_at(self.focus, Vec3::Y)
+        Transform::from_translation(self.focus + dir * self.distance)
+            .looking_at(self.focus, Vec3::Y)
     }
 }
 
@@ -82,11 +83,11 @@ impl Plugin for CameraPlugin {
         app.insert_resource(SmoothFollow(self.smooth_follow))
             .add_systems(Startup, spawn_camera)
             .add_systems(
-            Update,
-            (fit_lanes, orbit_with_mouse, follow_copy, place_camera)
-                .chain()
-                .after(super::training::TrainingSet),
-        );
+                Update,
+                (fit_lanes, orbit_with_mouse, follow_copy, place_camera)
+                    .chain()
+                    .after(super::training::TrainingSet),
+            );
     }
 }
 
@@ -98,7 +99,11 @@ fn spawn_camera(
     let orbit = OrbitCamera::default();
     let mut cam = commands.spawn((
         Camera3d::default(),
-        if quality.msaa { Msaa::Sample4 } else { Msaa::Off },
+        if quality.msaa {
+            Msaa::Sample4
+        } else {
+            Msaa::Off
+        },
         orbit.transform(),
         orbit,
     ));
@@ -167,7 +172,11 @@ fn follow_copy(
     };
     let target = scene_to_world() * (root + lanes.offset(state.followed));
     let target = Vec3::new(target.x, target.y.min(1.2).max(0.3), target.z);
-    let k = if smooth.0 { 1.0 - (-6.0 * time.delta_secs()).exp() } else { 1.0 };
+    let k = if smooth.0 {
+        1.0 - (-6.0 * time.delta_secs()).exp()
+    } else {
+        1.0
+    };
     cam.focus = cam.focus.lerp(target, k);
 }
 

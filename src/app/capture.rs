@@ -33,7 +33,11 @@ impl Plugin for CapturePlugin {
     }
 }
 
-fn capture_then_exit(mut commands: Commands, mut c: ResMut<Capture>, mut exit: MessageWriter<AppExit>) {
+fn capture_then_exit(
+    mut commands: Commands,
+    mut c: ResMut<Capture>,
+    mut exit: MessageWriter<AppExit>,
+) {
     c.frame += 1;
     if c.frame == c.after_frames {
         commands

@@ -62,12 +62,20 @@ pub struct AppOptions {
     pub quality: view::RenderQuality,
     pub width: u32,
     pub height: u32,
+    /// Initial training budget per frame, milliseconds.
+    pub train_ms: f32,
     /// Save a screenshot after this many frames, then exit.
     pub screenshot: Option<(PathBuf, u32)>,
 }
 
 /// Opens the window and runs until it is closed.
 pub fn run(opts: AppOptions) -> Result<()> {
+    if !opts.train_ms.is_finite() || opts.train_ms < 0.0 {
+        anyhow::bail!(
+            "--train-ms {}: expected a number of milliseconds ≥ 0",
+            opts.train_ms
+        );
+    }
     if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
         anyhow::bail!(
             "no display (DISPLAY is not set): the desktop app needs an X server; on a server \
@@ -88,8 +96,9 @@ pub fn run(opts: AppOptions) -> Result<()> {
     .add_plugins(training::TrainingPlugin {
         config: opts.config.clone(),
         checkpoint: opts.checkpoint.clone(),
-    })
-    .add_plugins((
+    });
+    app.world_mut().resource_mut::<lab::LabState>().budget_ms = opts.train_ms;
+    app.add_plugins((
         view::ViewPlugin {
             quality: opts.quality,
         },

@@ -30,7 +30,11 @@ pub struct FrameRate(pub f64);
 fn measure_frame_rate(time: Res<Time>, mut fps: ResMut<FrameRate>) {
     let dt = time.delta_secs_f64();
     if dt > 0.0 {
-        fps.0 = if fps.0 == 0.0 { 1.0 / dt } else { 0.9 * fps.0 + 0.1 / dt };
+        fps.0 = if fps.0 == 0.0 {
+            1.0 / dt
+        } else {
+            0.9 * fps.0 + 0.1 / dt
+        };
     }
 }
 
@@ -59,7 +63,14 @@ fn draw_overlay(
         return Ok(()); // recording the 3D view alone; F9 stops
     }
     let mut follow = cams.single().map(|c| c.follow).unwrap_or(false);
-    run_window(ctx, &mut state, &mut quality, &mut follow, &mut recording, fps.0);
+    run_window(
+        ctx,
+        &mut state,
+        &mut quality,
+        &mut follow,
+        &mut recording,
+        fps.0,
+    );
     if let Ok(mut c) = cams.single_mut()
         && c.follow != follow
     {
@@ -89,7 +100,11 @@ fn run_window(
                 .show(ui, |ui| next_run_controls(ui, state));
             ui.separator();
             ui.horizontal(|ui| {
-                let label = if state.paused { "▶ Resume" } else { "⏸ Pause" };
+                let label = if state.paused {
+                    "▶ Resume"
+                } else {
+                    "⏸ Pause"
+                };
                 if ui.button(label).clicked() {
                     state.paused = !state.paused;
                 }
@@ -119,7 +134,10 @@ fn run_window(
                     .text("ms of training per frame")
                     .logarithmic(true),
             );
-            ui.checkbox(&mut state.watch_only, "Watch only (deterministic policy, no learning)");
+            ui.checkbox(
+                &mut state.watch_only,
+                "Watch only (deterministic policy, no learning)",
+            );
             let copies = state.poses.len().max(1);
             ui.horizontal(|ui| {
                 ui.label("Follow copy");
@@ -208,9 +226,17 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
             let v = &mut a.virel;
             lr(ui, &mut v.policy_lr, "actor lr");
             lr(ui, &mut v.q_lr, "critic lr");
-            ui.add(egui::Slider::new(&mut v.reward_scale, 0.01..=10.0).logarithmic(true).text("reward scale"));
+            ui.add(
+                egui::Slider::new(&mut v.reward_scale, 0.01..=10.0)
+                    .logarithmic(true)
+                    .text("reward scale"),
+            );
             if cfg.algo == Algo::BetaVirel {
-                ui.add(egui::Slider::new(&mut v.beta_scale, 1e-4..=1.0).logarithmic(true).text("β"));
+                ui.add(
+                    egui::Slider::new(&mut v.beta_scale, 1e-4..=1.0)
+                        .logarithmic(true)
+                        .text("β"),
+                );
             }
             ui.add(egui::Slider::new(&mut v.epsilon_every, 1..=50).text("ε_ω every k updates"));
         }
@@ -221,7 +247,10 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
         }
         Algo::Td3 => {
             lr(ui, &mut a.td3.learning_rate, "learning rate");
-            ui.add(egui::Slider::new(&mut a.td3.exploration_noise, 0.0..=1.0).text("exploration noise"));
+            ui.add(
+                egui::Slider::new(&mut a.td3.exploration_noise, 0.0..=1.0)
+                    .text("exploration noise"),
+            );
         }
     }
     let mut hidden = a.virel.hidden.first().copied().unwrap_or(256);
@@ -237,7 +266,12 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
         a.set_hidden(&[hidden, hidden]);
     }
     let mut starts = a.replay(cfg.algo).learning_starts;
-    ui.add(egui::DragValue::new(&mut starts).range(0..=100_000).prefix("learning starts after ").suffix(" steps"));
+    ui.add(
+        egui::DragValue::new(&mut starts)
+            .range(0..=100_000)
+            .prefix("learning starts after ")
+            .suffix(" steps"),
+    );
     a.set_learning_starts(starts);
     if ui.button("Start new run").clicked() {
         state.requests.push(LabRequest::NewRun);
@@ -246,7 +280,11 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
 }
 
 fn lr(ui: &mut egui::Ui, v: &mut f64, name: &str) {
-    ui.add(egui::Slider::new(v, 1e-5..=1e-2).logarithmic(true).text(name));
+    ui.add(
+        egui::Slider::new(v, 1e-5..=1e-2)
+            .logarithmic(true)
+            .text(name),
+    );
 }
 
 fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
@@ -360,7 +398,10 @@ fn density_curve(d: &ActionDistribution, j: usize, low: f32, high: f32) -> Vec<[
     (0..N)
         .map(|k| {
             let a = low + (high - low) * (k as f32 + 0.5) / N as f32;
-            [f64::from(a), f64::from(d.density(j, a, low, high).min(50.0))]
+            [
+                f64::from(a),
+                f64::from(d.density(j, a, low, high).min(50.0)),
+            ]
         })
         .collect()
 }
@@ -396,7 +437,10 @@ fn actions_window(ctx: &egui::Context, state: &LabState) {
                             .include_x(f64::from(high))
                             .include_y(0.0)
                             .show(ui, |p| {
-                                p.line(Line::new(name.clone(), density_curve(d, j, low, high)).fill(0.0));
+                                p.line(
+                                    Line::new(name.clone(), density_curve(d, j, low, high))
+                                        .fill(0.0),
+                                );
                                 p.vline(VLine::new("mode", f64::from(d.mode(j, low, high))));
                             });
                     });

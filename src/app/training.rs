@@ -80,9 +80,19 @@ fn start_run(state: &mut LabState, cfg: TrainConfig, loaded: Option<&Path>) -> R
     state.followed = state.followed.min(trainer.env.num_envs() - 1);
     state.live = default();
     let space = trainer.env.action_space();
-    state.action_bounds = space.low.iter().copied().zip(space.high.iter().copied()).collect();
+    state.action_bounds = space
+        .low
+        .iter()
+        .copied()
+        .zip(space.high.iter().copied())
+        .collect();
     state.joint_names = match trainer.env.robot(0) {
-        Some(r) => r.scene().actuators.iter().map(|a| a.joint.clone()).collect(),
+        Some(r) => r
+            .scene()
+            .actuators
+            .iter()
+            .map(|a| a.joint.clone())
+            .collect(),
         None => (0..space.dim()).map(|j| format!("action {j}")).collect(),
     };
     Ok(trainer)
@@ -108,7 +118,10 @@ fn apply_requests(mut lab: NonSendMut<Lab>, mut state: ResMut<LabState>) {
             }
             LabRequest::ResetEpisodes => {
                 if let Some(t) = lab.trainer.as_mut() {
-                    let seed = t.cfg.seed.wrapping_add(t.counters.episodes.wrapping_mul(7919));
+                    let seed = t
+                        .cfg
+                        .seed
+                        .wrapping_add(t.counters.episodes.wrapping_mul(7919));
                     t.env.reset(seed);
                 }
                 Ok(None)
@@ -194,7 +207,8 @@ fn train_within_budget(
             TimeScale::Times(x) => {
                 let rate = f64::from(x) / control_dt(t);
                 // At most a quarter second of lag is carried over; slower machines run slower.
-                meter.step_debt = (meter.step_debt + time.delta_secs_f64() * rate).min(rate / 4.0 + 1.0);
+                meter.step_debt =
+                    (meter.step_debt + time.delta_secs_f64() * rate).min(rate / 4.0 + 1.0);
                 meter.step_debt as u64
             }
         }

@@ -111,7 +111,11 @@ fn setup_world(
     quality: Res<RenderQuality>,
 ) {
     commands
-        .spawn((SceneFrame, Transform::from_rotation(scene_to_world()), Visibility::default()))
+        .spawn((
+            SceneFrame,
+            Transform::from_rotation(scene_to_world()),
+            Visibility::default(),
+        ))
         .with_children(|root| {
             root.spawn((
                 Mesh3d(meshes.add(Plane3d::new(Vec3::Z, Vec2::splat(2_000.0)))),
@@ -141,7 +145,12 @@ fn geom_mesh(shape: &Shape, origin: Vec3) -> (Mesh, Transform) {
             let d = b - a;
             let rotation = Quat::from_rotation_arc(Vec3::Y, d.normalize_or(Vec3::Y));
             (
-                Capsule3d::new(radius, d.length()).mesh().rings(2).latitudes(8).longitudes(12).into(),
+                Capsule3d::new(radius, d.length())
+                    .mesh()
+                    .rings(2)
+                    .latitudes(8)
+                    .longitudes(12)
+                    .into(),
                 Transform::from_translation((a + b) / 2.0).with_rotation(rotation),
             )
         }
@@ -289,6 +298,10 @@ fn apply_quality(
         l.shadow_maps_enabled = quality.shadows;
     }
     for mut m in &mut cams {
-        *m = if quality.msaa { Msaa::Sample4 } else { Msaa::Off };
+        *m = if quality.msaa {
+            Msaa::Sample4
+        } else {
+            Msaa::Off
+        };
     }
 }

@@ -10,7 +10,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 /// Where frames go.
 enum Sink {
-    Ffmpeg { child: Child, stdin: Option<ChildStdin> },
+    Ffmpeg {
+        child: Child,
+        stdin: Option<ChildStdin>,
+    },
     Gif(Box<gif::Encoder<std::io::BufWriter<std::fs::File>>>),
 }
 
@@ -47,7 +50,9 @@ impl VideoWriter {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the folder {}", dir.display()))?;
         }
-        let wants_gif = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+        let wants_gif = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
         if !wants_gif && ffmpeg_available() {
             return Self::ffmpeg(path, width, height, fps);
         }
@@ -83,9 +88,16 @@ impl VideoWriter {
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-y"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgba"])
-            .args(["-s", &format!("{width}x{height}"), "-framerate", &fps.to_string()])
+            .args([
+                "-s",
+                &format!("{width}x{height}"),
+                "-framerate",
+                &fps.to_string(),
+            ])
             .args(["-i", "-"])
-            .args(["-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p"])
+            .args([
+                "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
+            ])
             .args(["-r", &fps.to_string(), "-movflags", "+faststart"])
             .arg(path)
             .stdin(Stdio::piped())
@@ -116,7 +128,12 @@ impl VideoWriter {
     pub fn push(&mut self, rgba: &[u8]) -> Result<()> {
         let expected = (self.width * self.height * 4) as usize;
         if rgba.len() != expected {
-            bail!("frame of {} bytes, expected {expected} ({}×{} RGBA)", rgba.len(), self.width, self.height);
+            bail!(
+                "frame of {} bytes, expected {expected} ({}×{} RGBA)",
+                rgba.len(),
+                self.width,
+                self.height
+            );
         }
         match &mut self.sink {
             Sink::Ffmpeg { stdin, .. } => stdin
@@ -126,8 +143,12 @@ impl VideoWriter {
                 .context("ffmpeg stopped taking frames")?,
             Sink::Gif(enc) => {
                 let mut pixels = rgba.to_vec();
-                let mut frame =
-                    gif::Frame::from_rgba_speed(self.width as u16, self.height as u16, &mut pixels, 10);
+                let mut frame = gif::Frame::from_rgba_speed(
+                    self.width as u16,
+                    self.height as u16,
+                    &mut pixels,
+                    10,
+                );
                 // GIF delays are in 1/100 s.
                 frame.delay = (100 / self.fps).max(1) as u16;
                 enc.write_frame(&frame)?;
@@ -152,7 +173,15 @@ impl VideoWriter {
 
 /// Writes `text` at (x, y) into an RGBA frame with an 8×8 bitmap font scaled by `scale`, white
 /// on a translucent dark box. Characters outside the font are drawn as '?'.
-pub fn draw_caption(rgba: &mut [u8], width: u32, height: u32, x: u32, y: u32, scale: u32, text: &str) {
+pub fn draw_caption(
+    rgba: &mut [u8],
+    width: u32,
+    height: u32,
+    x: u32,
+    y: u32,
+    scale: u32,
+    text: &str,
+) {
     use font8x8::UnicodeFonts;
     let glyphs: Vec<[u8; 8]> = text
         .chars()
@@ -170,7 +199,8 @@ pub fn draw_caption(rgba: &mut [u8], width: u32, height: u32, x: u32, y: u32, sc
         if px < width && py < height {
             let i = ((py * width + px) * 4) as usize;
             for k in 0..3 {
-                rgba[i + k] = (f32::from(rgba[i + k]) * (1.0 - alpha) + f32::from(rgb[k]) * alpha) as u8;
+                rgba[i + k] =
+                    (f32::from(rgba[i + k]) * (1.0 - alpha) + f32::from(rgb[k]) * alpha) as u8;
             }
         }
     };

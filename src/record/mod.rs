@@ -52,7 +52,11 @@ fn rgba_rows(img: Image, width: u32, height: u32) -> Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("captured frame in an unexpected format: {e:?}"))?;
     let rgba = dynamic.to_rgba8();
     if rgba.width() < width || rgba.height() < height {
-        bail!("captured {}×{}, expected {width}×{height}", rgba.width(), rgba.height());
+        bail!(
+            "captured {}×{}, expected {width}×{height}",
+            rgba.width(),
+            rgba.height()
+        );
     }
     let row = (rgba.width() * 4) as usize;
     Ok(rgba
@@ -129,7 +133,11 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
     .add_systems(PostUpdate, capture_stepped_frame)
     .add_systems(First, encode_captured_frames);
     app.world_mut().resource_mut::<LabState>().paused = true;
-    let target = app.world().resource::<crate::app::camera::OffscreenTarget>().0.clone();
+    let target = app
+        .world()
+        .resource::<crate::app::camera::OffscreenTarget>()
+        .0
+        .clone();
     app.insert_resource(OffscreenRecorder {
         writer: Some(writer),
         target,
@@ -187,8 +195,18 @@ fn capture_stepped_frame(
     }
     rec.waiting = true;
     let episode = finished_episodes(&state);
-    let ret = if state.live.episode_returns.first().is_some_and(|&r| r == 0.0) && episode > 0 {
-        state.runs.last().and_then(|r| r.returns.last()).map_or(0.0, |p| p[1])
+    let ret = if state
+        .live
+        .episode_returns
+        .first()
+        .is_some_and(|&r| r == 0.0)
+        && episode > 0
+    {
+        state
+            .runs
+            .last()
+            .and_then(|r| r.returns.last())
+            .map_or(0.0, |p| p[1])
     } else {
         state.live.episode_returns.first().copied().unwrap_or(0.0)
     };
@@ -204,7 +222,9 @@ fn capture_stepped_frame(
     commands
         .spawn(Screenshot::image(rec.target.clone()))
         .observe(move |captured: On<ScreenshotCaptured>| {
-            sink.lock().expect("frame sink").push(captured.image.clone());
+            sink.lock()
+                .expect("frame sink")
+                .push(captured.image.clone());
         });
 }
 
@@ -232,8 +252,8 @@ fn encode_captured_frames(
     if let Some(msg) = state.message.as_ref().filter(|m| !m.starts_with("loaded")) {
         failure.get_or_insert_with(|| anyhow::anyhow!("{msg}"));
     }
-    let done = !rec.waiting
-        && (rec.steps >= rec.max_steps || finished_episodes(&state) >= rec.episodes);
+    let done =
+        !rec.waiting && (rec.steps >= rec.max_steps || finished_episodes(&state) >= rec.episodes);
     if failure.is_some() || done {
         let writer = rec.writer.take();
         let outcome = match (failure, writer) {
@@ -301,17 +321,23 @@ fn stop_on_f9(keys: Res<ButtonInput<KeyCode>>, mut rec: ResMut<WindowRecording>)
     }
 }
 
-fn capture_window_frame(mut commands: Commands, mut rec: ResMut<WindowRecording>, frames: Res<CapturedFrames>) {
+fn capture_window_frame(
+    mut commands: Commands,
+    mut rec: ResMut<WindowRecording>,
+    frames: Res<CapturedFrames>,
+) {
     if !rec.active || rec.stop_requested {
         return;
     }
     rec.pending += 1;
     let sink = frames.0.clone();
-    commands
-        .spawn(Screenshot::primary_window())
-        .observe(move |captured: On<ScreenshotCaptured>| {
-            sink.lock().expect("frame sink").push(captured.image.clone());
-        });
+    commands.spawn(Screenshot::primary_window()).observe(
+        move |captured: On<ScreenshotCaptured>| {
+            sink.lock()
+                .expect("frame sink")
+                .push(captured.image.clone());
+        },
+    );
 }
 
 fn video_path() -> PathBuf {
@@ -355,7 +381,10 @@ fn encode_window_frames(mut rec: ResMut<WindowRecording>, frames: Res<CapturedFr
         if let Some(w) = rec.writer.take() {
             let n = w.frames();
             rec.last = Some(match w.finish() {
-                Ok(p) => format!("saved {n} frames to {}", std::fs::canonicalize(&p).unwrap_or(p).display()),
+                Ok(p) => format!(
+                    "saved {n} frames to {}",
+                    std::fs::canonicalize(&p).unwrap_or(p).display()
+                ),
                 Err(e) => format!("recording failed: {e:#}"),
             });
         }
