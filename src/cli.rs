@@ -194,6 +194,10 @@ pub struct WindowArgs {
     /// Milliseconds of training each frame may spend (the overlay can change it).
     #[arg(long, default_value_t = 30.0, value_name = "MS")]
     pub train_ms: f32,
+    /// Record the window's first N frames to videos/virel-lab-<time>.mp4, as the Record
+    /// button does.
+    #[arg(long, value_name = "N")]
+    pub record_frames: Option<u64>,
     /// Save a PNG of the window after --screenshot-after frames, then exit.
     #[arg(long, value_name = "PNG")]
     pub screenshot: Option<PathBuf>,
@@ -244,6 +248,7 @@ impl Default for WindowArgs {
             width: 1280,
             height: 800,
             train_ms: 30.0,
+            record_frames: None,
             screenshot: None,
             screenshot_after: 120,
         }
@@ -260,6 +265,7 @@ impl WindowArgs {
             width: w.width,
             height: w.height,
             train_ms: w.train_ms,
+            record_frames: w.record_frames,
             screenshot: w.screenshot.map(|p| (p, w.screenshot_after)),
         }
     }

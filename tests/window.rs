@@ -116,7 +116,8 @@ fn desktop_window_renders_robots_and_overlay_under_xvfb() {
         ])
         .args(["--device", "cpu", "--screenshot"])
         .arg(&shot)
-        .args(["--screenshot-after", "40"])
+        .args(["--screenshot-after", "40", "--record-frames", "12"])
+        .current_dir(dir.path())
         .env("DISPLAY", &x.display)
         .env_remove("WAYLAND_DISPLAY")
         .output()
@@ -130,6 +131,33 @@ fn desktop_window_renders_robots_and_overlay_under_xvfb() {
         colours > 500 && spread > 10.0,
         "blank-looking frame: {colours} colours, luminance σ {spread:.1}"
     );
+    // The Record button's path (--record-frames starts it): 12 window frames in videos/.
+    let videos: Vec<_> = std::fs::read_dir(dir.path().join("videos"))
+        .expect("videos/ written")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(videos.len(), 1, "{videos:?}");
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=width,height,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&videos[0])
+        .output();
+    match probe {
+        Ok(p) => assert_eq!(
+            String::from_utf8_lossy(&p.stdout).trim(),
+            "960,600,12",
+            "{videos:?}"
+        ),
+        Err(_) => assert!(
+            videos[0].extension().is_some_and(|e| e == "gif"),
+            "{videos:?}"
+        ),
+    }
     if let Ok(keep) = std::env::var("VIREL_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }

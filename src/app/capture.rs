@@ -34,6 +34,7 @@ impl Plugin for CapturePlugin {
 }
 
 fn capture_then_exit(
+    recording: Option<Res<crate::record::WindowRecording>>,
     mut commands: Commands,
     mut c: ResMut<Capture>,
     mut exit: MessageWriter<AppExit>,
@@ -44,7 +45,8 @@ fn capture_then_exit(
             .spawn(Screenshot::primary_window())
             .observe(save_to_disk(c.path.clone()));
     } else if c.frame > c.after_frames {
-        if std::fs::metadata(&c.path).is_ok_and(|m| m.len() > 0) {
+        let recording = recording.is_some_and(|r| r.active);
+        if !recording && std::fs::metadata(&c.path).is_ok_and(|m| m.len() > 0) {
             info!("screenshot saved to {}", c.path.display());
             exit.write(AppExit::Success);
         } else if c.frame > c.after_frames + CAPTURE_TIMEOUT_FRAMES {

@@ -62,6 +62,8 @@ pub struct AppOptions {
     pub quality: view::RenderQuality,
     pub width: u32,
     pub height: u32,
+    /// Record the window's first N frames to `videos/` (as the Record button does).
+    pub record_frames: Option<u64>,
     /// Initial training budget per frame, milliseconds.
     pub train_ms: f32,
     /// Save a screenshot after this many frames, then exit.
@@ -104,7 +106,9 @@ pub fn run(opts: AppOptions) -> Result<()> {
         },
         camera::CameraPlugin::default(),
         overlay::OverlayPlugin,
-        crate::record::WindowRecorderPlugin,
+        crate::record::WindowRecorderPlugin {
+            record_frames: opts.record_frames,
+        },
     ));
     if let Some((path, frames)) = &opts.screenshot {
         app.add_plugins(capture::CapturePlugin {

@@ -276,9 +276,14 @@ pub struct WindowRecording {
     pub active: bool,
     pub include_overlay: bool,
     pub fps: u32,
+    /// Folder of the videos (`videos/` in the working directory).
+    pub dir: PathBuf,
+    /// Stop by itself after this many frames (`--record-frames`).
+    pub limit: Option<u64>,
     writer: Option<VideoWriter>,
     size: Option<(u32, u32)>,
     pending: usize,
+    requested: u64,
     /// Where the last video went, or why it failed.
     pub last: Option<String>,
     stop_requested: bool,
@@ -287,6 +292,7 @@ pub struct WindowRecording {
 impl WindowRecording {
     pub fn start(&mut self) {
         self.active = true;
+        self.requested = 0;
         self.stop_requested = false;
         self.last = None;
     }
@@ -295,13 +301,19 @@ impl WindowRecording {
     }
 }
 
-pub struct WindowRecorderPlugin;
+pub struct WindowRecorderPlugin {
+    /// Record the first N frames from the start.
+    pub record_frames: Option<u64>,
+}
 
 impl Plugin for WindowRecorderPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(WindowRecording {
+            active: self.record_frames.is_some(),
+            limit: self.record_frames,
             include_overlay: true,
             fps: 30,
+            dir: PathBuf::from("videos"),
             ..default()
         })
         .init_resource::<CapturedFrames>()
@@ -329,6 +341,10 @@ fn capture_window_frame(
     if !rec.active || rec.stop_requested {
         return;
     }
+    rec.requested += 1;
+    if rec.limit.is_some_and(|n| rec.requested >= n) {
+        rec.stop_requested = true;
+    }
     rec.pending += 1;
     let sink = frames.0.clone();
     commands.spawn(Screenshot::primary_window()).observe(
@@ -340,11 +356,10 @@ fn capture_window_frame(
     );
 }
 
-fn video_path() -> PathBuf {
+fn video_path(dir: &std::path::Path) -> PathBuf {
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let dir = std::env::current_dir().unwrap_or_default().join("videos");
     dir.join(format!("virel-lab-{t}.mp4"))
 }
 
@@ -355,7 +370,7 @@ fn encode_window_frames(mut rec: ResMut<WindowRecording>, frames: Res<CapturedFr
         if rec.writer.is_none() && rec.last.is_none() {
             // H.264 needs even sizes: the last odd row or column is cropped.
             let (w, h) = (img.width() & !1, img.height() & !1);
-            match VideoWriter::create(&video_path(), w, h, rec.fps) {
+            match VideoWriter::create(&video_path(&rec.dir), w, h, rec.fps) {
                 Ok(writer) => {
                     rec.writer = Some(writer);
                     rec.size = Some((w, h));
@@ -387,6 +402,7 @@ fn encode_window_frames(mut rec: ResMut<WindowRecording>, frames: Res<CapturedFr
                 ),
                 Err(e) => format!("recording failed: {e:#}"),
             });
+            info!("{}", rec.last.as_deref().unwrap_or_default());
         }
     }
 }
