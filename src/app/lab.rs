@@ -82,6 +82,8 @@ pub struct LiveStats {
     pub bellman_residual: Option<f64>,
     /// Return so far of each copy's running episode.
     pub episode_returns: Vec<f64>,
+    /// Milliseconds the last frame spent training (budget + at most one step or update).
+    pub frame_training_ms: f64,
 }
 
 /// Per-frame view of the lab for rendering and the overlay.

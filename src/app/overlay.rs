@@ -307,6 +307,10 @@ fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
         row("updates/s", format!("{:.1}", l.updates_per_second));
         row("FPS", format!("{fps:.1}"));
         row(
+            "training / frame",
+            format!("{:.1} ms of {:.0}", l.frame_training_ms, state.budget_ms),
+        );
+        row(
             "recent return",
             l.recent_return.map_or("–".into(), |r| format!("{r:.1}")),
         );

@@ -243,6 +243,7 @@ fn train_within_budget(
         }
         Ok(())
     })();
+    state.live.frame_training_ms = start.elapsed().as_secs_f64() * 1e3;
     if let TimeScale::Times(_) = state.time_scale {
         meter.step_debt -= stepped as f64;
     }
