@@ -169,5 +169,6 @@ fn save_then_load_watches_the_checkpoint_and_a_bad_file_is_reported() {
         s.live.env_steps, steps,
         "watching does not count training steps"
     );
+    assert!(s.live.watched_steps >= 2, "watching steps the robots");
     assert!(s.poses.iter().all(|c| c.len() == 4));
 }

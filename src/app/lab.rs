@@ -71,7 +71,10 @@ pub enum LabRequest {
 /// Live numbers of the current run.
 #[derive(Clone, Debug, Default)]
 pub struct LiveStats {
+    /// Training env steps of the run (a loaded checkpoint's count included).
     pub env_steps: u64,
+    /// Env steps taken while watching (no learning); the curves' x goes on with them.
+    pub watched_steps: u64,
     pub updates: u64,
     pub episodes: u64,
     pub steps_per_second: f64,

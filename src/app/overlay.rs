@@ -301,6 +301,9 @@ fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
             ui.end_row();
         };
         row("env steps", l.env_steps.to_string());
+        if l.watched_steps > 0 {
+            row("steps watched", l.watched_steps.to_string());
+        }
         row("gradient updates", l.updates.to_string());
         row("episodes", l.episodes.to_string());
         row("steps/s", format!("{:.0}", l.steps_per_second));

@@ -59,7 +59,10 @@ fn label(n: usize, cfg: &TrainConfig, loaded: Option<&Path>) -> String {
         crate::rl::Algo::Td3 => "TD3",
     };
     let from = loaded.map_or(String::new(), |p| {
-        format!(" ← {}", p.file_name().unwrap_or_default().to_string_lossy())
+        format!(
+            " from {}",
+            p.file_name().unwrap_or_default().to_string_lossy()
+        )
     });
     format!("#{n} {algo} · {} ×{}{from}", cfg.env, cfg.num_envs)
 }
@@ -234,7 +237,10 @@ fn train_within_budget(
                 t.collect()?
             };
             stepped += 1;
-            let x = t.counters.env_steps as f64;
+            if state.watch_only {
+                state.live.watched_steps += t.env.num_envs() as u64;
+            }
+            let x = (t.counters.env_steps + state.live.watched_steps) as f64;
             if let Some(c) = state.runs.last_mut() {
                 for e in &episodes {
                     push_point(&mut c.returns, [x, e.episode_return]);
@@ -259,7 +265,10 @@ fn publish_state(lab: NonSend<Lab>, mut state: ResMut<LabState>, mut meter: ResM
         return;
     };
     let now = Instant::now();
-    let (steps, updates) = (t.counters.env_steps, t.counters.updates);
+    let (steps, updates) = (
+        t.counters.env_steps + state.live.watched_steps,
+        t.counters.updates,
+    );
     match meter.since {
         Some((then, s0, u0)) if now - then >= Duration::from_millis(500) => {
             let dt = (now - then).as_secs_f64();
@@ -270,7 +279,7 @@ fn publish_state(lab: NonSend<Lab>, mut state: ResMut<LabState>, mut meter: ResM
         Some(_) => {}
         None => meter.since = Some((now, steps, updates)),
     }
-    state.live.env_steps = steps;
+    state.live.env_steps = t.counters.env_steps;
     state.live.updates = updates;
     state.live.episodes = t.counters.episodes;
     state.live.recent_return = t.recent_return();
