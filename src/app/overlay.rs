@@ -11,7 +11,7 @@ use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use egui_plot::{Legend, Line, Plot, VLine};
+use egui_plot::{Legend, Line, Plot, Points, VLine};
 
 pub struct OverlayPlugin;
 
@@ -130,7 +130,7 @@ fn run_window(
                 }
             });
             ui.add(
-                egui::Slider::new(&mut state.budget_ms, 2.0..=200.0)
+                egui::Slider::new(&mut state.budget_ms, 1.0..=1000.0)
                     .text("ms of training per frame")
                     .logarithmic(true),
             );
@@ -326,6 +326,35 @@ fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
     });
 }
 
+/// One colour per run, the same in every plot's legend.
+fn run_colour(i: usize) -> egui::Color32 {
+    const PALETTE: [egui::Color32; 6] = [
+        egui::Color32::from_rgb(231, 111, 81),
+        egui::Color32::from_rgb(42, 157, 143),
+        egui::Color32::from_rgb(233, 196, 106),
+        egui::Color32::from_rgb(120, 144, 255),
+        egui::Color32::from_rgb(214, 120, 214),
+        egui::Color32::from_rgb(160, 200, 90),
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Mean of each point's last `window` episodes (the curve drawn through the scatter).
+fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
+    let mut sum = 0.0;
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            sum += p[1];
+            if i >= window {
+                sum -= points[i - window][1];
+            }
+            [p[0], sum / (i + 1).min(window) as f64]
+        })
+        .collect()
+}
+
 fn curves_window(ctx: &egui::Context, state: &LabState) {
     egui::Window::new("Learning curves")
         .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
@@ -337,10 +366,21 @@ fn curves_window(ctx: &egui::Context, state: &LabState) {
                 .x_axis_label("env steps")
                 .y_axis_label("episode return")
                 .show(ui, |p| {
-                    for run in &state.runs {
-                        if !run.returns.is_empty() {
-                            p.line(Line::new(run.label.clone(), run.returns.clone()));
+                    for (i, run) in state.runs.iter().enumerate() {
+                        if run.returns.is_empty() {
+                            continue;
                         }
+                        let colour = run_colour(i);
+                        p.points(
+                            Points::new(run.label.clone(), run.returns.clone())
+                                .radius(1.5)
+                                .color(colour.gamma_multiply(0.6)),
+                        );
+                        p.line(
+                            Line::new(run.label.clone(), moving_average(&run.returns, 10))
+                                .color(colour)
+                                .width(2.0),
+                        );
                     }
                 });
         });
@@ -364,10 +404,10 @@ fn temperature_window(ctx: &egui::Context, state: &LabState) {
                 .legend(Legend::default())
                 .x_axis_label("env steps")
                 .show(ui, |p| {
-                    for run in &state.runs {
+                    for (i, run) in state.runs.iter().enumerate() {
                         if !run.temperature.is_empty() {
                             let name = format!("{} {}", run.label, run.temperature_name);
-                            p.line(Line::new(name, run.temperature.clone()));
+                            p.line(Line::new(name, run.temperature.clone()).color(run_colour(i)));
                         }
                     }
                 });
@@ -457,4 +497,15 @@ fn actions_window(ctx: &egui::Context, state: &LabState) {
                 }
             });
         });
+}
+
+#[cfg(test)]
+mod tests {
+    /// The learning curve's line is the mean of the last `window` episodes, fewer at the start.
+    #[test]
+    fn moving_average_over_the_last_episodes() {
+        let pts = [[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]];
+        let avg = super::moving_average(&pts, 2);
+        assert_eq!(avg, vec![[1.0, 2.0], [2.0, 3.0], [3.0, 5.0], [4.0, 7.0]]);
+    }
 }
