@@ -297,6 +297,9 @@ pub struct RecordArgs {
     pub fps: u32,
     #[arg(long, value_enum, default_value_t = Quality::High)]
     pub quality: Quality,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 #[derive(Args, Debug)]
@@ -344,6 +347,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 height: a.height,
                 fps: a.fps,
                 quality: a.quality.render_quality(),
+                overwrite: a.overwrite,
             })?;
             println!(
                 "wrote {frames} frames ({}×{} at {} fps) to {}",

@@ -1,7 +1,8 @@
 //! `virel-lab record`: off-screen rendering of a tiny checkpoint to MP4 (ffprobe sees exactly
 //! one frame per control step, at the asked size and rate) and the GIF fallback (a valid GIF
-//! with the same frame count). Needs no display; skipped with a message only where ffmpeg /
-//! ffprobe are not installed (scripts/setup.sh installs them).
+//! with the same frame count); an existing video is kept unless `--overwrite`. Needs no
+//! display; skipped with a message only where ffmpeg / ffprobe are not installed
+//! (scripts/setup.sh installs them).
 
 mod common;
 
@@ -82,6 +83,13 @@ fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let again = record(&ckpt, &mp4, &[]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert!(record(&ckpt, &mp4, &["--overwrite"]).status.success());
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
         .args([

@@ -39,6 +39,8 @@ pub struct RecordOptions {
     pub height: u32,
     pub fps: u32,
     pub quality: RenderQuality,
+    /// Replace an existing file at `out` (or at its GIF fallback).
+    pub overwrite: bool,
 }
 
 /// Frames captured by the GPU, waiting to be encoded (filled by screenshot observers).
@@ -96,6 +98,14 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
             ckpt_path.display(),
             ckpt.header.spec.env
         );
+    }
+    if !opts.overwrite {
+        let gif = opts.out.with_extension("gif");
+        for p in [&opts.out, &gif] {
+            if p.exists() {
+                bail!("{} exists: pass --overwrite to replace it", p.display());
+            }
+        }
     }
     cfg.num_envs = 1;
     cfg.device = crate::training::config::DeviceChoice::Auto;
