@@ -83,6 +83,18 @@ fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The first frame already shows the scene (not a black frame from before the renderer
+    // was ready): mean grey level of the sky and ground.
+    let first = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&mp4)
+        .args(["-vframes", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(first.stdout.len(), 160 * 120);
+    let mean = first.stdout.iter().map(|&v| f64::from(v)).sum::<f64>() / (160.0 * 120.0);
+    assert!(mean > 60.0, "first frame nearly black: mean grey {mean:.1}");
+
     let again = record(&ckpt, &mp4, &[]);
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(

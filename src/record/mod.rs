@@ -82,6 +82,13 @@ struct OffscreenRecorder {
     /// A frame is in flight: no step until it is encoded.
     waiting: bool,
     stepped: bool,
+    /// Warm-up: frames of the unmoved first pose are captured and thrown away until the
+    /// renderer gives the same, non-empty picture twice (meshes and pipelines ready), so that
+    /// the video's first frame is not a black or half-built one.
+    warm: bool,
+    warmup_capture: bool,
+    warmup_frames: u32,
+    last_warmup: Option<Vec<u8>>,
     caption: String,
     result: Arc<Mutex<Option<Result<(PathBuf, u64)>>>>,
 }
@@ -158,6 +165,10 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
         steps: 0,
         waiting: false,
         stepped: false,
+        warm: false,
+        warmup_capture: false,
+        warmup_frames: 0,
+        last_warmup: None,
         caption: format!("{} | {env}", algo_name(algo)),
         result: result.clone(),
     });
@@ -180,9 +191,17 @@ fn finished_episodes(state: &LabState) -> usize {
 }
 
 /// Requests the next control step once the previous frame is encoded.
+/// Frames the renderer may take to produce a stable first picture.
+const WARMUP_LIMIT: u32 = 600;
+
 fn step_when_frame_done(mut rec: ResMut<OffscreenRecorder>, mut state: ResMut<LabState>) {
     rec.stepped = false;
+    rec.warmup_capture = false;
     if rec.waiting || rec.writer.is_none() || state.current.is_none() {
+        return;
+    }
+    if !rec.warm {
+        rec.warmup_capture = !state.poses.is_empty();
         return;
     }
     if rec.steps >= rec.max_steps || finished_episodes(&state) >= rec.episodes {
@@ -200,7 +219,7 @@ fn capture_stepped_frame(
     state: Res<LabState>,
     frames: Res<CapturedFrames>,
 ) {
-    if !rec.stepped {
+    if !rec.stepped && !rec.warmup_capture {
         return;
     }
     rec.waiting = true;
@@ -248,6 +267,25 @@ fn encode_captured_frames(
     let (w, h) = (rec.width, rec.height);
     let mut failure = None;
     for img in captured {
+        rec.waiting = false;
+        if !rec.warm {
+            match rgba_rows(img, w, h) {
+                Ok(rgba) => {
+                    rec.warmup_frames += 1;
+                    let lit = rgba.chunks(4).any(|p| p[0] > 16 || p[1] > 16 || p[2] > 16);
+                    let stable = rec.last_warmup.as_ref() == Some(&rgba);
+                    rec.warm = lit && stable && rec.warmup_frames >= 3;
+                    rec.last_warmup = Some(rgba);
+                    if rec.warmup_frames > WARMUP_LIMIT && !rec.warm {
+                        failure = Some(anyhow::anyhow!(
+                            "the renderer gave no stable picture in {WARMUP_LIMIT} frames"
+                        ));
+                    }
+                }
+                Err(e) => failure = Some(e),
+            }
+            continue;
+        }
         let caption = rec.caption.clone();
         let pushed = rgba_rows(img, w, h).and_then(|mut rgba| {
             let scale = (h / 240).max(1);
@@ -257,7 +295,6 @@ fn encode_captured_frames(
         if let Err(e) = pushed {
             failure = Some(e);
         }
-        rec.waiting = false;
     }
     if let Some(msg) = state.message.as_ref().filter(|m| !m.starts_with("loaded")) {
         failure.get_or_insert_with(|| anyhow::anyhow!("{msg}"));
