@@ -66,11 +66,19 @@ fn a_hopper_that_falls_terminates_and_a_cheetah_never_does() {
     }
 }
 
-/// Within 0.05 rad. The humanoid is left out: at full torque its hips and shoulders pass their
-/// limits by up to ~0.06 rad with rapier's 4 solver iterations (a known gap, see the notes).
+/// Full torque, flipping sign every 40 steps: hinges stay within 0.05 rad of their limits, the
+/// humanoid's within 0.1 rad (its hips and shoulders pass by ~0.06). For scale: MuJoCo's soft
+/// limits under the same pattern (Gymnasium 1.4 v5 envs on MuJoCo 4.0) are passed by
+/// 0.26 rad (humanoid), 0.40 (walker2d), 0.17 (ant), 0.11 (half_cheetah), 0.10 (hopper).
 #[test]
 fn joint_limits_hold_under_maximal_torques() {
-    for name in ["half_cheetah", "hopper", "walker2d", "ant"] {
+    for (name, slack) in [
+        ("half_cheetah", 0.05),
+        ("hopper", 0.05),
+        ("walker2d", 0.05),
+        ("ant", 0.05),
+        ("humanoid", 0.1),
+    ] {
         let mut env = Locomotion::new(name).unwrap();
         env.reset(Some(0));
         let scene = env.robot().scene().clone();
@@ -82,7 +90,7 @@ fn joint_limits_hold_under_maximal_torques() {
             for (q, j) in angles.iter().zip(&scene.joints) {
                 let (lo, hi) = j.range.unwrap();
                 assert!(
-                    *q > lo - 0.05 && *q < hi + 0.05,
+                    *q > lo - slack && *q < hi + slack,
                     "{name} step {k}: {} at {q} outside ({lo}, {hi})",
                     j.name
                 );
