@@ -27,7 +27,8 @@ impl Plugin for OverlayPlugin {
 #[derive(Resource, Default)]
 pub struct FrameRate(pub f64);
 
-fn measure_frame_rate(time: Res<Time>, mut fps: ResMut<FrameRate>) {
+/// Real time: `Time` (virtual) clamps a frame to 250 ms, which would cap slow frames at 4 FPS.
+fn measure_frame_rate(time: Res<Time<Real>>, mut fps: ResMut<FrameRate>) {
     let dt = time.delta_secs_f64();
     if dt > 0.0 {
         fps.0 = if fps.0 == 0.0 {
@@ -130,9 +131,10 @@ fn run_window(
                 }
             });
             ui.add(
-                egui::Slider::new(&mut state.budget_ms, 1.0..=1000.0)
+                egui::Slider::new(&mut state.budget_ms, 0.0..=1000.0)
                     .text("ms of training per frame")
-                    .logarithmic(true),
+                    .logarithmic(true)
+                    .smallest_positive(1.0),
             );
             ui.checkbox(
                 &mut state.watch_only,

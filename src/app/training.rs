@@ -194,7 +194,7 @@ fn train_within_budget(
     mut lab: NonSendMut<Lab>,
     mut state: ResMut<LabState>,
     mut meter: ResMut<SpeedMeter>,
-    time: Res<Time>,
+    time: Res<Time<Real>>,
 ) {
     let Some(t) = lab.trainer.as_mut() else {
         return;
