@@ -1,5 +1,5 @@
 //! Training: the collect → update loop ([`Trainer`]), evaluation, checkpoints, metric logs,
-//! and the run configuration. The loop is stepwise so that headless `train` and (later) the
+//! and the run configuration. The loop is stepwise so that headless `train` and the
 //! desktop app drive the same code.
 
 pub mod checkpoint;
