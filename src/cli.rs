@@ -257,16 +257,15 @@ impl Default for WindowArgs {
 
 impl WindowArgs {
     fn options(&self, config: TrainConfig, checkpoint: Option<PathBuf>) -> crate::app::AppOptions {
-        let w = self.clone();
         crate::app::AppOptions {
             config,
             checkpoint,
-            quality: w.quality.render_quality(),
-            width: w.width,
-            height: w.height,
-            train_ms: w.train_ms,
-            record_frames: w.record_frames,
-            screenshot: w.screenshot.map(|p| (p, w.screenshot_after)),
+            quality: self.quality.render_quality(),
+            width: self.width,
+            height: self.height,
+            train_ms: self.train_ms,
+            record_frames: self.record_frames,
+            screenshot: self.screenshot.clone().map(|p| (p, self.screenshot_after)),
         }
     }
 }

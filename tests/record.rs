@@ -45,9 +45,10 @@ fn tiny_checkpoint(dir: &Path) -> std::path::PathBuf {
     run
 }
 
-fn record(ckpt: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    bin()
-        .args(["record", "--checkpoint"])
+/// `record` of 30 steps at 160×120, 15 fps, low quality, without a display.
+fn record_command(ckpt: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut cmd = bin();
+    cmd.args(["record", "--checkpoint"])
         .arg(ckpt)
         .args([
             "--max-steps",
@@ -62,9 +63,12 @@ fn record(ckpt: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
         .args(["--fps", "15", "--quality", "low", "--out"])
         .arg(out)
         .args(extra)
-        .env_remove("DISPLAY")
-        .output()
-        .unwrap()
+        .env_remove("DISPLAY");
+    cmd
+}
+
+fn record(ckpt: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    record_command(ckpt, out, extra).output().unwrap()
 }
 
 #[test]
@@ -128,24 +132,8 @@ fn record_writes_one_mp4_frame_per_step_and_a_gif_without_ffmpeg() {
 
     // The fallback, as used when ffmpeg is missing: PATH without ffmpeg.
     let gif_out = dir.path().join("fallback.mp4");
-    let out = bin()
-        .args(["record", "--checkpoint"])
-        .arg(&ckpt)
-        .args([
-            "--max-steps",
-            "30",
-            "--episodes",
-            "100",
-            "--width",
-            "160",
-            "--height",
-            "120",
-        ])
-        .args(["--fps", "15"])
-        .args(["--quality", "low", "--out"])
-        .arg(&gif_out)
+    let out = record_command(&ckpt, &gif_out, &[])
         .env("PATH", "/nonexistent")
-        .env_remove("DISPLAY")
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);

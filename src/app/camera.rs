@@ -171,7 +171,7 @@ fn follow_copy(
         return;
     };
     let target = scene_to_world() * (root + lanes.offset(state.followed));
-    let target = Vec3::new(target.x, target.y.min(1.2).max(0.3), target.z);
+    let target = Vec3::new(target.x, target.y.clamp(0.3, 1.2), target.z);
     let k = if smooth.0 {
         1.0 - (-6.0 * time.delta_secs()).exp()
     } else {

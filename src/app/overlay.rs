@@ -292,10 +292,7 @@ fn lr(ui: &mut egui::Ui, v: &mut f64, name: &str) {
 fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
     let l = &state.live;
     let cur = state.current.as_ref();
-    ui.label(format!(
-        "{}",
-        state.runs.last().map_or("no run", |r| r.label.as_str())
-    ));
+    ui.label(state.runs.last().map_or("no run", |r| r.label.as_str()));
     egui::Grid::new("stats").num_columns(2).show(ui, |ui| {
         let mut row = |k: &str, v: String| {
             ui.label(k);

@@ -47,6 +47,23 @@ pub struct RecordOptions {
 #[derive(Resource, Clone, Default)]
 struct CapturedFrames(Arc<Mutex<Vec<Image>>>);
 
+impl CapturedFrames {
+    /// Spawns `screenshot`; its image joins these frames when the GPU hands it back.
+    fn capture(&self, commands: &mut Commands, screenshot: Screenshot) {
+        let sink = self.0.clone();
+        commands
+            .spawn(screenshot)
+            .observe(move |captured: On<ScreenshotCaptured>| {
+                sink.lock()
+                    .expect("frame sink")
+                    .push(captured.image.clone());
+            });
+    }
+}
+
+/// What [`record`] hands back from inside the app: the video's path and frame count.
+type RecordOutcome = Arc<Mutex<Option<Result<(PathBuf, u64)>>>>;
+
 /// RGBA8 rows of a captured image, cropped to `width × height`.
 fn rgba_rows(img: Image, width: u32, height: u32) -> Result<Vec<u8>> {
     let dynamic = img
@@ -90,7 +107,7 @@ struct OffscreenRecorder {
     warmup_frames: u32,
     last_warmup: Option<Vec<u8>>,
     caption: String,
-    result: Arc<Mutex<Option<Result<(PathBuf, u64)>>>>,
+    result: RecordOutcome,
 }
 
 /// Renders a checkpoint's policy to a video file; returns its path and frame count.
@@ -118,7 +135,7 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
     cfg.device = crate::training::config::DeviceChoice::Auto;
     crate::runtime::init_torch(cfg.torch_threads);
     let writer = VideoWriter::create(&opts.out, opts.width, opts.height, opts.fps)?;
-    let result = Arc::new(Mutex::new(None));
+    let result: RecordOutcome = Arc::new(Mutex::new(None));
     let algo = cfg.algo;
     let env = cfg.env.clone();
 
@@ -247,14 +264,7 @@ fn capture_stepped_frame(
         rec.episodes,
         rec.steps
     );
-    let sink = frames.0.clone();
-    commands
-        .spawn(Screenshot::image(rec.target.clone()))
-        .observe(move |captured: On<ScreenshotCaptured>| {
-            sink.lock()
-                .expect("frame sink")
-                .push(captured.image.clone());
-        });
+    frames.capture(&mut commands, Screenshot::image(rec.target.clone()));
 }
 
 fn encode_captured_frames(
@@ -393,14 +403,7 @@ fn capture_window_frame(
         rec.stop_requested = true;
     }
     rec.pending += 1;
-    let sink = frames.0.clone();
-    commands.spawn(Screenshot::primary_window()).observe(
-        move |captured: On<ScreenshotCaptured>| {
-            sink.lock()
-                .expect("frame sink")
-                .push(captured.image.clone());
-        },
-    );
+    frames.capture(&mut commands, Screenshot::primary_window());
 }
 
 fn video_path(dir: &std::path::Path) -> PathBuf {
