@@ -75,7 +75,16 @@ fn shipped_scenes_carry_mujoco_numbers() {
         "hip_y"
     );
     let hopper = scene::load("hopper").unwrap();
-    assert_eq!((hopper.task.timestep, hopper.task.frame_skip), (0.002, 4));
+    assert_eq!(
+        (
+            hopper.task.timestep,
+            hopper.task.frame_skip,
+            hopper.task.substeps
+        ),
+        (0.002, 4, 4)
+    );
+    let default = scene::parse(&hopper_with("substeps: 4,", ""), "robot.ron").unwrap();
+    assert_eq!(default.task.substeps, 4, "rapier's default when left out");
     let thigh = &hopper.joints[0];
     assert!(
         (thigh.range.unwrap().0 + 150f32.to_radians()).abs() < 1e-4,
@@ -138,6 +147,11 @@ fn malformed_scenes_name_file_line_column_and_problem() {
             ),
             "\"foot_joint\"",
             "joint 'foot_joint' has range (0.785398, -0.785398)",
+        ),
+        (
+            ("substeps: 4", "substeps: 0"),
+            "substeps",
+            "substeps must be between 1 and 64, not 0",
         ),
     ];
     for ((from, to), at, want) in cases {

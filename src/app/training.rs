@@ -89,7 +89,7 @@ fn start_run(state: &mut LabState, cfg: TrainConfig, loaded: Option<&Path>) -> R
         .copied()
         .zip(space.high.iter().copied())
         .collect();
-    state.joint_names = match trainer.env.robot(0) {
+    state.joint_names = match trainer.env.robots() {
         Some(r) => r
             .scene()
             .actuators
@@ -165,7 +165,7 @@ fn apply_requests(mut lab: NonSendMut<Lab>, mut state: ResMut<LabState>) {
 
 /// Seconds of robot time per vector step.
 fn control_dt(t: &Trainer) -> f64 {
-    t.env.robot(0).map_or(0.05, |r| {
+    t.env.robots().map_or(0.05, |r| {
         let task = &r.scene().task;
         f64::from(task.timestep) * f64::from(task.frame_skip)
     })
@@ -292,8 +292,8 @@ fn publish_state(lab: NonSend<Lab>, mut state: ResMut<LabState>, mut meter: ResM
     state.action_distribution = Some(t.agent.action_distribution(&obs));
     state.poses = (0..n)
         .map(|i| {
-            t.env.robot(i).map_or_else(Vec::new, |r| {
-                r.body_poses()
+            t.env.robots().map_or_else(Vec::new, |r| {
+                r.body_poses(i)
                     .iter()
                     .map(|p| (p.translation, p.rotation))
                     .collect()

@@ -204,7 +204,7 @@ fn spawn_robots(
     for e in &old {
         commands.entity(e).despawn();
     }
-    let Some(robot) = t.env.robot(0) else {
+    let Some(robot) = t.env.robots() else {
         return;
     };
     let scene = robot.scene();

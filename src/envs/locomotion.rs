@@ -10,6 +10,10 @@
 //! - Terminated when unhealthy (and the task says so); truncated after `episode_steps`.
 //! - Reset: the reset pose plus uniform noise ± reset_noise_scale on every generalised
 //!   coordinate and velocity.
+//!
+//! One [`Locomotion`] holds N copies of the robot in one physics world, each with its own
+//! episode clock and random generator: [`super::VecEnv`] steps them together. With one copy it
+//! is a plain [`Env`].
 
 use super::{BoxSpace, Env, Step};
 use crate::scene::spec::{RootJoint, SceneSpec};
@@ -18,21 +22,32 @@ use anyhow::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// Per-copy episode state.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Episode {
+    rng: ChaCha8Rng,
+    steps: u32,
+}
+
 pub struct Locomotion {
     name: String,
     scene: SceneSpec,
     robot: RobotWorld,
-    rng: ChaCha8Rng,
-    steps: u32,
+    episodes: Vec<Episode>,
     obs_space: BoxSpace,
     act_space: BoxSpace,
 }
 
 impl Locomotion {
-    /// A shipped robot by name, or a scene file.
+    /// A shipped robot by name, or a scene file: one copy.
     pub fn new(name_or_path: &str) -> Result<Self> {
+        Self::with_copies(name_or_path, 1)
+    }
+
+    /// `copies` robots in one world, each on its own lane.
+    pub fn with_copies(name_or_path: &str, copies: usize) -> Result<Self> {
         let scene = crate::scene::load(name_or_path)?;
-        let robot = RobotWorld::new(&scene)?;
+        let robot = RobotWorld::new(&scene, copies)?;
         let n = scene.task.obs_dim;
         let (low, high): (Vec<f32>, Vec<f32>) =
             scene.actuators.iter().map(|a| a.ctrl_range).unzip();
@@ -40,30 +55,39 @@ impl Locomotion {
             name: name_or_path.to_owned(),
             obs_space: BoxSpace::uniform(n, f32::NEG_INFINITY, f32::INFINITY),
             act_space: BoxSpace::new(low, high),
+            episodes: (0..robot.num_copies())
+                .map(|_| Episode {
+                    rng: ChaCha8Rng::seed_from_u64(0),
+                    steps: 0,
+                })
+                .collect(),
             robot,
             scene,
-            rng: ChaCha8Rng::seed_from_u64(0),
-            steps: 0,
         })
     }
 
-    pub fn robot(&self) -> &RobotWorld {
+    pub fn num_copies(&self) -> usize {
+        self.episodes.len()
+    }
+
+    /// The physics world of every copy.
+    pub fn robots(&self) -> &RobotWorld {
         &self.robot
     }
 
     /// The x the forward reward measures.
-    fn progress_x(&self) -> f32 {
+    fn progress_x(&self, k: usize) -> f32 {
         match self.scene.root {
-            RootJoint::Planar => self.robot.root_state().0[0],
-            RootJoint::Free if self.scene.name == "humanoid" => self.robot.center_of_mass().x,
-            RootJoint::Free => self.robot.root_position().x,
+            RootJoint::Planar => self.robot.root_state(k).0[0],
+            RootJoint::Free if self.scene.name == "humanoid" => self.robot.center_of_mass(k).x,
+            RootJoint::Free => self.robot.root_position(k).x,
         }
     }
 
-    /// (observation, generalised positions, velocities).
-    fn observe(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-        let (mut q, mut qd) = self.robot.root_state();
-        let (hq, hqd) = self.robot.hinge_state();
+    /// (observation, generalised positions, velocities) of copy `k`.
+    fn observe(&self, k: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        let (mut q, mut qd) = self.robot.root_state(k);
+        let (hq, hqd) = self.robot.hinge_state(k);
         q.extend(hq);
         qd.extend(hqd);
         let skip = match self.scene.root {
@@ -94,8 +118,131 @@ impl Locomotion {
             .is_none_or(|r| q[2..].iter().chain(qd).all(|&x| within(x, Some(r))));
         finite && within(z, h.z_range) && angle.is_none_or(|a| within(a, h.angle_range)) && state_ok
     }
+
+    /// Starts a new episode of copy `k`. `Some(seed)` re-seeds its random generator first.
+    pub fn reset_copy(&mut self, k: usize, seed: Option<u64>) -> Vec<f32> {
+        let episode = &mut self.episodes[k];
+        if let Some(seed) = seed {
+            episode.rng = ChaCha8Rng::seed_from_u64(seed);
+        }
+        episode.steps = 0;
+        self.robot.reset_copy(k);
+        let c = self.scene.task.reset_noise_scale;
+        let n = self.scene.joints.len()
+            + if self.scene.root == RootJoint::Planar {
+                3
+            } else {
+                6
+            };
+        let mut noise = |count: usize| {
+            (0..count)
+                .map(|_| {
+                    if c > 0.0 {
+                        episode.rng.random_range(-c..=c)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect::<Vec<f32>>()
+        };
+        let (dq, dv) = (noise(n), noise(n));
+        self.robot.perturb(k, &dq, &dv);
+        self.observe(k).0
+    }
+
+    /// Advances every copy one control step with `actions[k·act_dim..]`, all in one physics
+    /// world. Copies whose episode ended are left for the caller to reset.
+    pub fn step_copies(&mut self, actions: &[f32]) -> Vec<Step> {
+        let t = &self.scene.task;
+        let dim = self.act_space.dim();
+        let n = self.num_copies();
+        assert_eq!(actions.len(), n * dim, "actions must be [copies × act_dim]");
+        let dt = t.timestep * t.frame_skip as f32;
+        let x_before: Vec<f32> = (0..n).map(|k| self.progress_x(k)).collect();
+        for k in 0..n {
+            self.robot.set_actions(k, &actions[k * dim..(k + 1) * dim]);
+        }
+        for _ in 0..t.frame_skip {
+            self.robot.step();
+        }
+        (0..n)
+            .map(|k| self.finish_step(k, &actions[k * dim..(k + 1) * dim], x_before[k], dt))
+            .collect()
+    }
+
+    /// Reward terms, health and time limit of copy `k` after a control step.
+    fn finish_step(&mut self, k: usize, action: &[f32], x_before: f32, dt: f32) -> Step {
+        let t = &self.scene.task;
+        let x_velocity = (self.progress_x(k) - x_before) / dt;
+        let (obs, q, qd) = self.observe(k);
+        let healthy = self.healthy(&q, &qd);
+        let clipped = action
+            .iter()
+            .zip(&self.scene.actuators)
+            .map(|(a, s)| a.clamp(s.ctrl_range.0, s.ctrl_range.1));
+        let forward = t.forward_reward_weight * x_velocity;
+        let ctrl = -t.ctrl_cost_weight * clipped.map(|a| a * a).sum::<f32>();
+        let survive = if healthy || !t.terminate_when_unhealthy {
+            t.healthy_reward
+        } else {
+            0.0
+        };
+        let mut terms = vec![("forward", forward), ("ctrl", ctrl), ("healthy", survive)];
+        if t.contact_cost_weight > 0.0 {
+            let squared: f32 = self
+                .robot
+                .contact_forces(k)
+                .iter()
+                .map(|f| {
+                    f.to_array()
+                        .iter()
+                        .map(|c| c.clamp(-1.0, 1.0).powi(2))
+                        .sum::<f32>()
+                })
+                .sum();
+            terms.push(("contact", -t.contact_cost_weight * squared));
+        }
+        let episode = &mut self.episodes[k];
+        episode.steps += 1;
+        Step {
+            obs,
+            reward: terms.iter().map(|t| t.1).sum(),
+            terminated: t.terminate_when_unhealthy && !healthy,
+            truncated: episode.steps >= t.episode_steps,
+            terms,
+        }
+    }
+
+    /// The physics world (every copy), random generators and episode clocks.
+    pub fn snapshot(&self) -> serde_json::Value {
+        // The physics state goes through RON, which keeps infinite joint limits and health
+        // bounds (JSON would turn them into null).
+        let robot = ron::to_string(&self.robot).expect("a physics world always serialises");
+        super::to_snapshot(&(robot, &self.episodes))
+    }
+
+    /// Restores a [`Locomotion::snapshot`] of as many copies of the same robot.
+    pub fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()> {
+        let (robot, episodes): (String, Vec<Episode>) = super::from_snapshot(&self.name, snapshot)?;
+        let robot: RobotWorld = ron::from_str(&robot)
+            .map_err(|e| anyhow::anyhow!("not a snapshot of a '{}' env: {e}", self.name))?;
+        if robot.scene() != &self.scene {
+            anyhow::bail!("the snapshot holds another robot than '{}'", self.name);
+        }
+        if robot.num_copies() != self.num_copies() || episodes.len() != self.num_copies() {
+            anyhow::bail!(
+                "the snapshot holds {} copies of '{}', this run has {}",
+                robot.num_copies(),
+                self.name,
+                self.num_copies()
+            );
+        }
+        (self.robot, self.episodes) = (robot, episodes);
+        Ok(())
+    }
 }
 
+/// One copy is a plain env; more are stepped through [`super::VecEnv`].
 impl Env for Locomotion {
     fn name(&self) -> &str {
         &self.name
@@ -113,94 +260,16 @@ impl Env for Locomotion {
         self.scene.task.episode_steps as usize
     }
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
-        if let Some(seed) = seed {
-            self.rng = ChaCha8Rng::seed_from_u64(seed);
-        }
-        self.robot = RobotWorld::new(&self.scene).expect("the scene built once already");
-        let c = self.scene.task.reset_noise_scale;
-        let n = self.scene.joints.len()
-            + if self.scene.root == RootJoint::Planar {
-                3
-            } else {
-                6
-            };
-        let mut noise = |k: usize| {
-            (0..k)
-                .map(|_| {
-                    if c > 0.0 {
-                        self.rng.random_range(-c..=c)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect::<Vec<f32>>()
-        };
-        let (dq, dv) = (noise(n), noise(n));
-        self.robot.perturb(&dq, &dv);
-        self.steps = 0;
-        self.observe().0
+        self.reset_copy(0, seed)
     }
     fn step(&mut self, action: &[f32]) -> Step {
-        let t = &self.scene.task;
-        let dt = t.timestep * t.frame_skip as f32;
-        let x_before = self.progress_x();
-        self.robot.set_actions(action);
-        for _ in 0..t.frame_skip {
-            self.robot.step();
-        }
-        let x_velocity = (self.progress_x() - x_before) / dt;
-        let (obs, q, qd) = self.observe();
-        let healthy = self.healthy(&q, &qd);
-        let clipped = action
-            .iter()
-            .zip(&self.scene.actuators)
-            .map(|(a, s)| a.clamp(s.ctrl_range.0, s.ctrl_range.1));
-        let forward = t.forward_reward_weight * x_velocity;
-        let ctrl = -t.ctrl_cost_weight * clipped.map(|a| a * a).sum::<f32>();
-        let survive = if healthy || !t.terminate_when_unhealthy {
-            t.healthy_reward
-        } else {
-            0.0
-        };
-        let mut terms = vec![("forward", forward), ("ctrl", ctrl), ("healthy", survive)];
-        if t.contact_cost_weight > 0.0 {
-            let squared: f32 = self
-                .robot
-                .contact_forces()
-                .iter()
-                .map(|f| {
-                    f.to_array()
-                        .iter()
-                        .map(|c| c.clamp(-1.0, 1.0).powi(2))
-                        .sum::<f32>()
-                })
-                .sum();
-            terms.push(("contact", -t.contact_cost_weight * squared));
-        }
-        self.steps += 1;
-        Step {
-            obs,
-            reward: terms.iter().map(|t| t.1).sum(),
-            terminated: t.terminate_when_unhealthy && !healthy,
-            truncated: self.steps >= t.episode_steps,
-            terms,
-        }
+        assert_eq!(self.num_copies(), 1, "a fleet steps through VecEnv");
+        self.step_copies(action).remove(0)
     }
     fn snapshot(&self) -> serde_json::Value {
-        // The physics state goes through RON, which keeps infinite joint limits and health
-        // bounds (JSON would turn them into null).
-        let robot = ron::to_string(&self.robot).expect("a physics world always serialises");
-        super::to_snapshot(&(robot, &self.rng, self.steps))
+        Locomotion::snapshot(self)
     }
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()> {
-        let (robot, rng, steps): (String, ChaCha8Rng, u32) =
-            super::from_snapshot(&self.name, snapshot)?;
-        let robot: RobotWorld = ron::from_str(&robot)
-            .map_err(|e| anyhow::anyhow!("not a snapshot of a '{}' env: {e}", self.name))?;
-        if robot.scene() != &self.scene {
-            anyhow::bail!("the snapshot holds another robot than '{}'", self.name);
-        }
-        (self.robot, self.rng, self.steps) = (robot, rng, steps);
-        Ok(())
+        Locomotion::restore(self, snapshot)
     }
 }

@@ -101,14 +101,17 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
     Ok(match name {
         "pendulum" => Box::new(pendulum::Pendulum::default()),
         "identity" => Box::new(identity::Identity::default()),
-        other if other.ends_with(".ron") || crate::scene::BUILTIN.iter().any(|b| b.0 == other) => {
-            Box::new(locomotion::Locomotion::new(other)?)
-        }
+        other if is_scene(other) => Box::new(locomotion::Locomotion::new(other)?),
         other => bail!(
             "unknown env '{other}': expected one of {} or a scene file (.ron)",
             ENV_NAMES.join(", ")
         ),
     })
+}
+
+/// A robot: a shipped scene's name or a scene file.
+fn is_scene(name: &str) -> bool {
+    name.ends_with(".ron") || crate::scene::BUILTIN.iter().any(|b| b.0 == name)
 }
 
 /// A finished episode.
@@ -134,9 +137,18 @@ pub struct VecStep {
     pub episodes: Vec<EpisodeEnd>,
 }
 
+/// How the copies of a [`VecEnv`] are held.
+enum Copies {
+    /// Independent envs, stepped one after the other.
+    Separate(Vec<Box<dyn Env>>),
+    /// Robots in one physics world, stepped together.
+    Shared(Box<locomotion::Locomotion>),
+}
+
 /// N copies of an env stepped together, with auto-reset. Copy i is seeded with `seed + i`.
+/// Locomotion robots share one physics world; other envs are separate objects.
 pub struct VecEnv {
-    envs: Vec<Box<dyn Env>>,
+    copies: Copies,
     obs: Vec<f32>,
     returns: Vec<f64>,
     lengths: Vec<usize>,
@@ -145,6 +157,7 @@ pub struct VecEnv {
 }
 
 impl VecEnv {
+    /// Independent envs, one per copy.
     pub fn new(envs: Vec<Box<dyn Env>>) -> Result<Self> {
         let Some(first) = envs.first() else {
             bail!("a vectorised env needs at least one copy")
@@ -156,24 +169,37 @@ impl VecEnv {
         {
             bail!("all copies of a vectorised env must have the same spaces");
         }
-        let n = envs.len();
-        Ok(Self {
-            envs,
+        Ok(Self::of(Copies::Separate(envs), obs_dim, act_dim))
+    }
+
+    fn of(copies: Copies, obs_dim: usize, act_dim: usize) -> Self {
+        let n = match &copies {
+            Copies::Separate(envs) => envs.len(),
+            Copies::Shared(fleet) => fleet.num_copies(),
+        };
+        Self {
+            copies,
             obs: vec![0.0; n * obs_dim],
             returns: vec![0.0; n],
             lengths: vec![0; n],
             obs_dim,
             act_dim,
-        })
+        }
     }
 
-    /// `n` copies of the registered env `name`.
+    /// `n` copies of the registered env `name`: robots in one physics world, other envs apart.
     pub fn make(name: &str, n: usize) -> Result<Self> {
-        Self::new((0..n.max(1)).map(|_| make(name)).collect::<Result<_>>()?)
+        let n = n.max(1);
+        if is_scene(name) {
+            let fleet = locomotion::Locomotion::with_copies(name, n)?;
+            let (obs_dim, act_dim) = (fleet.observation_space().dim(), fleet.action_space().dim());
+            return Ok(Self::of(Copies::Shared(Box::new(fleet)), obs_dim, act_dim));
+        }
+        Self::new((0..n).map(|_| make(name)).collect::<Result<_>>()?)
     }
 
     pub fn num_envs(&self) -> usize {
-        self.envs.len()
+        self.returns.len()
     }
     pub fn obs_dim(&self) -> usize {
         self.obs_dim
@@ -182,35 +208,49 @@ impl VecEnv {
         self.act_dim
     }
     pub fn action_space(&self) -> &BoxSpace {
-        self.envs[0].action_space()
+        self.first().action_space()
     }
-    /// Copy 0, which speaks for all of them (same spaces, same name).
+    /// Copy 0 (a robot fleet as a whole), which speaks for all of them: same spaces, same
+    /// name.
     pub fn first(&self) -> &dyn Env {
-        self.envs[0].as_ref()
+        match &self.copies {
+            Copies::Separate(envs) => envs[0].as_ref(),
+            Copies::Shared(fleet) => fleet.as_ref(),
+        }
     }
     pub fn observation_space(&self) -> &BoxSpace {
-        self.envs[0].observation_space()
+        self.first().observation_space()
     }
     pub fn name(&self) -> &str {
-        self.envs[0].name()
+        self.first().name()
     }
     /// Return so far of each copy's running episode.
     pub fn episode_returns(&self) -> &[f64] {
         &self.returns
     }
-    /// The robot of copy `i`, for envs that have one.
-    pub fn robot(&self, i: usize) -> Option<&crate::sim::RobotWorld> {
-        self.envs.get(i).and_then(|e| e.robot())
+    /// The physics world of every copy, for robot envs.
+    pub fn robots(&self) -> Option<&crate::sim::RobotWorld> {
+        match &self.copies {
+            Copies::Separate(_) => None,
+            Copies::Shared(fleet) => Some(fleet.robots()),
+        }
     }
     /// Current observations, `[num_envs × obs_dim]`.
     pub fn obs(&self) -> &[f32] {
         &self.obs
     }
 
+    fn reset_copy(&mut self, i: usize, seed: Option<u64>) -> Vec<f32> {
+        match &mut self.copies {
+            Copies::Separate(envs) => envs[i].reset(seed),
+            Copies::Shared(fleet) => fleet.reset_copy(i, seed),
+        }
+    }
+
     /// Resets every copy; copy i gets seed `seed + i`.
     pub fn reset(&mut self, seed: u64) -> &[f32] {
-        for (i, env) in self.envs.iter_mut().enumerate() {
-            let o = env.reset(Some(seed.wrapping_add(i as u64)));
+        for i in 0..self.num_envs() {
+            let o = self.reset_copy(i, Some(seed.wrapping_add(i as u64)));
             self.obs[i * self.obs_dim..(i + 1) * self.obs_dim].copy_from_slice(&o);
         }
         self.returns.fill(0.0);
@@ -220,8 +260,12 @@ impl VecEnv {
 
     /// Snapshot of every copy and of the running episode statistics.
     pub fn snapshot(&self) -> serde_json::Value {
+        let envs: Vec<serde_json::Value> = match &self.copies {
+            Copies::Separate(envs) => envs.iter().map(|e| e.snapshot()).collect(),
+            Copies::Shared(fleet) => vec![fleet.snapshot()],
+        };
         serde_json::json!({
-            "envs": self.envs.iter().map(|e| e.snapshot()).collect::<Vec<_>>(),
+            "envs": envs,
             "obs": self.obs,
             "returns": self.returns,
             "lengths": self.lengths,
@@ -238,19 +282,34 @@ impl VecEnv {
             lengths: Vec<usize>,
         }
         let s: Snap = from_snapshot(self.name(), snapshot)?;
-        let n = self.envs.len();
-        if s.envs.len() != n
-            || s.obs.len() != self.obs.len()
-            || s.returns.len() != n
-            || s.lengths.len() != n
-        {
+        let n = self.num_envs();
+        if s.obs.len() != self.obs.len() || s.returns.len() != n || s.lengths.len() != n {
             bail!(
                 "the snapshot holds {} copies of the env, this run has {n}",
-                s.envs.len()
+                s.returns.len()
             );
         }
-        for (env, snap) in self.envs.iter_mut().zip(&s.envs) {
-            env.restore(snap)?;
+        match &mut self.copies {
+            Copies::Separate(envs) => {
+                if s.envs.len() != n {
+                    bail!(
+                        "the snapshot holds {} copies of the env, this run has {n}",
+                        s.envs.len()
+                    );
+                }
+                for (env, snap) in envs.iter_mut().zip(&s.envs) {
+                    env.restore(snap)?;
+                }
+            }
+            Copies::Shared(fleet) => {
+                let [snap] = s.envs.as_slice() else {
+                    bail!(
+                        "not a snapshot of robots in one world: {} parts",
+                        s.envs.len()
+                    );
+                };
+                fleet.restore(snap)?;
+            }
         }
         (self.obs, self.returns, self.lengths) = (s.obs, s.returns, s.lengths);
         Ok(())
@@ -258,12 +317,21 @@ impl VecEnv {
 
     /// Steps copy i with `actions[i·act_dim..]`; ended episodes restart at once.
     pub fn step(&mut self, actions: &[f32]) -> VecStep {
-        let n = self.envs.len();
+        let n = self.num_envs();
         assert_eq!(
             actions.len(),
             n * self.act_dim,
             "actions must be [num_envs × act_dim]"
         );
+        let dim = self.act_dim;
+        let steps: Vec<Step> = match &mut self.copies {
+            Copies::Separate(envs) => envs
+                .iter_mut()
+                .enumerate()
+                .map(|(i, env)| env.step(&actions[i * dim..(i + 1) * dim]))
+                .collect(),
+            Copies::Shared(fleet) => fleet.step_copies(actions),
+        };
         let mut out = VecStep {
             obs: Vec::with_capacity(n * self.obs_dim),
             next_obs: Vec::with_capacity(n * self.obs_dim),
@@ -272,8 +340,7 @@ impl VecEnv {
             truncated: Vec::with_capacity(n),
             episodes: Vec::new(),
         };
-        for (i, env) in self.envs.iter_mut().enumerate() {
-            let s = env.step(&actions[i * self.act_dim..(i + 1) * self.act_dim]);
+        for (i, s) in steps.into_iter().enumerate() {
             self.returns[i] += f64::from(s.reward);
             self.lengths[i] += 1;
             out.next_obs.extend_from_slice(&s.obs);
@@ -286,7 +353,8 @@ impl VecEnv {
                 });
                 self.returns[i] = 0.0;
                 self.lengths[i] = 0;
-                out.obs.extend_from_slice(&env.reset(None));
+                let first = self.reset_copy(i, None);
+                out.obs.extend_from_slice(&first);
             } else {
                 out.obs.extend_from_slice(&s.obs);
             }

@@ -321,6 +321,12 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             "timestep must be positive, frame_skip and episode_steps at least 1".into(),
         ));
     }
+    if !(1..=64).contains(&t.substeps) {
+        return Err(problem(
+            "substeps",
+            format!("substeps must be between 1 and 64, not {}", t.substeps),
+        ));
+    }
     let weights = [
         t.forward_reward_weight,
         t.ctrl_cost_weight,

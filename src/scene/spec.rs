@@ -146,6 +146,13 @@ pub struct TaskSpec {
     pub timestep: f32,
     /// Physics steps per control step: dt = timestep × frame_skip.
     pub frame_skip: u32,
+    /// Solver substeps per physics step (rapier's `num_solver_iterations`; default 4, rapier's
+    /// own). The multibody's mass matrix is rebuilt every substep, which is most of a step's
+    /// cost: fewer substeps are faster, and stay close to MuJoCo while a substep lasts at
+    /// most ~2 ms (hopper, walker). Longer substeps change the gait of random policies (see
+    /// the README's physics notes).
+    #[serde(default = "default_substeps")]
+    pub substeps: u32,
     pub forward_reward_weight: f32,
     pub ctrl_cost_weight: f32,
     pub contact_cost_weight: f32,
@@ -163,6 +170,10 @@ pub struct TaskSpec {
     pub action_dim: usize,
     /// Control steps before truncation.
     pub episode_steps: u32,
+}
+
+fn default_substeps() -> u32 {
+    4
 }
 
 /// Ranges that keep the robot healthy; each `None` is not checked.

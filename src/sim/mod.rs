@@ -1,4 +1,4 @@
-//! Locomotion physics: a scene's robot as a rapier3d multibody in a world of its own.
+//! Locomotion physics: N copies of a scene's robot as rapier3d multibodies in one world.
 //!
 //! Reduced coordinates, as in MuJoCo: the root is a planar joint (x, z slides and a y hinge)
 //! to a fixed anchor, or free; every hinge is a multibody revolute joint at its anchor with
@@ -7,7 +7,12 @@
 //! towards the reset angle; root degrees of freedom get none (rapier's default damping of 0.1
 //! on angular DoFs is removed). Actuator torques are applied as equal and opposite torques on
 //! the two bodies a hinge connects. Bodies without a hinge are welded to their parent.
-//! Robot geoms collide with the ground only (MuJoCo's models disable self-contacts).
+//!
+//! Copy k stands on its own lane of the shared ground, `k × spacing` along y. Robot geoms
+//! collide with the ground only (MuJoCo's models disable self-contacts), so copies never touch
+//! one another, even on overlapping lanes. Everything the API reports is in a copy's own
+//! frame: the lane offset is physics-internal. Resetting a copy puts its multibody back to the
+//! reset pose in place; the other copies go on undisturbed.
 
 use crate::scene::spec::{RootJoint, SceneSpec, Shape};
 use anyhow::{Result, bail};
@@ -32,19 +37,34 @@ struct Hinge {
     axis: Vector,
 }
 
-/// One robot in its own physics world. Serialisable whole (bodies, joints, contacts, solver
-/// caches), so that a resumed run continues exactly.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub struct RobotWorld {
-    world: PhysicsWorld,
-    scene: SceneSpec,
+/// One copy of the robot in the shared world.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct RobotCopy {
     bodies: Vec<RigidBodyHandle>,
     /// Planar robots: the joint from the fixed anchor to the root.
     root_joint: Option<MultibodyJointHandle>,
     hinges: Vec<Hinge>,
+    /// Any joint of the copy's multibody (`None`: a lone body).
+    multibody: Option<MultibodyJointHandle>,
+    /// Lane offset: scene coordinates + offset = world coordinates.
+    offset: Vector,
+    /// The multibody at the reset pose, at rest (see [`RobotWorld::reset_copy`]).
+    rest: Option<Multibody>,
+}
+
+/// Lane spacing of [`RobotWorld::new`], m: wide enough for a fallen humanoid.
+pub const LANE_SPACING: f32 = 4.0;
+
+/// N copies of a robot in one physics world. Serialisable whole (bodies, joints, contacts,
+/// solver caches), so that a resumed run continues exactly.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct RobotWorld {
+    world: PhysicsWorld,
+    scene: SceneSpec,
+    copies: Vec<RobotCopy>,
     /// Hinge index of each actuator.
     actuated: Vec<usize>,
-    /// World position of the root body's origin at the reset pose.
+    /// Scene position of the root body's origin at the reset pose.
     root_origin: Vector,
     total_mass: f32,
 }
@@ -71,17 +91,195 @@ pub fn body_origin(scene: &SceneSpec, i: usize) -> Vector {
     }
 }
 
+/// Adds one copy of the robot to `world`, shifted by `offset`, at its reset pose.
+fn build_copy(world: &mut PhysicsWorld, scene: &SceneSpec, offset: Vector) -> Result<RobotCopy> {
+    let origins: Vec<Vector> = (0..scene.bodies.len())
+        .map(|i| body_origin(scene, i))
+        .collect();
+    let mut bodies = Vec::with_capacity(scene.bodies.len());
+    for (b, origin) in scene.bodies.iter().zip(&origins) {
+        let handle = world.bodies.insert(
+            RigidBodyBuilder::dynamic()
+                .translation(*origin + offset)
+                .can_sleep(false),
+        );
+        let volume: f32 = b.geoms.iter().map(|g| g.shape.volume()).sum();
+        for g in &b.geoms {
+            let builder = match g.shape {
+                Shape::Capsule { from, to, radius } => ColliderBuilder::capsule_from_endpoints(
+                    v(from) - *origin,
+                    v(to) - *origin,
+                    radius,
+                ),
+                Shape::Sphere { center, radius } => {
+                    ColliderBuilder::ball(radius).translation(v(center) - *origin)
+                }
+                Shape::Box {
+                    center,
+                    half_extents: h,
+                    rotation: (w, x, y, z),
+                } => ColliderBuilder::cuboid(h.0, h.1, h.2).position(Pose::from_parts(
+                    v(center) - *origin,
+                    Rotation::from_xyzw(x, y, z, w).normalize(),
+                )),
+            };
+            world.colliders.insert_with_parent(
+                builder
+                    .mass(b.mass * g.shape.volume() / volume)
+                    .friction(g.friction)
+                    .friction_combine_rule(CoefficientCombineRule::Max)
+                    .collision_groups(InteractionGroups::new(
+                        ROBOT,
+                        GROUND,
+                        InteractionTestMode::And,
+                    )),
+                handle,
+                &mut world.bodies,
+            );
+        }
+        bodies.push(handle);
+    }
+    let root_joint = match scene.root {
+        RootJoint::Planar => {
+            let anchor = world
+                .bodies
+                .insert(RigidBodyBuilder::fixed().translation(origins[0] + offset));
+            let planar = GenericJointBuilder::new(
+                JointAxesMask::LIN_Y | JointAxesMask::ANG_X | JointAxesMask::ANG_Z,
+            );
+            Some(
+                world
+                    .multibody_joints
+                    .insert(anchor, bodies[0], planar, true)
+                    .expect("a planar root joint is a tree edge"),
+            )
+        }
+        RootJoint::Free => None,
+    };
+    let index = |name: &str| {
+        scene
+            .bodies
+            .iter()
+            .position(|b| b.name == name)
+            .expect("validated scene")
+    };
+    // Several hinges on one body (the humanoid's hips) form a chain through tiny bodies at
+    // their anchor, MuJoCo's serial degrees of freedom; the last hinge ends in the body.
+    let mut hinges: Vec<Hinge> = Vec::with_capacity(scene.joints.len());
+    let mut chain_end: Vec<Option<RigidBodyHandle>> = vec![None; scene.bodies.len()];
+    for (k, j) in scene.joints.iter().enumerate() {
+        let body = index(&j.body);
+        let parent = index(
+            scene.bodies[body]
+                .parent
+                .as_deref()
+                .expect("validated: only the root has no parent"),
+        );
+        let last = !scene.joints[k + 1..].iter().any(|o| o.body == j.body);
+        let (from, from_origin) = match chain_end[body] {
+            Some(h) => (h, v(j.anchor)),
+            None => (bodies[parent], origins[parent]),
+        };
+        let (to, to_origin) = if last {
+            (bodies[body], origins[body])
+        } else {
+            let link = world.bodies.insert(
+                RigidBodyBuilder::dynamic()
+                    .translation(v(j.anchor) + offset)
+                    .additional_mass_properties(MassProperties::new(
+                        Vector::ZERO,
+                        CHAIN_LINK_MASS,
+                        Vector::splat(CHAIN_LINK_INERTIA),
+                    ))
+                    .can_sleep(false),
+            );
+            chain_end[body] = Some(link);
+            (link, v(j.anchor))
+        };
+        let axis = v(j.axis).normalize();
+        let mut joint = RevoluteJointBuilder::new(axis)
+            .local_anchor1(v(j.anchor) - from_origin)
+            .local_anchor2(v(j.anchor) - to_origin);
+        if let Some((lo, hi)) = j.range {
+            joint = joint.limits([lo, hi]);
+        }
+        let Some(handle) = world.multibody_joints.insert(from, to, joint, true) else {
+            bail!(
+                "scene '{}': joint '{}' would close a kinematic loop",
+                scene.name,
+                j.name
+            );
+        };
+        hinges.push(Hinge {
+            child: to,
+            parent: from,
+            handle,
+            axis,
+        });
+    }
+    // Bodies without a hinge are welded to their parent (MuJoCo's jointless bodies).
+    let mut multibody = root_joint.or(hinges.first().map(|h| h.handle));
+    for (i, b) in scene.bodies.iter().enumerate().skip(1) {
+        if scene.joints.iter().any(|j| j.body == b.name) {
+            continue;
+        }
+        let parent = index(
+            b.parent
+                .as_deref()
+                .expect("validated: only the root has no parent"),
+        );
+        let weld = FixedJointBuilder::new().local_anchor1(origins[i] - origins[parent]);
+        let Some(handle) = world
+            .multibody_joints
+            .insert(bodies[parent], bodies[i], weld, true)
+        else {
+            bail!(
+                "scene '{}': body '{}' would close a kinematic loop",
+                scene.name,
+                b.name
+            );
+        };
+        multibody = multibody.or(Some(handle));
+    }
+    let mut copy = RobotCopy {
+        bodies,
+        root_joint,
+        hinges,
+        multibody,
+        offset,
+        rest: None,
+    };
+    set_passive_dynamics(world, scene, &copy);
+    copy.rest = multibody.map(|h| {
+        world
+            .multibody_joints
+            .get(h)
+            .expect("joint exists")
+            .0
+            .clone()
+    });
+    Ok(copy)
+}
+
 impl RobotWorld {
-    /// Builds the robot at its reset pose.
-    pub fn new(scene: &SceneSpec) -> Result<Self> {
+    /// `copies` robots at their reset pose, on lanes [`LANE_SPACING`] apart.
+    pub fn new(scene: &SceneSpec, copies: usize) -> Result<Self> {
+        Self::with_lanes(scene, copies, LANE_SPACING)
+    }
+
+    /// `copies` robots at their reset pose, copy k shifted by `k × spacing` along y (0: all on
+    /// one spot, which they share without touching).
+    pub fn with_lanes(scene: &SceneSpec, copies: usize, spacing: f32) -> Result<Self> {
         let mut world = PhysicsWorld::new();
         world.gravity = Vector::new(0.0, 0.0, -9.81);
         world.integration_parameters.dt = scene.task.timestep;
+        world.integration_parameters.num_solver_iterations = scene.task.substeps as usize;
         let ground = world
             .bodies
             .insert(RigidBodyBuilder::fixed().translation(Vector::new(0.0, 0.0, -0.5)));
+        let length = 500.0 + (copies.max(1) - 1) as f32 * spacing;
         world.colliders.insert_with_parent(
-            ColliderBuilder::cuboid(500.0, 500.0, 0.5)
+            ColliderBuilder::cuboid(length, length, 0.5)
                 .friction(GROUND_FRICTION)
                 .friction_combine_rule(CoefficientCombineRule::Max)
                 .collision_groups(InteractionGroups::new(
@@ -92,153 +290,12 @@ impl RobotWorld {
             ground,
             &mut world.bodies,
         );
-        let origins: Vec<Vector> = (0..scene.bodies.len())
-            .map(|i| body_origin(scene, i))
-            .collect();
-        let mut bodies = Vec::with_capacity(scene.bodies.len());
-        for (b, origin) in scene.bodies.iter().zip(&origins) {
-            let handle = world.bodies.insert(
-                RigidBodyBuilder::dynamic()
-                    .translation(*origin)
-                    .can_sleep(false),
-            );
-            let volume: f32 = b.geoms.iter().map(|g| g.shape.volume()).sum();
-            for g in &b.geoms {
-                let builder = match g.shape {
-                    Shape::Capsule { from, to, radius } => ColliderBuilder::capsule_from_endpoints(
-                        v(from) - *origin,
-                        v(to) - *origin,
-                        radius,
-                    ),
-                    Shape::Sphere { center, radius } => {
-                        ColliderBuilder::ball(radius).translation(v(center) - *origin)
-                    }
-                    Shape::Box {
-                        center,
-                        half_extents: h,
-                        rotation: (w, x, y, z),
-                    } => ColliderBuilder::cuboid(h.0, h.1, h.2).position(Pose::from_parts(
-                        v(center) - *origin,
-                        Rotation::from_xyzw(x, y, z, w).normalize(),
-                    )),
-                };
-                world.colliders.insert_with_parent(
-                    builder
-                        .mass(b.mass * g.shape.volume() / volume)
-                        .friction(g.friction)
-                        .friction_combine_rule(CoefficientCombineRule::Max)
-                        .collision_groups(InteractionGroups::new(
-                            ROBOT,
-                            GROUND,
-                            InteractionTestMode::And,
-                        )),
-                    handle,
-                    &mut world.bodies,
-                );
-            }
-            bodies.push(handle);
-        }
-        let root_joint = match scene.root {
-            RootJoint::Planar => {
-                let anchor = world
-                    .bodies
-                    .insert(RigidBodyBuilder::fixed().translation(origins[0]));
-                let planar = GenericJointBuilder::new(
-                    JointAxesMask::LIN_Y | JointAxesMask::ANG_X | JointAxesMask::ANG_Z,
-                );
-                Some(
-                    world
-                        .multibody_joints
-                        .insert(anchor, bodies[0], planar, true)
-                        .expect("a planar root joint is a tree edge"),
-                )
-            }
-            RootJoint::Free => None,
-        };
-        let index = |name: &str| {
-            scene
-                .bodies
-                .iter()
-                .position(|b| b.name == name)
-                .expect("validated scene")
-        };
-        // Several hinges on one body (the humanoid's hips) form a chain through tiny bodies at
-        // their anchor, MuJoCo's serial degrees of freedom; the last hinge ends in the body.
-        let mut hinges: Vec<Hinge> = Vec::with_capacity(scene.joints.len());
-        let mut chain_end: Vec<Option<RigidBodyHandle>> = vec![None; scene.bodies.len()];
-        for (k, j) in scene.joints.iter().enumerate() {
-            let body = index(&j.body);
-            let parent = index(
-                scene.bodies[body]
-                    .parent
-                    .as_deref()
-                    .expect("validated: only the root has no parent"),
-            );
-            let last = !scene.joints[k + 1..].iter().any(|o| o.body == j.body);
-            let (from, from_origin) = match chain_end[body] {
-                Some(h) => (h, v(j.anchor)),
-                None => (bodies[parent], origins[parent]),
-            };
-            let (to, to_origin) = if last {
-                (bodies[body], origins[body])
-            } else {
-                let link = world.bodies.insert(
-                    RigidBodyBuilder::dynamic()
-                        .translation(v(j.anchor))
-                        .additional_mass_properties(MassProperties::new(
-                            Vector::ZERO,
-                            CHAIN_LINK_MASS,
-                            Vector::splat(CHAIN_LINK_INERTIA),
-                        ))
-                        .can_sleep(false),
-                );
-                chain_end[body] = Some(link);
-                (link, v(j.anchor))
-            };
-            let axis = v(j.axis).normalize();
-            let mut joint = RevoluteJointBuilder::new(axis)
-                .local_anchor1(v(j.anchor) - from_origin)
-                .local_anchor2(v(j.anchor) - to_origin);
-            if let Some((lo, hi)) = j.range {
-                joint = joint.limits([lo, hi]);
-            }
-            let Some(handle) = world.multibody_joints.insert(from, to, joint, true) else {
-                bail!(
-                    "scene '{}': joint '{}' would close a kinematic loop",
-                    scene.name,
-                    j.name
-                );
-            };
-            hinges.push(Hinge {
-                child: to,
-                parent: from,
-                handle,
-                axis,
-            });
-        }
-        // Bodies without a hinge are welded to their parent (MuJoCo's jointless bodies).
-        for (i, b) in scene.bodies.iter().enumerate().skip(1) {
-            if scene.joints.iter().any(|j| j.body == b.name) {
-                continue;
-            }
-            let parent = index(
-                b.parent
-                    .as_deref()
-                    .expect("validated: only the root has no parent"),
-            );
-            let weld = FixedJointBuilder::new().local_anchor1(origins[i] - origins[parent]);
-            if world
-                .multibody_joints
-                .insert(bodies[parent], bodies[i], weld, true)
-                .is_none()
-            {
-                bail!(
-                    "scene '{}': body '{}' would close a kinematic loop",
-                    scene.name,
-                    b.name
-                );
-            }
-        }
+        let copies = (0..copies.max(1))
+            .map(|k| {
+                let offset = Vector::new(0.0, k as f32 * spacing, 0.0);
+                build_copy(&mut world, scene, offset)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let actuated = scene
             .actuators
             .iter()
@@ -250,44 +307,73 @@ impl RobotWorld {
                     .expect("validated scene")
             })
             .collect();
-        let mut robot = Self {
+        Ok(Self {
             total_mass: scene.bodies.iter().map(|b| b.mass).sum(),
-            root_origin: origins[0],
+            root_origin: body_origin(scene, 0),
             scene: scene.clone(),
             world,
-            bodies,
-            root_joint,
-            hinges,
+            copies,
             actuated,
-        };
-        robot.set_passive_dynamics();
-        Ok(robot)
+        })
     }
 
-    /// The multibody's handle (any of its joints).
-    fn multibody_handle(&self) -> Option<MultibodyJointHandle> {
-        self.root_joint
-            .or_else(|| self.hinges.first().map(|h| h.handle))
+    pub fn num_copies(&self) -> usize {
+        self.copies.len()
     }
 
-    /// Damping, armature and springs per degree of freedom (see the module docs).
-    fn set_passive_dynamics(&mut self) {
-        if let Some(h) = self.multibody_handle()
-            && let Some((mb, _)) = self.world.multibody_joints.get_mut(h)
-        {
-            // A multibody assumes a free root until it first meets its root body: settle the
-            // degrees of freedom (a planar robot's fixed anchor has none) before indexing them.
-            mb.forward_kinematics(&self.world.bodies, true);
-            mb.damping_mut().fill(0.0);
+    /// Puts copy `k` back at its reset pose, at rest, in place; the other copies go on.
+    pub fn reset_copy(&mut self, k: usize) {
+        let c = &self.copies[k];
+        for &b in &c.bodies {
+            let rb = &mut self.world.bodies[b];
+            rb.reset_forces(false);
+            rb.reset_torques(false);
+            rb.set_linvel(Vector::ZERO, false);
+            rb.set_angvel(Vector::ZERO, false);
         }
-        for (h, j) in self.hinges.iter().zip(&self.scene.joints) {
-            if let Some((mb, link_id)) = self.world.multibody_joints.get_mut(h.handle) {
-                let link = mb.link_mut(link_id).expect("joint link");
-                // The revolute's free axis is the angular x of its joint frame.
-                link.joint.set_spring(3, j.stiffness, 0.0);
-                let dof = link.assembly_id();
-                mb.damping_mut()[dof] = j.damping;
-                mb.armature_mut()[dof] = j.armature;
+        match (c.multibody, &c.rest) {
+            (Some(h), Some(rest)) => {
+                let (mb, _) = self
+                    .world
+                    .multibody_joints
+                    .get_mut(h)
+                    .expect("joint exists");
+                *mb = rest.clone();
+                mb.forward_kinematics(&self.world.bodies, false);
+                mb.update_rigid_bodies(&mut self.world.bodies, true);
+            }
+            _ => {
+                let pose = Pose::from_translation(self.root_origin + c.offset);
+                self.world.bodies[c.bodies[0]].set_position(pose, true);
+            }
+        }
+    }
+
+    /// Sets the copy's rigid-body velocities from its generalised velocities (rapier does so
+    /// only inside a step), so that what is observed right after a reset is current.
+    fn sync_body_velocities(&mut self, k: usize) {
+        let Some(h) = self.copies[k].multibody else {
+            return;
+        };
+        let (mb, _) = self.world.multibody_joints.get(h).expect("joint exists");
+        let qd = mb.generalized_velocity().into_owned();
+        let velocities: Vec<(RigidBodyHandle, Vector, Vector)> = mb
+            .links()
+            .enumerate()
+            .map(|(i, link)| {
+                let v = mb.body_jacobian(i) * &qd;
+                (
+                    link.rigid_body_handle(),
+                    Vector::new(v[0], v[1], v[2]),
+                    Vector::new(v[3], v[4], v[5]),
+                )
+            })
+            .collect();
+        for (b, lin, ang) in velocities {
+            let rb = &mut self.world.bodies[b];
+            if rb.is_dynamic() {
+                rb.set_linvel(lin, false);
+                rb.set_angvel(ang, false);
             }
         }
     }
@@ -296,21 +382,23 @@ impl RobotWorld {
         &self.scene
     }
 
-    /// Applies `gear × clip(action)` on every actuated hinge, held for the next steps.
-    pub fn set_actions(&mut self, actions: &[f32]) {
-        for &b in &self.bodies {
+    /// Applies `gear × clip(action)` on every actuated hinge of copy `k`, held for the next
+    /// steps.
+    pub fn set_actions(&mut self, k: usize, actions: &[f32]) {
+        let c = &self.copies[k];
+        for &b in &c.bodies {
             self.world.bodies[b].reset_torques(true);
         }
-        for (k, (&h, a)) in self.actuated.iter().zip(&self.scene.actuators).enumerate() {
-            let hinge = &self.hinges[h];
-            let torque = a.gear * actions[k].clamp(a.ctrl_range.0, a.ctrl_range.1);
+        for (i, (&h, a)) in self.actuated.iter().zip(&self.scene.actuators).enumerate() {
+            let hinge = &c.hinges[h];
+            let torque = a.gear * actions[i].clamp(a.ctrl_range.0, a.ctrl_range.1);
             let axis = self.world.bodies[hinge.child].rotation() * hinge.axis;
             self.world.bodies[hinge.child].add_torque(axis * torque, true);
             self.world.bodies[hinge.parent].add_torque(axis * -torque, true);
         }
     }
 
-    /// One physics step of `timestep`.
+    /// One physics step of `timestep`, every copy at once.
     pub fn step(&mut self) {
         self.world.step();
     }
@@ -328,9 +416,10 @@ impl RobotWorld {
         )
     }
 
-    /// Hinge angles and angular velocities, in scene order.
-    pub fn hinge_state(&self) -> (Vec<f32>, Vec<f32>) {
-        self.hinges
+    /// Hinge angles and angular velocities of copy `k`, in scene order.
+    pub fn hinge_state(&self, k: usize) -> (Vec<f32>, Vec<f32>) {
+        self.copies[k]
+            .hinges
             .iter()
             .map(|h| {
                 let (q, qd) = self.link_state(h.handle);
@@ -339,19 +428,20 @@ impl RobotWorld {
             .unzip()
     }
 
-    /// Root generalised coordinates and velocities, MuJoCo's layout: planar `[x, z, θ]`
-    /// (z counted from the scene's `planar_z_ref`),
-    /// `[ẋ, ż, θ̇]`; free `[x, y, z, qw, qx, qy, qz]`, `[v (world), ω (body frame)]`.
-    pub fn root_state(&self) -> (Vec<f32>, Vec<f32>) {
-        match self.root_joint {
+    /// Root generalised coordinates and velocities of copy `k`, MuJoCo's layout: planar
+    /// `[x, z, θ]` (z counted from the scene's `planar_z_ref`), `[ẋ, ż, θ̇]`; free
+    /// `[x, y, z, qw, qx, qy, qz]`, `[v (world), ω (body frame)]`.
+    pub fn root_state(&self, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let c = &self.copies[k];
+        match c.root_joint {
             Some(h) => {
                 let (q, qd) = self.link_state(h);
                 let z_ref = self.scene.planar_z_ref.unwrap_or(self.root_origin.z);
                 (vec![self.root_origin.x + q[0], z_ref + q[2], q[4]], qd)
             }
             None => {
-                let rb = &self.world.bodies[self.bodies[0]];
-                let (p, r) = (rb.translation(), *rb.rotation());
+                let rb = &self.world.bodies[c.bodies[0]];
+                let (p, r) = (rb.translation() - c.offset, *rb.rotation());
                 let w = r.inverse() * rb.angvel();
                 let lin = rb.linvel();
                 (
@@ -362,51 +452,57 @@ impl RobotWorld {
         }
     }
 
-    /// Contact force on each body (scene order) in the last physics step, world frame: the
+    /// Contact force on each body of copy `k` (scene order) in the last physics step: the
     /// normal contact impulses divided by the timestep (friction forces and torques are not
     /// included, unlike MuJoCo's `cfrc_ext`).
-    pub fn contact_forces(&self) -> Vec<Vector> {
+    pub fn contact_forces(&self, k: usize) -> Vec<Vector> {
+        let c = &self.copies[k];
         let dt = self.world.integration_parameters.dt;
-        let mut forces = vec![Vector::ZERO; self.bodies.len()];
-        for pair in self.world.narrow_phase.contact_pairs() {
-            let force = pair.total_impulse() / dt;
-            for collider in [pair.collider1, pair.collider2] {
-                let body = self.world.colliders.get(collider).and_then(|c| c.parent());
-                if let Some(i) = body.and_then(|b| self.bodies.iter().position(|&h| h == b)) {
-                    forces[i] += force;
+        let mut forces = vec![Vector::ZERO; c.bodies.len()];
+        for (i, &b) in c.bodies.iter().enumerate() {
+            for &collider in self.world.bodies[b].colliders() {
+                for pair in self.world.narrow_phase.contact_pairs_with(collider) {
+                    forces[i] += pair.total_impulse() / dt;
                 }
             }
         }
         forces
     }
 
-    /// World position of the root body's origin.
-    pub fn root_position(&self) -> Vector {
-        self.world.bodies[self.bodies[0]].translation()
+    /// Position of copy `k`'s root body origin.
+    pub fn root_position(&self, k: usize) -> Vector {
+        let c = &self.copies[k];
+        self.world.bodies[c.bodies[0]].translation() - c.offset
     }
 
-    /// World centre of mass of the whole robot.
-    pub fn center_of_mass(&self) -> Vector {
-        let sum = self.bodies.iter().fold(Vector::ZERO, |acc, &b| {
+    /// Centre of mass of the whole of copy `k`.
+    pub fn center_of_mass(&self, k: usize) -> Vector {
+        let c = &self.copies[k];
+        let sum = c.bodies.iter().fold(Vector::ZERO, |acc, &b| {
             let rb = &self.world.bodies[b];
             acc + rb.center_of_mass() * rb.mass()
         });
-        sum / self.total_mass
+        sum / self.total_mass - c.offset
     }
 
-    /// World pose of every body (for rendering and tests).
-    pub fn body_poses(&self) -> Vec<Pose> {
-        self.bodies
+    /// Pose of every body of copy `k` (for rendering and tests).
+    pub fn body_poses(&self, k: usize) -> Vec<Pose> {
+        let c = &self.copies[k];
+        c.bodies
             .iter()
-            .map(|&b| *self.world.bodies[b].position())
+            .map(|&b| {
+                let mut p = *self.world.bodies[b].position();
+                p.translation -= c.offset;
+                p
+            })
             .collect()
     }
 
-    /// Adds `dq` to the generalised coordinates (root first, then hinges, MuJoCo's order) and
-    /// `dv` to the velocities, then updates the bodies: reset noise.
-    pub fn perturb(&mut self, dq: &[f32], dv: &[f32]) {
-        let Some((mb, _)) = self
-            .multibody_handle()
+    /// Adds `dq` to copy `k`'s generalised coordinates (root first, then hinges, MuJoCo's
+    /// order) and `dv` to its velocities, then updates the bodies: reset noise.
+    pub fn perturb(&mut self, k: usize, dq: &[f32], dv: &[f32]) {
+        let Some((mb, _)) = self.copies[k]
+            .multibody
             .and_then(|h| self.world.multibody_joints.get_mut(h))
         else {
             return;
@@ -421,5 +517,28 @@ impl RobotWorld {
         }
         mb.forward_kinematics(&self.world.bodies, false);
         mb.update_rigid_bodies(&mut self.world.bodies, true);
+        self.sync_body_velocities(k);
+    }
+}
+
+/// Damping, armature and springs per degree of freedom of a new copy (see the module docs).
+fn set_passive_dynamics(world: &mut PhysicsWorld, scene: &SceneSpec, copy: &RobotCopy) {
+    if let Some(h) = copy.multibody
+        && let Some((mb, _)) = world.multibody_joints.get_mut(h)
+    {
+        // A multibody assumes a free root until it first meets its root body: settle the
+        // degrees of freedom (a planar robot's fixed anchor has none) before indexing them.
+        mb.forward_kinematics(&world.bodies, true);
+        mb.damping_mut().fill(0.0);
+    }
+    for (h, j) in copy.hinges.iter().zip(&scene.joints) {
+        if let Some((mb, link_id)) = world.multibody_joints.get_mut(h.handle) {
+            let link = mb.link_mut(link_id).expect("joint link");
+            // The revolute's free axis is the angular x of its joint frame.
+            link.joint.set_spring(3, j.stiffness, 0.0);
+            let dof = link.assembly_id();
+            mb.damping_mut()[dof] = j.damping;
+            mb.armature_mut()[dof] = j.armature;
+        }
     }
 }
