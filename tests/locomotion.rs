@@ -303,3 +303,41 @@ fn a_vectorised_robot_copy_follows_its_own_seed_and_resets_alone() {
         "the thrown copies fell and restarted: {resets}"
     );
 }
+
+#[test]
+fn a_resting_ants_contact_wrenches_balance_its_weight_with_friction_holding_its_feet() {
+    // From 2 s to 4 s at rest, the ground carries the ant: on average (step to step they
+    // jitter by a few percent, as the contacts do) the contact forces on its bodies add up to
+    // its weight, their torques about its centre of mass cancel, and its four splayed feet
+    // are held by friction, 4–20% of their load (normal forces on flat ground are vertical).
+    let scene = virel_lab::scene::load("ant").unwrap();
+    let mut robot = RobotWorld::new(&scene, 1).unwrap();
+    let mut mean = vec![[0.0f32; 6]; scene.bodies.len()];
+    for k in 0..400 {
+        robot.set_actions(0, &[0.0; 8]);
+        robot.step();
+        if k >= 200 {
+            for (m, w) in mean.iter_mut().zip(robot.contact_wrenches(0)) {
+                for (m, x) in m.iter_mut().zip(w) {
+                    *m += x / 200.0;
+                }
+            }
+        }
+    }
+    let total: Vec<f32> = (0..6).map(|j| mean.iter().map(|w| w[j]).sum()).collect();
+    let weight = scene.bodies.iter().map(|b| b.mass).sum::<f32>() * 9.81;
+    assert!(
+        (total[5] / weight - 1.0).abs() < 0.01,
+        "mean vertical force {} against a weight of {weight}",
+        total[5]
+    );
+    assert!(
+        total[..5].iter().all(|x| x.abs() < 0.01 * weight),
+        "no net sideways force or torque at rest: {total:?}"
+    );
+    let held = mean
+        .iter()
+        .filter(|w| w[5] > 0.0 && w[3].hypot(w[4]) > 0.02 * w[5])
+        .count();
+    assert_eq!(held, 4, "four feet held by friction: {mean:?}");
+}

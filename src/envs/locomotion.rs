@@ -2,8 +2,9 @@
 //!
 //! - Reward = forward_reward_weight · x-velocity − ctrl_cost_weight · Σa² + healthy_reward
 //!   (while healthy, or always when unhealthy episodes do not end) − contact_cost_weight ·
-//!   Σ clip(contact force, ±1)² (ant, humanoid; normal contact forces per body), as terms
-//!   `forward`, `ctrl`, `healthy`, `contact`. x-velocity = Δx / dt of the root (free robots: the humanoid's centre of mass,
+//!   Σ clip(contact wrench, ±1)² (ant, humanoid; MuJoCo's `cfrc_ext`: torque and force of the
+//!   contacts on each body, friction included), as terms `forward`, `ctrl`, `healthy`,
+//!   `contact`. x-velocity = Δx / dt of the root (free robots: the humanoid's centre of mass,
 //!   the ant's torso), dt = timestep × frame_skip.
 //! - Observation: root coordinates without x (and y), hinge angles, then all velocities;
 //!   velocities clipped where v5 clips them.
@@ -191,14 +192,10 @@ impl Locomotion {
         if t.contact_cost_weight > 0.0 {
             let squared: f32 = self
                 .robot
-                .contact_forces(k)
+                .contact_wrenches(k)
                 .iter()
-                .map(|f| {
-                    f.to_array()
-                        .iter()
-                        .map(|c| c.clamp(-1.0, 1.0).powi(2))
-                        .sum::<f32>()
-                })
+                .flatten()
+                .map(|c| c.clamp(-1.0, 1.0).powi(2))
                 .sum();
             terms.push(("contact", -t.contact_cost_weight * squared));
         }

@@ -17,6 +17,7 @@
 use crate::scene::spec::{RootJoint, SceneSpec, Shape};
 use anyhow::{Result, bail};
 use rapier3d::prelude::*;
+use rapier3d::utils::OrthonormalBasis;
 
 /// Membership of robot colliders and of the ground.
 const ROBOT: Group = Group::GROUP_1;
@@ -452,21 +453,44 @@ impl RobotWorld {
         }
     }
 
-    /// Contact force on each body of copy `k` (scene order) in the last physics step: the
-    /// normal contact impulses divided by the timestep (friction forces and torques are not
-    /// included, unlike MuJoCo's `cfrc_ext`).
-    pub fn contact_forces(&self, k: usize) -> Vec<Vector> {
+    /// External contact wrench on each body of copy `k` in the last physics step, world frame,
+    /// MuJoCo's `cfrc_ext` layout: `[torque about the copy's centre of mass, force]`. It sums
+    /// the normal and friction impulses of every contact point, divided by the timestep.
+    pub fn contact_wrenches(&self, k: usize) -> Vec<[f32; 6]> {
         let c = &self.copies[k];
         let dt = self.world.integration_parameters.dt;
-        let mut forces = vec![Vector::ZERO; c.bodies.len()];
-        for (i, &b) in c.bodies.iter().enumerate() {
-            for &collider in self.world.bodies[b].colliders() {
-                for pair in self.world.narrow_phase.contact_pairs_with(collider) {
-                    forces[i] += pair.total_impulse() / dt;
+        let com = self.center_of_mass(k) + c.offset;
+        c.bodies
+            .iter()
+            .map(|&b| {
+                let (mut torque, mut force) = (Vector::ZERO, Vector::ZERO);
+                for &collider in self.world.bodies[b].colliders() {
+                    let pose = self.world.colliders[collider].position();
+                    for pair in self.world.narrow_phase.contact_pairs_with(collider) {
+                        let first = pair.collider1 == collider;
+                        for m in pair.solver_manifolds() {
+                            // Rapier's friction basis: a function of the normal alone.
+                            let dir1 = -m.data.normal;
+                            let t1 = dir1.orthonormal_vector();
+                            let t2 = dir1.cross(t1);
+                            for pt in &m.points {
+                                let (n, t) = step_impulse(&pt.data);
+                                let on1 = (dir1 * n + t1 * t[0] + t2 * t[1]) / dt;
+                                let (f, local) = if first {
+                                    (on1, pt.local_p1)
+                                } else {
+                                    (-on1, pt.local_p2)
+                                };
+                                let p = pose.rotation * local + pose.translation;
+                                force += f;
+                                torque += (p - com).cross(f);
+                            }
+                        }
+                    }
                 }
-            }
-        }
-        forces
+                [torque.x, torque.y, torque.z, force.x, force.y, force.z]
+            })
+            .collect()
     }
 
     /// Position of copy `k`'s root body origin.
@@ -519,6 +543,22 @@ impl RobotWorld {
         mb.update_rigid_bodies(&mut self.world.bodies, true);
         self.sync_body_velocities(k);
     }
+}
+
+/// Normal and friction impulses of one contact point over the last step. Rapier's `impulse`
+/// totals count the warm start the step began with twice (once into the substep accumulator,
+/// once inside the first substep's impulse), so a resting body reads (S+1)/S of its weight
+/// with S substeps. That warm start is the previous step's last-substep impulse; the last
+/// substep's impulse of this step, kept for the next warm start, stands in for it: exact at
+/// steady contact.
+fn step_impulse(d: &ContactData) -> (f32, [f32; 2]) {
+    (
+        d.impulse - d.warmstart_impulse,
+        [
+            d.tangent_impulse.x - d.warmstart_tangent_impulse.x,
+            d.tangent_impulse.y - d.warmstart_tangent_impulse.y,
+        ],
+    )
 }
 
 /// Damping, armature and springs per degree of freedom of a new copy (see the module docs).
