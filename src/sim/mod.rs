@@ -49,8 +49,8 @@ struct RobotCopy {
     multibody: Option<MultibodyJointHandle>,
     /// Lane offset: scene coordinates + offset = world coordinates.
     offset: Vector,
-    /// The multibody at the reset pose, at rest (see [`RobotWorld::reset_copy`]).
-    rest: Option<Multibody>,
+    /// Bodies that are not the scene's: the planar root's anchor, the links of hinge chains.
+    helpers: Vec<RigidBodyHandle>,
 }
 
 /// Lane spacing of [`RobotWorld::new`], m: wide enough for a fallen humanoid.
@@ -140,11 +140,13 @@ fn build_copy(world: &mut PhysicsWorld, scene: &SceneSpec, offset: Vector) -> Re
         }
         bodies.push(handle);
     }
+    let mut helpers = Vec::new();
     let root_joint = match scene.root {
         RootJoint::Planar => {
             let anchor = world
                 .bodies
                 .insert(RigidBodyBuilder::fixed().translation(origins[0] + offset));
+            helpers.push(anchor);
             let planar = GenericJointBuilder::new(
                 JointAxesMask::LIN_Y | JointAxesMask::ANG_X | JointAxesMask::ANG_Z,
             );
@@ -195,6 +197,7 @@ fn build_copy(world: &mut PhysicsWorld, scene: &SceneSpec, offset: Vector) -> Re
                     .can_sleep(false),
             );
             chain_end[body] = Some(link);
+            helpers.push(link);
             (link, v(j.anchor))
         };
         let axis = v(j.axis).normalize();
@@ -242,23 +245,15 @@ fn build_copy(world: &mut PhysicsWorld, scene: &SceneSpec, offset: Vector) -> Re
         };
         multibody = multibody.or(Some(handle));
     }
-    let mut copy = RobotCopy {
+    let copy = RobotCopy {
         bodies,
         root_joint,
         hinges,
         multibody,
         offset,
-        rest: None,
+        helpers,
     };
     set_passive_dynamics(world, scene, &copy);
-    copy.rest = multibody.map(|h| {
-        world
-            .multibody_joints
-            .get(h)
-            .expect("joint exists")
-            .0
-            .clone()
-    });
     Ok(copy)
 }
 
@@ -322,32 +317,17 @@ impl RobotWorld {
         self.copies.len()
     }
 
-    /// Puts copy `k` back at its reset pose, at rest, in place; the other copies go on.
+    /// Puts copy `k` back at its reset pose, at rest: its bodies, joints and contacts are
+    /// rebuilt, so nothing of the last episode carries over. The other copies go on
+    /// undisturbed.
     pub fn reset_copy(&mut self, k: usize) {
-        let c = &self.copies[k];
-        for &b in &c.bodies {
-            let rb = &mut self.world.bodies[b];
-            rb.reset_forces(false);
-            rb.reset_torques(false);
-            rb.set_linvel(Vector::ZERO, false);
-            rb.set_angvel(Vector::ZERO, false);
+        let old = &self.copies[k];
+        for &b in old.bodies.iter().chain(&old.helpers) {
+            self.world.remove_body(b);
         }
-        match (c.multibody, &c.rest) {
-            (Some(h), Some(rest)) => {
-                let (mb, _) = self
-                    .world
-                    .multibody_joints
-                    .get_mut(h)
-                    .expect("joint exists");
-                *mb = rest.clone();
-                mb.forward_kinematics(&self.world.bodies, false);
-                mb.update_rigid_bodies(&mut self.world.bodies, true);
-            }
-            _ => {
-                let pose = Pose::from_translation(self.root_origin + c.offset);
-                self.world.bodies[c.bodies[0]].set_position(pose, true);
-            }
-        }
+        let offset = old.offset;
+        self.copies[k] =
+            build_copy(&mut self.world, &self.scene, offset).expect("the scene built once already");
     }
 
     /// Sets the copy's rigid-body velocities from its generalised velocities (rapier does so
