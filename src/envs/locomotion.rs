@@ -244,9 +244,6 @@ impl Env for Locomotion {
     fn name(&self) -> &str {
         &self.name
     }
-    fn robot(&self) -> Option<&RobotWorld> {
-        Some(&self.robot)
-    }
     fn observation_space(&self) -> &BoxSpace {
         &self.obs_space
     }

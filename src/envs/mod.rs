@@ -65,10 +65,6 @@ pub trait Env: Send {
     fn snapshot(&self) -> serde_json::Value;
     /// Restores a [`Env::snapshot`].
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()>;
-    /// The robot, for envs that have one to draw.
-    fn robot(&self) -> Option<&crate::sim::RobotWorld> {
-        None
-    }
 }
 
 /// Serialises an env's snapshot struct.
