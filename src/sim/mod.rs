@@ -367,7 +367,8 @@ impl RobotWorld {
     /// steps.
     pub fn set_actions(&mut self, k: usize, actions: &[f32]) {
         let c = &self.copies[k];
-        for &b in &c.bodies {
+        // Chain links carry hinge torques too: rapier keeps a body's torque until reset.
+        for &b in c.bodies.iter().chain(&c.helpers) {
             self.world.bodies[b].reset_torques(true);
         }
         for (i, (&h, a)) in self.actuated.iter().zip(&self.scene.actuators).enumerate() {
