@@ -11,8 +11,8 @@
 //! Copy k stands on its own lane of the shared ground, `k × spacing` along y. Robot geoms
 //! collide with the ground only (MuJoCo's models disable self-contacts), so copies never touch
 //! one another, even on overlapping lanes. Everything the API reports is in a copy's own
-//! frame: the lane offset is physics-internal. Resetting a copy puts its multibody back to the
-//! reset pose in place; the other copies go on undisturbed.
+//! frame: the lane offset is physics-internal. Resetting a copy rebuilds its bodies; the other
+//! copies go on undisturbed.
 
 use crate::scene::spec::{RootJoint, SceneSpec, Shape};
 use anyhow::{Result, bail};
@@ -39,7 +39,7 @@ struct Hinge {
 }
 
 /// One copy of the robot in the shared world.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct RobotCopy {
     bodies: Vec<RigidBodyHandle>,
     /// Planar robots: the joint from the fixed anchor to the root.
@@ -273,6 +273,8 @@ impl RobotWorld {
         let ground = world
             .bodies
             .insert(RigidBodyBuilder::fixed().translation(Vector::new(0.0, 0.0, -0.5)));
+        // A half-extent of 500 m plus the lanes (a single robot's ground is as it always was:
+        // the flailing humanoid's trajectory changes with the ground's size in the last bits).
         let length = 500.0 + (copies.max(1) - 1) as f32 * spacing;
         world.colliders.insert_with_parent(
             ColliderBuilder::cuboid(length, length, 0.5)
