@@ -427,7 +427,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let s = crate::scene::load(&scene)?;
             let mass: f32 = s.bodies.iter().map(|b| b.mass).sum();
             println!(
-                "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s), {} steps per episode",
+                "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s, solver substeps: {}), {} steps per episode",
                 s.name,
                 s.root,
                 s.bodies.len(),
@@ -438,6 +438,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 s.task.timestep * s.task.frame_skip as f32,
                 s.task.frame_skip,
                 s.task.timestep,
+                s.task.substeps,
                 s.task.episode_steps
             );
             Ok(())
