@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Per-copy episode state.
-#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Episode {
     rng: ChaCha8Rng,
     steps: u32,
@@ -160,14 +160,17 @@ impl Locomotion {
         assert_eq!(actions.len(), n * dim, "actions must be [copies × act_dim]");
         let dt = t.timestep * t.frame_skip as f32;
         let x_before: Vec<f32> = (0..n).map(|k| self.progress_x(k)).collect();
-        for k in 0..n {
-            self.robot.set_actions(k, &actions[k * dim..(k + 1) * dim]);
+        for (k, a) in actions.chunks(dim).enumerate() {
+            self.robot.set_actions(k, a);
         }
         for _ in 0..t.frame_skip {
             self.robot.step();
         }
-        (0..n)
-            .map(|k| self.finish_step(k, &actions[k * dim..(k + 1) * dim], x_before[k], dt))
+        actions
+            .chunks(dim)
+            .zip(x_before)
+            .enumerate()
+            .map(|(k, (a, x))| self.finish_step(k, a, x, dt))
             .collect()
     }
 

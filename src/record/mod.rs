@@ -207,10 +207,10 @@ fn finished_episodes(state: &LabState) -> usize {
     state.runs.last().map_or(0, |r| r.returns.len())
 }
 
-/// Requests the next control step once the previous frame is encoded.
 /// Frames the renderer may take to produce a stable first picture.
 const WARMUP_LIMIT: u32 = 600;
 
+/// Requests the next control step once the previous frame is encoded.
 fn step_when_frame_done(mut rec: ResMut<OffscreenRecorder>, mut state: ResMut<LabState>) {
     rec.stepped = false;
     rec.warmup_capture = false;
