@@ -163,9 +163,7 @@ impl Locomotion {
         for (k, a) in actions.chunks(dim).enumerate() {
             self.robot.set_actions(k, a);
         }
-        for _ in 0..t.frame_skip {
-            self.robot.step();
-        }
+        self.robot.advance(t.frame_skip as usize);
         actions
             .chunks(dim)
             .zip(x_before)

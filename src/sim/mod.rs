@@ -1,4 +1,9 @@
-//! Locomotion physics: N copies of a scene's robot as rapier3d multibodies in one world.
+//! Locomotion physics: N copies of a scene's robot as rapier3d multibodies in one world, hosted
+//! by bevy_rapier3d inside a Bevy App ([`host`]) that the trainer steps itself.
+//!
+//! Every body is a Bevy entity with bevy_rapier3d components ([`spawn`]): its geoms are child
+//! collider entities, its joint a `MultibodyJoint`, the actuators' torques its `ExternalForce`;
+//! bevy_rapier3d's writeback keeps each entity's `Transform` on its body.
 //!
 //! Reduced coordinates, as in MuJoCo: the root is a planar joint (x, z slides and a y hinge)
 //! to a fixed anchor, or free; every hinge is a multibody revolute joint at its anchor with
@@ -11,35 +16,36 @@
 //! Copy k stands on its own lane of the shared ground, `k × spacing` along y. Robot geoms
 //! collide with the ground only (MuJoCo's models disable self-contacts), so copies never touch
 //! one another, even on overlapping lanes. Everything the API reports is in a copy's own
-//! frame: the lane offset is physics-internal. Resetting a copy rebuilds its bodies; the other
-//! copies go on undisturbed.
+//! frame: the lane offset is physics-internal. Resetting a copy despawns and respawns its
+//! entities; the other copies go on undisturbed.
 
-use crate::scene::spec::{RootJoint, SceneSpec, Shape};
-use anyhow::{Result, bail};
+pub mod host;
+mod spawn;
+
+use crate::scene::spec::{SceneSpec, Shape};
+use anyhow::Result;
+use bevy::prelude::Entity;
+use bevy_rapier3d::prelude::ExternalForce;
+use host::{PhysicsHost, PhysicsState, PhysicsStateRef};
 use rapier3d::prelude::*;
 use rapier3d::utils::OrthonormalBasis;
-
-/// Membership of robot colliders and of the ground.
-const ROBOT: Group = Group::GROUP_1;
-const GROUND: Group = Group::GROUP_2;
-/// Mass and inertia of the links between the hinges of one body: small next to armature.
-const CHAIN_LINK_MASS: f32 = 1e-3;
-const CHAIN_LINK_INERTIA: f32 = 1e-6;
-/// Friction of the ground plane (MuJoCo combines frictions with max).
-const GROUND_FRICTION: f32 = 1.0;
+use serde::{Deserialize, Serialize};
 
 /// A hinge of the robot and where its degree of freedom lives.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Hinge {
     child: RigidBodyHandle,
     parent: RigidBodyHandle,
+    /// Indices of `child` and `parent` in the copy's `bodies ++ helpers`.
+    child_part: usize,
+    parent_part: usize,
     handle: MultibodyJointHandle,
     /// Unit axis in the child's frame.
     axis: Vector,
 }
 
 /// One copy of the robot in the shared world.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct RobotCopy {
     bodies: Vec<RigidBodyHandle>,
     /// Planar robots: the joint from the fixed anchor to the root.
@@ -51,6 +57,9 @@ struct RobotCopy {
     offset: Vector,
     /// Bodies that are not the scene's: the planar root's anchor, the links of hinge chains.
     helpers: Vec<RigidBodyHandle>,
+    /// The entity of each of `bodies ++ helpers` (a restored world spawns its own).
+    #[serde(skip)]
+    entities: Vec<Entity>,
 }
 
 /// Lane spacing of [`RobotWorld::new`], m: wide enough for a fallen humanoid.
@@ -58,9 +67,9 @@ pub const LANE_SPACING: f32 = 4.0;
 
 /// N copies of a robot in one physics world. Serialisable whole (bodies, joints, contacts,
 /// solver caches), so that a resumed run continues exactly.
-#[derive(serde::Serialize, serde::Deserialize)]
 pub struct RobotWorld {
-    world: PhysicsWorld,
+    host: PhysicsHost,
+    ground: RigidBodyHandle,
     scene: SceneSpec,
     copies: Vec<RobotCopy>,
     /// Hinge index of each actuator.
@@ -92,171 +101,6 @@ pub fn body_origin(scene: &SceneSpec, i: usize) -> Vector {
     }
 }
 
-/// Adds one copy of the robot to `world`, shifted by `offset`, at its reset pose.
-fn build_copy(world: &mut PhysicsWorld, scene: &SceneSpec, offset: Vector) -> Result<RobotCopy> {
-    let origins: Vec<Vector> = (0..scene.bodies.len())
-        .map(|i| body_origin(scene, i))
-        .collect();
-    let mut bodies = Vec::with_capacity(scene.bodies.len());
-    for (b, origin) in scene.bodies.iter().zip(&origins) {
-        let handle = world.bodies.insert(
-            RigidBodyBuilder::dynamic()
-                .translation(*origin + offset)
-                .can_sleep(false),
-        );
-        let volume: f32 = b.geoms.iter().map(|g| g.shape.volume()).sum();
-        for g in &b.geoms {
-            let builder = match g.shape {
-                Shape::Capsule { from, to, radius } => ColliderBuilder::capsule_from_endpoints(
-                    v(from) - *origin,
-                    v(to) - *origin,
-                    radius,
-                ),
-                Shape::Sphere { center, radius } => {
-                    ColliderBuilder::ball(radius).translation(v(center) - *origin)
-                }
-                Shape::Box {
-                    center,
-                    half_extents: h,
-                    rotation: (w, x, y, z),
-                } => ColliderBuilder::cuboid(h.0, h.1, h.2).position(Pose::from_parts(
-                    v(center) - *origin,
-                    Rotation::from_xyzw(x, y, z, w).normalize(),
-                )),
-            };
-            world.colliders.insert_with_parent(
-                builder
-                    .mass(b.mass * g.shape.volume() / volume)
-                    .friction(g.friction)
-                    .friction_combine_rule(CoefficientCombineRule::Max)
-                    .collision_groups(InteractionGroups::new(
-                        ROBOT,
-                        GROUND,
-                        InteractionTestMode::And,
-                    )),
-                handle,
-                &mut world.bodies,
-            );
-        }
-        bodies.push(handle);
-    }
-    let mut helpers = Vec::new();
-    let root_joint = match scene.root {
-        RootJoint::Planar => {
-            let anchor = world
-                .bodies
-                .insert(RigidBodyBuilder::fixed().translation(origins[0] + offset));
-            helpers.push(anchor);
-            let planar = GenericJointBuilder::new(
-                JointAxesMask::LIN_Y | JointAxesMask::ANG_X | JointAxesMask::ANG_Z,
-            );
-            Some(
-                world
-                    .multibody_joints
-                    .insert(anchor, bodies[0], planar, true)
-                    .expect("a planar root joint is a tree edge"),
-            )
-        }
-        RootJoint::Free => None,
-    };
-    let index = |name: &str| {
-        scene
-            .bodies
-            .iter()
-            .position(|b| b.name == name)
-            .expect("validated scene")
-    };
-    // Several hinges on one body (the humanoid's hips) form a chain through tiny bodies at
-    // their anchor, MuJoCo's serial degrees of freedom; the last hinge ends in the body.
-    let mut hinges: Vec<Hinge> = Vec::with_capacity(scene.joints.len());
-    let mut chain_end: Vec<Option<RigidBodyHandle>> = vec![None; scene.bodies.len()];
-    for (k, j) in scene.joints.iter().enumerate() {
-        let body = index(&j.body);
-        let parent = index(
-            scene.bodies[body]
-                .parent
-                .as_deref()
-                .expect("validated: only the root has no parent"),
-        );
-        let last = !scene.joints[k + 1..].iter().any(|o| o.body == j.body);
-        let (from, from_origin) = match chain_end[body] {
-            Some(h) => (h, v(j.anchor)),
-            None => (bodies[parent], origins[parent]),
-        };
-        let (to, to_origin) = if last {
-            (bodies[body], origins[body])
-        } else {
-            let link = world.bodies.insert(
-                RigidBodyBuilder::dynamic()
-                    .translation(v(j.anchor) + offset)
-                    .additional_mass_properties(MassProperties::new(
-                        Vector::ZERO,
-                        CHAIN_LINK_MASS,
-                        Vector::splat(CHAIN_LINK_INERTIA),
-                    ))
-                    .can_sleep(false),
-            );
-            chain_end[body] = Some(link);
-            helpers.push(link);
-            (link, v(j.anchor))
-        };
-        let axis = v(j.axis).normalize();
-        let mut joint = RevoluteJointBuilder::new(axis)
-            .local_anchor1(v(j.anchor) - from_origin)
-            .local_anchor2(v(j.anchor) - to_origin);
-        if let Some((lo, hi)) = j.range {
-            joint = joint.limits([lo, hi]);
-        }
-        let Some(handle) = world.multibody_joints.insert(from, to, joint, true) else {
-            bail!(
-                "scene '{}': joint '{}' would close a kinematic loop",
-                scene.name,
-                j.name
-            );
-        };
-        hinges.push(Hinge {
-            child: to,
-            parent: from,
-            handle,
-            axis,
-        });
-    }
-    // Bodies without a hinge are welded to their parent (MuJoCo's jointless bodies).
-    let mut multibody = root_joint.or(hinges.first().map(|h| h.handle));
-    for (i, b) in scene.bodies.iter().enumerate().skip(1) {
-        if scene.joints.iter().any(|j| j.body == b.name) {
-            continue;
-        }
-        let parent = index(
-            b.parent
-                .as_deref()
-                .expect("validated: only the root has no parent"),
-        );
-        let weld = FixedJointBuilder::new().local_anchor1(origins[i] - origins[parent]);
-        let Some(handle) = world
-            .multibody_joints
-            .insert(bodies[parent], bodies[i], weld, true)
-        else {
-            bail!(
-                "scene '{}': body '{}' would close a kinematic loop",
-                scene.name,
-                b.name
-            );
-        };
-        multibody = multibody.or(Some(handle));
-    }
-    let copy = RobotCopy {
-        bodies,
-        root_joint,
-        hinges,
-        multibody,
-        offset,
-        helpers,
-    };
-    set_passive_dynamics(world, scene, &copy);
-    Ok(copy)
-}
-
 impl RobotWorld {
     /// `copies` robots at their reset pose, on lanes [`LANE_SPACING`] apart.
     pub fn new(scene: &SceneSpec, copies: usize) -> Result<Self> {
@@ -266,34 +110,30 @@ impl RobotWorld {
     /// `copies` robots at their reset pose, copy k shifted by `k × spacing` along y (0: all on
     /// one spot, which they share without touching).
     pub fn with_lanes(scene: &SceneSpec, copies: usize, spacing: f32) -> Result<Self> {
-        let mut world = PhysicsWorld::new();
-        world.gravity = Vector::new(0.0, 0.0, -9.81);
-        world.integration_parameters.dt = scene.task.timestep;
-        world.integration_parameters.num_solver_iterations = scene.task.substeps as usize;
-        let ground = world
-            .bodies
-            .insert(RigidBodyBuilder::fixed().translation(Vector::new(0.0, 0.0, -0.5)));
+        let integration = IntegrationParameters {
+            dt: scene.task.timestep,
+            num_solver_iterations: scene.task.substeps as usize,
+            ..Default::default()
+        };
+        let mut host = PhysicsHost::new(integration, Vector::new(0.0, 0.0, -9.81));
         // A half-extent of 500 m plus the lanes (a single robot's ground is as it always was:
         // the flailing humanoid's trajectory changes with the ground's size in the last bits).
-        let length = 500.0 + (copies.max(1) - 1) as f32 * spacing;
-        world.colliders.insert_with_parent(
-            ColliderBuilder::cuboid(length, length, 0.5)
-                .friction(GROUND_FRICTION)
-                .friction_combine_rule(CoefficientCombineRule::Max)
-                .collision_groups(InteractionGroups::new(
-                    GROUND,
-                    ROBOT,
-                    InteractionTestMode::And,
-                )),
-            ground,
-            &mut world.bodies,
-        );
+        let ground = spawn::spawn_ground(&mut host, 500.0 + (copies.max(1) - 1) as f32 * spacing);
         let copies = (0..copies.max(1))
             .map(|k| {
                 let offset = Vector::new(0.0, k as f32 * spacing, 0.0);
-                build_copy(&mut world, scene, offset)
+                add_copy(&mut host, scene, offset)
             })
             .collect::<Result<Vec<_>>>()?;
+        Ok(Self::assemble(host, ground, scene.clone(), copies))
+    }
+
+    fn assemble(
+        host: PhysicsHost,
+        ground: RigidBodyHandle,
+        scene: SceneSpec,
+        copies: Vec<RobotCopy>,
+    ) -> Self {
         let actuated = scene
             .actuators
             .iter()
@@ -305,31 +145,37 @@ impl RobotWorld {
                     .expect("validated scene")
             })
             .collect();
-        Ok(Self {
+        Self {
             total_mass: scene.bodies.iter().map(|b| b.mass).sum(),
-            root_origin: body_origin(scene, 0),
-            scene: scene.clone(),
-            world,
+            root_origin: body_origin(&scene, 0),
+            scene,
+            host,
+            ground,
             copies,
             actuated,
-        })
+        }
     }
 
     pub fn num_copies(&self) -> usize {
         self.copies.len()
     }
 
-    /// Puts copy `k` back at its reset pose, at rest: its bodies, joints and contacts are
-    /// rebuilt, so nothing of the last episode carries over. The other copies go on
+    /// Puts copy `k` back at its reset pose, at rest: its entities, bodies, joints and contacts
+    /// are rebuilt, so nothing of the last episode carries over. The other copies go on
     /// undisturbed.
     pub fn reset_copy(&mut self, k: usize) {
         let old = &self.copies[k];
-        for &b in old.bodies.iter().chain(&old.helpers) {
-            self.world.remove_body(b);
+        let handles: Vec<RigidBodyHandle> =
+            old.bodies.iter().chain(&old.helpers).copied().collect();
+        // Removed from rapier at once, so that the new copy's handles reuse their slots in a
+        // fixed order; bevy_rapier3d then finds nothing left of the despawned entities.
+        self.host.remove_bodies(&handles);
+        for &e in &old.entities {
+            self.host.world_mut().despawn(e);
         }
         let offset = old.offset;
         self.copies[k] =
-            build_copy(&mut self.world, &self.scene, offset).expect("the scene built once already");
+            add_copy(&mut self.host, &self.scene, offset).expect("the scene built once already");
     }
 
     /// Sets the copy's rigid-body velocities from its generalised velocities (rapier does so
@@ -338,7 +184,8 @@ impl RobotWorld {
         let Some(h) = self.copies[k].multibody else {
             return;
         };
-        let (mb, _) = self.world.multibody_joints.get(h).expect("joint exists");
+        let (bodies, joints) = self.host.bodies_and_joints_mut();
+        let (mb, _) = joints.get(h).expect("joint exists");
         let qd = mb.generalized_velocity().into_owned();
         let velocities: Vec<(RigidBodyHandle, Vector, Vector)> = mb
             .links()
@@ -353,7 +200,7 @@ impl RobotWorld {
             })
             .collect();
         for (b, lin, ang) in velocities {
-            let rb = &mut self.world.bodies[b];
+            let rb = &mut bodies[b];
             if rb.is_dynamic() {
                 rb.set_linvel(lin, false);
                 rb.set_angvel(ang, false);
@@ -366,31 +213,44 @@ impl RobotWorld {
     }
 
     /// Applies `gear × clip(action)` on every actuated hinge of copy `k`, held for the next
-    /// steps.
+    /// steps: the `ExternalForce` of each of its bodies gets the sum of its hinges' torques.
     pub fn set_actions(&mut self, k: usize, actions: &[f32]) {
         let c = &self.copies[k];
-        // Chain links carry hinge torques too: rapier keeps a body's torque until reset.
-        for &b in c.bodies.iter().chain(&c.helpers) {
-            self.world.bodies[b].reset_torques(true);
-        }
+        let bodies = self.host.bodies();
+        // Every part is written, chain links too: a torque stays until replaced.
+        let mut torques = vec![Vector::ZERO; c.entities.len()];
         for (i, (&h, a)) in self.actuated.iter().zip(&self.scene.actuators).enumerate() {
             let hinge = &c.hinges[h];
             let torque = a.gear * actions[i].clamp(a.ctrl_range.0, a.ctrl_range.1);
-            let axis = self.world.bodies[hinge.child].rotation() * hinge.axis;
-            self.world.bodies[hinge.child].add_torque(axis * torque, true);
-            self.world.bodies[hinge.parent].add_torque(axis * -torque, true);
+            let axis = bodies[hinge.child].rotation() * hinge.axis;
+            torques[hinge.child_part] += axis * torque;
+            torques[hinge.parent_part] -= axis * torque;
+        }
+        let world = self.host.world_mut();
+        for (&e, torque) in c.entities.iter().zip(torques) {
+            *world
+                .get_mut::<ExternalForce>(e)
+                .expect("every part of a copy has an ExternalForce") = ExternalForce {
+                force: Vector::ZERO,
+                torque,
+            };
         }
     }
 
     /// One physics step of `timestep`, every copy at once.
     pub fn step(&mut self) {
-        self.world.step();
+        self.host.step(1);
+    }
+
+    /// `frames` physics steps in one run of the physics schedule: a control step.
+    pub fn advance(&mut self, frames: usize) {
+        self.host.step(frames);
     }
 
     fn link_state(&self, handle: MultibodyJointHandle) -> (SpatialVector, Vec<f32>) {
         let (mb, link_id) = self
-            .world
-            .multibody_joints
+            .host
+            .multibody_joints()
             .get(handle)
             .expect("joint exists");
         let link = mb.link(link_id).expect("joint link");
@@ -424,7 +284,7 @@ impl RobotWorld {
                 (vec![self.root_origin.x + q[0], z_ref + q[2], q[4]], qd)
             }
             None => {
-                let rb = &self.world.bodies[c.bodies[0]];
+                let rb = &self.host.bodies()[c.bodies[0]];
                 let (p, r) = (rb.translation() - c.offset, *rb.rotation());
                 let w = r.inverse() * rb.angvel();
                 let lin = rb.linvel();
@@ -441,15 +301,16 @@ impl RobotWorld {
     /// the normal and friction impulses of every contact point, divided by the timestep.
     pub fn contact_wrenches(&self, k: usize) -> Vec<[f32; 6]> {
         let c = &self.copies[k];
-        let dt = self.world.integration_parameters.dt;
+        let dt = self.host.timestep();
+        let (bodies, colliders) = (self.host.bodies(), self.host.colliders());
         let com = self.center_of_mass(k) + c.offset;
         c.bodies
             .iter()
             .map(|&b| {
                 let (mut torque, mut force) = (Vector::ZERO, Vector::ZERO);
-                for &collider in self.world.bodies[b].colliders() {
-                    let pose = self.world.colliders[collider].position();
-                    for pair in self.world.narrow_phase.contact_pairs_with(collider) {
+                for &collider in bodies[b].colliders() {
+                    let pose = colliders[collider].position();
+                    for pair in self.host.narrow_phase().contact_pairs_with(collider) {
                         let first = pair.collider1 == collider;
                         for m in pair.solver_manifolds() {
                             // Rapier's friction basis: a function of the normal alone.
@@ -479,14 +340,14 @@ impl RobotWorld {
     /// Position of copy `k`'s root body origin.
     pub fn root_position(&self, k: usize) -> Vector {
         let c = &self.copies[k];
-        self.world.bodies[c.bodies[0]].translation() - c.offset
+        self.host.bodies()[c.bodies[0]].translation() - c.offset
     }
 
     /// Centre of mass of the whole of copy `k`.
     pub fn center_of_mass(&self, k: usize) -> Vector {
         let c = &self.copies[k];
         let sum = c.bodies.iter().fold(Vector::ZERO, |acc, &b| {
-            let rb = &self.world.bodies[b];
+            let rb = &self.host.bodies()[b];
             acc + rb.center_of_mass() * rb.mass()
         });
         sum / self.total_mass - c.offset
@@ -498,7 +359,7 @@ impl RobotWorld {
         c.bodies
             .iter()
             .map(|&b| {
-                let mut p = *self.world.bodies[b].position();
+                let mut p = *self.host.bodies()[b].position();
                 p.translation -= c.offset;
                 p
             })
@@ -508,23 +369,121 @@ impl RobotWorld {
     /// Adds `dq` to copy `k`'s generalised coordinates (root first, then hinges, MuJoCo's
     /// order) and `dv` to its velocities, then updates the bodies: reset noise.
     pub fn perturb(&mut self, k: usize, dq: &[f32], dv: &[f32]) {
-        let Some((mb, _)) = self.copies[k]
-            .multibody
-            .and_then(|h| self.world.multibody_joints.get_mut(h))
-        else {
+        let Some(h) = self.copies[k].multibody else {
             return;
         };
-        let n = mb.ndofs();
-        let (dq, dv) = (&dq[..n.min(dq.len())], &dv[..n.min(dv.len())]);
-        let mut disp = vec![0.0; n];
-        disp[..dq.len()].copy_from_slice(dq);
-        mb.apply_displacements(&disp);
-        for (x, d) in mb.generalized_velocity_mut().iter_mut().zip(dv) {
-            *x += d;
+        let order = self.dof_order(k);
+        let (bodies, joints) = self.host.bodies_and_joints_mut();
+        let (mb, _) = joints.get_mut(h).expect("joint exists");
+        let mut disp = vec![0.0; mb.ndofs()];
+        for (&dof, &d) in order.iter().zip(dq) {
+            disp[dof] = d;
         }
-        mb.forward_kinematics(&self.world.bodies, false);
-        mb.update_rigid_bodies(&mut self.world.bodies, true);
+        mb.apply_displacements(&disp);
+        let mut qd = mb.generalized_velocity_mut();
+        for (&dof, &d) in order.iter().zip(dv) {
+            qd[dof] += d;
+        }
+        mb.forward_kinematics(bodies, false);
+        mb.update_rigid_bodies(bodies, true);
         self.sync_body_velocities(k);
+    }
+
+    /// Where each of copy `k`'s degrees of freedom, in MuJoCo's order (root, then hinges),
+    /// sits in its multibody: bevy_rapier3d joins the links in the order it meets them.
+    fn dof_order(&self, k: usize) -> Vec<usize> {
+        let c = &self.copies[k];
+        let joints = self.host.multibody_joints();
+        let start = |h: MultibodyJointHandle| {
+            let (mb, id) = joints.get(h).expect("joint exists");
+            mb.link(id).expect("joint link").assembly_id()
+        };
+        let mut order: Vec<usize> = match (c.root_joint, c.multibody) {
+            (Some(root), _) => (start(root)..start(root) + 3).collect(),
+            (None, Some(any)) => {
+                let (mb, _) = joints.get(any).expect("joint exists");
+                assert_eq!(
+                    mb.root().rigid_body_handle(),
+                    c.bodies[0],
+                    "a free robot's multibody is rooted at its root body"
+                );
+                (0..6).collect()
+            }
+            (None, None) => Vec::new(),
+        };
+        order.extend(c.hinges.iter().map(|h| start(h.handle)));
+        order
+    }
+}
+
+/// Spawns a copy and gives its degrees of freedom their passive dynamics.
+fn add_copy(host: &mut PhysicsHost, scene: &SceneSpec, offset: Vector) -> Result<RobotCopy> {
+    let copy = spawn::spawn_copy(host, scene, offset)?;
+    set_passive_dynamics(host, scene, &copy);
+    Ok(copy)
+}
+
+/// What a [`RobotWorld`] serialises: rapier's state and what each copy's handles mean.
+#[derive(Serialize)]
+struct StateRef<'a> {
+    physics: PhysicsStateRef<'a>,
+    ground: RigidBodyHandle,
+    scene: &'a SceneSpec,
+    copies: &'a [RobotCopy],
+}
+
+#[derive(Deserialize)]
+struct State {
+    physics: PhysicsState,
+    ground: RigidBodyHandle,
+    scene: SceneSpec,
+    copies: Vec<RobotCopy>,
+}
+
+impl Serialize for RobotWorld {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        StateRef {
+            physics: self.host.state(),
+            ground: self.ground,
+            scene: &self.scene,
+            copies: &self.copies,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RobotWorld {
+    /// Rapier's state as it was; new entities stand for its bodies.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let State {
+            physics,
+            ground,
+            scene,
+            mut copies,
+        } = State::deserialize(d)?;
+        // The bodies' user data keeps naming the saved run's entities: writing it would mark
+        // them modified, and rapier treats a modified body's next step differently. Nothing
+        // reads it here (it maps contact events and collider mass changes, and restored
+        // colliders have no entities).
+        let host = PhysicsHost::restore(physics, scene.task.timestep, |host, bodies| {
+            let mut standing_for = vec![(spawn::spawn_restored(host, bodies, ground), ground)];
+            for c in &mut copies {
+                c.entities = c
+                    .bodies
+                    .iter()
+                    .chain(&c.helpers)
+                    .map(|&h| spawn::spawn_restored(host, bodies, h))
+                    .collect();
+                standing_for.extend(
+                    c.entities
+                        .iter()
+                        .copied()
+                        .zip(c.bodies.iter().chain(&c.helpers).copied()),
+                );
+            }
+            standing_for
+        });
+        Ok(Self::assemble(host, ground, scene, copies))
     }
 }
 
@@ -545,17 +504,18 @@ fn step_impulse(d: &ContactData) -> (f32, [f32; 2]) {
 }
 
 /// Damping, armature and springs per degree of freedom of a new copy (see the module docs).
-fn set_passive_dynamics(world: &mut PhysicsWorld, scene: &SceneSpec, copy: &RobotCopy) {
+fn set_passive_dynamics(host: &mut PhysicsHost, scene: &SceneSpec, copy: &RobotCopy) {
+    let (bodies, joints) = host.bodies_and_joints_mut();
     if let Some(h) = copy.multibody
-        && let Some((mb, _)) = world.multibody_joints.get_mut(h)
+        && let Some((mb, _)) = joints.get_mut(h)
     {
         // A multibody assumes a free root until it first meets its root body: settle the
         // degrees of freedom (a planar robot's fixed anchor has none) before indexing them.
-        mb.forward_kinematics(&world.bodies, true);
+        mb.forward_kinematics(bodies, true);
         mb.damping_mut().fill(0.0);
     }
     for (h, j) in copy.hinges.iter().zip(&scene.joints) {
-        if let Some((mb, link_id)) = world.multibody_joints.get_mut(h.handle) {
+        if let Some((mb, link_id)) = joints.get_mut(h.handle) {
             let link = mb.link_mut(link_id).expect("joint link");
             // The revolute's free axis is the angular x of its joint frame.
             link.joint.set_spring(3, j.stiffness, 0.0);
