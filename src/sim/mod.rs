@@ -208,6 +208,17 @@ impl RobotWorld {
         }
     }
 
+    /// The Bevy world that hosts the physics (entities, bevy_rapier3d's context).
+    pub fn world(&self) -> &bevy::ecs::world::World {
+        self.host.world()
+    }
+
+    /// The entity of each scene body of copy `k`, in scene order. Its `Transform` follows
+    /// the body after every step (world frame, lane offset included).
+    pub fn body_entities(&self, k: usize) -> &[Entity] {
+        &self.copies[k].entities[..self.scene.bodies.len()]
+    }
+
     pub fn scene(&self) -> &SceneSpec {
         &self.scene
     }

@@ -129,6 +129,11 @@ pub(super) fn spawn_copy(
             ));
         }
     }
+    // bevy_rapier3d creates the bodies of one sync in storage order, which depends on how the
+    // world's archetypes came about; the solver's order follows the handles. Syncing scene
+    // bodies, the anchor and chain links apart gives every copy, fresh, reset or restored,
+    // the same handles in the same order.
+    host.sync();
     let mut helpers = Vec::new();
     // Each joint with the entity of its child body, in scene order.
     let mut joints: Vec<(Entity, MultibodyJoint)> = Vec::new();
@@ -143,7 +148,13 @@ pub(super) fn spawn_copy(
     };
     let root_joint = match scene.root {
         RootJoint::Planar => {
-            let anchor = spawn_part(world, link, RigidBody::Fixed, origins[0] + offset);
+            let anchor = spawn_part(
+                host.world_mut(),
+                link,
+                RigidBody::Fixed,
+                origins[0] + offset,
+            );
+            host.sync();
             helpers.push(anchor);
             let planar = GenericJointBuilder::new(
                 JointAxesMask::LIN_Y | JointAxesMask::ANG_X | JointAxesMask::ANG_Z,
@@ -160,6 +171,7 @@ pub(super) fn spawn_copy(
             .position(|b| b.name == name)
             .expect("validated scene")
     };
+    let world = host.world_mut();
     // Several hinges on one body (the humanoid's hips) form a chain through tiny bodies at
     // their anchor, MuJoCo's serial degrees of freedom; the last hinge ends in the body.
     let mut chain_end: Vec<Option<Entity>> = vec![None; scene.bodies.len()];
