@@ -62,6 +62,51 @@ fn concat_rb_mass_matrix(
     result
 }
 
+/// virel-lab: the degrees of freedom of link `i` and of its ancestors, the only columns where
+/// its body Jacobian (built from its parent's) and its Coriolis terms can be non-zero.
+fn ancestor_dofs(links: &MultibodyLinkVec, i: usize, dofs: &mut Vec<usize>) {
+    dofs.clear();
+    let mut l = i;
+    loop {
+        let link = &links[l];
+        dofs.extend(link.assembly_id..link.assembly_id + link.joint.ndofs());
+        if l == 0 {
+            break;
+        }
+        l = link.parent_internal_id;
+    }
+}
+
+/// virel-lab: adds one link's share of the mass matrices, `jᵀ·M₀·j` to `mass` and
+/// `jᵀ·(M₁·j + c)` to `acc_mass` (`M₀`: the body's spatial inertia, `M₁`: with the gyroscopic
+/// derivative; `c`: its Coriolis term times dt). Rapier's own code does the same with dense
+/// products over every degree of freedom; here only the `dofs` where `j` and `c` can be
+/// non-zero take part, with fixed-size 6-vectors: the humanoid's 23×23 matrices cost a
+/// fraction of the dense products, for the same sums in another order.
+fn add_link_mass(
+    mass: &mut DMatrix<Real>,
+    acc_mass: &mut DMatrix<Real>,
+    (m0, m1): (
+        &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
+        &SMatrix<Real, SPATIAL_DIM, SPATIAL_DIM>,
+    ),
+    j: &Jacobian<Real>,
+    c: &Jacobian<Real>,
+    dofs: &[usize],
+    columns: &mut Vec<SVector<Real, SPATIAL_DIM>>,
+) {
+    columns.clear();
+    columns.extend(dofs.iter().map(|&d| j.fixed_columns::<1>(d).into_owned()));
+    for (jb, &b) in columns.iter().zip(dofs) {
+        let w0 = m0 * jb;
+        let w1 = m1 * jb + c.fixed_columns::<1>(b);
+        for (ja, &a) in columns.iter().zip(dofs) {
+            mass[(a, b)] += ja.dot(&w0);
+            acc_mass[(a, b)] += ja.dot(&w1);
+        }
+    }
+}
+
 /// A holonomic coupling between two generalized coordinates of a single
 /// [`Multibody`], `q2 = coeff · q1 + offset`, enforced as a velocity-level
 /// equality constraint. This is how MuJoCo's `<equality><joint>` (a polynomial
@@ -681,13 +726,15 @@ impl Multibody {
         }
 
         let mut curr_assembly_id = 0;
+        // virel-lab: workspaces of `add_link_mass`.
+        let mut dofs = Vec::new();
+        let mut columns = Vec::new();
 
         for i in 0..self.links.len() {
             let link = &self.links[i];
             let rb = &bodies[link.rigid_body];
             let rb_mass = rb.mprops.effective_mass();
             let rb_inertia = rb.mprops.effective_angular_inertia().into_matrix();
-            let body_jacobian = &self.body_jacobians[i];
 
             // NOTE: the mass matrix index reordering operates on the assumption that the assembly
             //       ids are traversed in order. This assert is here to ensure the assumption always
@@ -726,10 +773,8 @@ impl Multibody {
             let rb_mass_matrix_wo_gyro = concat_rb_mass_matrix(rb_mass, rb_inertia.into());
             #[allow(clippy::useless_conversion)] // Needed in 3D, no-op in 2D
             let rb_mass_matrix = concat_rb_mass_matrix(rb_mass, augmented_inertia.into());
-            self.augmented_mass
-                .quadform(1.0, &rb_mass_matrix_wo_gyro, body_jacobian, 1.0);
-            self.acc_augmented_mass
-                .quadform(1.0, &rb_mass_matrix, body_jacobian, 1.0);
+            // virel-lab: `jᵀ·M·j` is added at the end of the loop, with the Coriolis term
+            // (see `add_link_mass`).
 
             /*
              *
@@ -740,6 +785,9 @@ impl Multibody {
             let rb_j_w = rb_j.fixed_rows::<ANG_DIM>(DIM);
 
             let ndofs = link.joint.ndofs();
+            // virel-lab: the products below (3×3 by 3×ndofs) touch only the link's own and its
+            // ancestors' columns, the others being zero (see `ancestor_dofs`).
+            ancestor_dofs(&self.links, i, &mut dofs);
 
             if i != 0 {
                 let parent_id = link.parent_internal_id;
@@ -757,28 +805,25 @@ impl Multibody {
 
                 // [c1 - c0].gcross() * (JDot + JDot/u * qdot)"
                 let shift_cross_tr = vect_to_na(link.shift02).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &shift_cross_tr, parent_coriolis_w, 1.0);
 
                 // JDot (but the 2.0 originates from the sum of two identical terms in JDot and JDot/u * gdot)
                 let dvel_cross = vect_to_na(
                     rb.vels.angvel.gcross(link.shift02) + 2.0 * link.joint_velocity.linvel,
                 )
                 .gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &dvel_cross, &parent_j_w, 1.0);
 
                 // JDot/u * qdot
-                coriolis_v.gemm(
-                    1.0,
-                    &vect_to_na(link.joint_velocity.linvel).gcross_matrix_tr(),
-                    &parent_j_w,
-                    1.0,
-                );
-                coriolis_v.gemm(1.0, &(parent_w * shift_cross_tr), &parent_j_w, 1.0);
-
-                #[cfg(feature = "dim3")]
-                {
-                    let vel_wrt_joint_w = vect_to_na(link.joint_velocity.angvel).gcross_matrix();
-                    coriolis_w.gemm(-1.0, &vel_wrt_joint_w, &parent_j_w, 1.0);
+                let of_parent_j_w = dvel_cross
+                    + vect_to_na(link.joint_velocity.linvel).gcross_matrix_tr()
+                    + parent_w * shift_cross_tr;
+                let vel_wrt_joint_w = vect_to_na(link.joint_velocity.angvel).gcross_matrix();
+                for &d in &dofs {
+                    let parent_j_w_d = parent_j_w.column(d);
+                    let mut v = coriolis_v.column_mut(d);
+                    v += shift_cross_tr * parent_coriolis_w.column(d)
+                        + of_parent_j_w * parent_j_w_d;
+                    let mut w = coriolis_w.column_mut(d);
+                    w -= vel_wrt_joint_w * parent_j_w_d;
                 }
 
                 // JDot (but the 2.0 originates from the sum of two identical terms in JDot and JDot/u * gdot)
@@ -814,19 +859,18 @@ impl Multibody {
             {
                 // [c3 - c2].gcross() * (JDot + JDot/u * qdot)
                 let shift_cross_tr = vect_to_na(link.shift23).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &shift_cross_tr, coriolis_w, 1.0);
 
                 // JDot
                 let dvel_cross = vect_to_na(rb.vels.angvel.gcross(link.shift23)).gcross_matrix_tr();
-                coriolis_v.gemm(1.0, &dvel_cross, &rb_j_w, 1.0);
 
                 // JDot/u * qdot
-                coriolis_v.gemm(
-                    1.0,
-                    &(SimdAngVector::<Real>::from(rb.vels.angvel).gcross_matrix() * shift_cross_tr),
-                    &rb_j_w,
-                    1.0,
-                );
+                let of_rb_j_w = dvel_cross
+                    + SimdAngVector::<Real>::from(rb.vels.angvel).gcross_matrix() * shift_cross_tr;
+                for &d in &dofs {
+                    let w = coriolis_w.column(d).into_owned();
+                    let mut v = coriolis_v.column_mut(d);
+                    v += shift_cross_tr * w + of_rb_j_w * rb_j_w.column(d);
+                }
             }
 
             let coriolis_v = &mut self.coriolis_v[i];
@@ -835,13 +879,19 @@ impl Multibody {
             /*
              * Meld with the mass matrix.
              */
+            // virel-lab: `add_link_mass` reads the `dofs` columns only: the others are left as
+            // the last link wrote them.
+            #[cfg(feature = "dim3")]
             {
-                let mut i_coriolis_dt_v = self.i_coriolis_dt.fixed_rows_mut::<DIM>(0);
-                i_coriolis_dt_v.copy_from(coriolis_v);
                 let rb_mass_dt = vect_to_na(rb_mass * dt);
-                i_coriolis_dt_v
-                    .column_iter_mut()
-                    .for_each(|mut c| c.component_mul_assign(&rb_mass_dt));
+                let inertia_dt = mat_to_na(rb_inertia) * dt;
+                for &d in &dofs {
+                    let mut c = self.i_coriolis_dt.column_mut(d);
+                    c.fixed_rows_mut::<DIM>(0)
+                        .copy_from(&coriolis_v.column(d).component_mul(&rb_mass_dt));
+                    c.fixed_rows_mut::<ANG_DIM>(DIM)
+                        .copy_from(&(inertia_dt * coriolis_w.column(d)));
+                }
             }
 
             #[cfg(feature = "dim2")]
@@ -850,14 +900,16 @@ impl Multibody {
                 // NOTE: this is just an axpy, but on row columns.
                 i_coriolis_dt_w.zip_apply(coriolis_w, |o, x| *o = x * dt * rb_inertia);
             }
-            #[cfg(feature = "dim3")]
-            {
-                let mut i_coriolis_dt_w = self.i_coriolis_dt.fixed_rows_mut::<ANG_DIM>(DIM);
-                i_coriolis_dt_w.gemm(dt, &mat_to_na(rb_inertia), coriolis_w, 0.0);
-            }
 
-            self.acc_augmented_mass
-                .gemm_tr(1.0, rb_j, &self.i_coriolis_dt, 1.0);
+            add_link_mass(
+                &mut self.augmented_mass,
+                &mut self.acc_augmented_mass,
+                (&rb_mass_matrix_wo_gyro, &rb_mass_matrix),
+                &self.body_jacobians[i],
+                &self.i_coriolis_dt,
+                &dofs,
+                &mut columns,
+            );
         }
 
         /*
