@@ -9,7 +9,9 @@
 //! - [`training`] — the collect → update loop (`trainer.rs`), runs and resumes (`run.rs`),
 //!   evaluation, checkpoints, logs, run config.
 //! - [`scene`] — robots and tasks as data (`scenes/*.ron`): format, parsing, validation.
-//! - [`sim`] — their physics: one rapier3d multibody world per robot copy.
+//! - [`sim`] — their physics: every copy of a robot as rapier3d multibodies in one world,
+//!   hosted by bevy_rapier3d in a Bevy world the trainer steps (`vendor/rapier3d`: rapier,
+//!   patched for speed).
 //! - [`record`] — demo videos: off-screen `record`, the overlay's Record button, encoders.
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
 //! - [`cli`] — the command line; `main.rs` only calls it.
