@@ -91,6 +91,7 @@ fn the_sparse_multibody_mass_matrix_equals_the_dense_one_for_every_robot() {
 /// flat feet are redundant contacts at reset, and the unconverged split of their impulses
 /// moves its joint velocities by up to 0.2 under mere rounding (its random-policy statistics
 /// agree: 19.8 against 19.7 steps per episode, −0.957 against −0.947 m/s over 6000 steps).
+#[rustfmt::skip]
 const PUBLISHED_FIRST_STEP: [(&str, &[f32]); 4] = [
     (
         "humanoid",
