@@ -53,7 +53,8 @@ pub struct ConfigArgs {
     /// TOML config file (see `virel-lab config` for every key and its default).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Environment: pendulum or identity.
+    /// Environment: hopper, half_cheetah, walker2d, ant, humanoid, pendulum, identity, or a
+    /// scene file of your own robot (path/to/robot.ron).
     #[arg(long)]
     pub env: Option<String>,
     /// Algorithm.
