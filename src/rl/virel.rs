@@ -52,7 +52,7 @@ pub struct VirelConfig {
     pub epsilon_batch_size: i64,
     /// Gradient steps between re-estimates of ε_ω (the authors: 1). On one core of this 2-core
     /// CPU (hopper, 256-256) the 4096-sample pass takes ~100 ms and a gradient step ~12 ms:
-    /// 8 makes VIREL ~4× faster, 32 ~8× (about SAC's speed), for a temperature at most 7 or 31
+    /// 8 makes VIREL ~4.5× faster, 32 ~7× (about SAC's speed), for a temperature at most 7 or 31
     /// steps old.
     pub epsilon_every: u64,
     /// The p of the residual norm ‖T Q̂ − Q̂‖_p^p (2: mean squared Bellman error / 2).
