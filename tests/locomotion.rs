@@ -471,7 +471,7 @@ fn a_restored_world_steps_bit_for_bit_like_the_saved_one_resets_included() {
 /// Zero torques from the reset pose for 1000 control steps: the cheetah and the ant stand, the
 /// others fall (as in MuJoCo) and come to lie on the ground. Over the last 500 steps nothing
 /// goes non-finite, through the ground or above its reset height, no root translates by more
-/// than 5 cm, and no joint or root speed exceeds 0.5. Measured: the cheetah moves by 4e-9; the
+/// than 5 cm, and no joint or root speed exceeds 0.5. Measured: the cheetah's root stays put; the
 /// root translations stay within 2.5 cm (the fallen hopper still rocking); the fastest is a
 /// fallen humanoid's hip at 0.15 rad/s. The ant's torso creeps in yaw, ~3 mrad/s against its
 /// free hips (only damped, as in MuJoCo): a zero-stiffness mode where rapier's contact solver
