@@ -111,19 +111,22 @@ fn joint_limits_hold_under_maximal_torques() {
     }
 }
 
+/// `control_steps` control steps of zero torques on copy 0, set before every physics step.
+fn hold_zero_torques(robot: &mut RobotWorld, control_steps: usize) {
+    let zeros = vec![0.0; robot.scene().actuators.len()];
+    for _ in 0..control_steps * robot.scene().task.frame_skip as usize {
+        robot.set_actions(0, &zeros);
+        robot.step();
+    }
+}
+
 #[test]
 fn zero_action_from_rest_keeps_the_cheetah_still() {
     let scene = virel_lab::scene::load("half_cheetah").unwrap();
     let mut robot = RobotWorld::new(&scene, 1).unwrap();
-    let settle = |robot: &mut RobotWorld, steps: usize| {
-        for _ in 0..steps * scene.task.frame_skip as usize {
-            robot.set_actions(0, &[0.0; 6]);
-            robot.step();
-        }
-    };
-    settle(&mut robot, 200);
+    hold_zero_torques(&mut robot, 200);
     let (q0, _) = robot.root_state(0);
-    settle(&mut robot, 800);
+    hold_zero_torques(&mut robot, 800);
     let (q1, v1) = robot.root_state(0);
     for i in 0..3 {
         assert!(
@@ -478,19 +481,13 @@ fn a_restored_world_steps_bit_for_bit_like_the_saved_one_resets_included() {
 /// leaves residues that MuJoCo's does not.
 #[test]
 fn zero_action_from_rest_brings_every_robot_to_rest_without_drift_or_explosion() {
-    for (name, _, act) in ROBOTS {
+    for (name, _, _) in ROBOTS {
         let scene = virel_lab::scene::load(name).unwrap();
         let mut robot = RobotWorld::new(&scene, 1).unwrap();
-        let settle = |robot: &mut RobotWorld, steps: usize| {
-            for _ in 0..steps * scene.task.frame_skip as usize {
-                robot.set_actions(0, &vec![0.0; act]);
-                robot.step();
-            }
-        };
         let start_z = robot.root_position(0).z;
-        settle(&mut robot, 500);
+        hold_zero_torques(&mut robot, 500);
         let p0 = robot.root_position(0);
-        settle(&mut robot, 500);
+        hold_zero_torques(&mut robot, 500);
         let p1 = robot.root_position(0);
         let (q, v) = robot.root_state(0);
         let (h, w) = robot.hinge_state(0);
