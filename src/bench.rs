@@ -4,6 +4,10 @@
 //!   act 6) next to the same update in Python PyTorch, timed in the same run, as a ratio.
 //! - `learning`: every algorithm on Pendulum, several seeds, in parallel child processes;
 //!   reports the median final deterministic evaluation return.
+//! - `envs`: env steps per second of the robots (or of scene files) with random actions, next to
+//!   Gymnasium + MuJoCo timed in the same run and EnvPool's anchors.
+//! - `gait`: what a random policy does on each robot (episode length, return, forward
+//!   velocity) next to Gymnasium + MuJoCo: speed is only worth having with the same dynamics.
 
 use crate::rl::{AgentSpec, Algo, buffer::ReplayBuffer};
 use crate::training::RunSummary;
@@ -46,6 +50,26 @@ pub enum BenchCommand {
         /// Python with `gymnasium[mujoco]` for the peer figures (skipped when it fails).
         #[arg(long, default_value = "python3")]
         python: PathBuf,
+        /// Robots to time: shipped names or scene files (a file is compared with the peer of
+        /// its scene's `name`).
+        #[arg(long, num_args = 1.., default_values_t = ROBOTS.map(String::from))]
+        env: Vec<String>,
+    },
+    /// What a random policy does on each robot (episodes, length, return, forward velocity),
+    /// next to Gymnasium + MuJoCo with the same number of steps (when `--python` has it).
+    Gait {
+        /// Control steps per robot (episodes restart as they end).
+        #[arg(long, default_value_t = 20_000)]
+        steps: usize,
+        /// Seed of the resets and of the actions.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Python with `gymnasium[mujoco]` for the peer figures (skipped when it fails).
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Robots: shipped names or scene files (compared with the peer of the scene's `name`).
+        #[arg(long, num_args = 1.., default_values_t = ROBOTS.map(String::from))]
+        env: Vec<String>,
     },
     /// Final deterministic return of each algorithm on Pendulum over several seeds.
     Learning {
@@ -87,9 +111,19 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             seconds,
             num_envs,
             python,
-        } => bench_envs(seconds, num_envs, &python),
+            env,
+        } => bench_envs(seconds, num_envs, &python, &env),
+        BenchCommand::Gait {
+            steps,
+            seed,
+            python,
+            env,
+        } => bench_gait(steps, seed, &python, &env),
     }
 }
+
+/// The shipped robots, in the order the benchmarks list them.
+const ROBOTS: [&str; 5] = ["half_cheetah", "hopper", "walker2d", "ant", "humanoid"];
 
 /// Gymnasium 1.4 + MuJoCo (1 core) and EnvPool 1.2.5 (16 envs, 2 threads) env steps/s on this
 /// machine kind, from shared/REFERENCE.md §4.
@@ -135,33 +169,52 @@ fn env_steps_per_second(name: &str, copies: usize, threads: usize, seconds: f64)
     Ok(total as f64 / seconds)
 }
 
-fn bench_envs(seconds: f64, num_envs: usize, python: &Path) -> Result<()> {
-    let script = script_path().with_file_name("bench_gymnasium.py");
-    let peer = Command::new(python)
-        .arg(&script)
-        .arg(seconds.to_string())
-        .output();
-    let measured: Vec<(String, f64)> = match peer {
+/// Runs `scripts/<script>` with `python` and `args`; its `<robot> <figures…>` lines, or none
+/// (with a note) when that Python cannot run it.
+fn python_rows(python: &Path, script: &str, args: &[String]) -> Vec<(String, Vec<f64>)> {
+    let script = script_path().with_file_name(script);
+    match Command::new(python).arg(&script).args(args).output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .lines()
             .filter_map(|l| {
-                let (n, v) = l.split_once(' ')?;
-                Some((n.to_owned(), v.trim().parse().ok()?))
+                let mut words = l.split_whitespace();
+                let name = words.next()?.to_owned();
+                let figures = words.map(str::parse).collect::<Result<Vec<f64>, _>>().ok()?;
+                Some((name, figures))
             })
             .collect(),
         _ => {
             eprintln!(
-                "Gymnasium + MuJoCo not runnable with {} (pip install \"gymnasium[mujoco]==1.4.0\"): its column shows the anchors of shared/REFERENCE.md",
-                python.display()
+                "Gymnasium + MuJoCo not runnable with {} (pip install \"gymnasium[mujoco]==1.4.0\"): no peer figures from {}",
+                python.display(),
+                script.display()
             );
             Vec::new()
         }
-    };
+    }
+}
+
+/// Width of the first column of a table of `envs`.
+fn name_width(envs: &[String]) -> usize {
+    envs.iter().map(|e| e.chars().count()).max().unwrap_or(0).max(13)
+}
+
+/// The shipped robot whose peer a robot name or scene file is compared with.
+fn peer_name(env: &str) -> Result<String> {
+    Ok(crate::scene::load(env)?.name)
+}
+
+fn bench_envs(seconds: f64, num_envs: usize, python: &Path, envs: &[String]) -> Result<()> {
+    let peers: Vec<String> = envs.iter().map(|e| peer_name(e)).collect::<Result<_>>()?;
+    let mut args = vec![seconds.to_string()];
+    args.extend(peers.iter().filter(|p| ROBOTS.contains(&p.as_str())).cloned());
+    let measured = python_rows(python, "bench_gymnasium.py", &args);
+    let w = name_width(envs);
     println!(
         "env steps/s, random actions, release build; peers: Gymnasium+MuJoCo 1 core (measured now, or the anchor), EnvPool {num_envs} envs 2 threads (anchor)"
     );
     println!(
-        "{:<13} {:>9} {:>11} {:>7} {:>11} {:>11} {:>7}",
+        "{:<w$} {:>9} {:>11} {:>7} {:>11} {:>11} {:>7}",
         "robot",
         "1 env",
         "Gymnasium",
@@ -170,17 +223,108 @@ fn bench_envs(seconds: f64, num_envs: usize, python: &Path) -> Result<()> {
         "EnvPool",
         "ratio"
     );
-    for (name, gym_anchor, envpool) in ANCHORS {
-        let one = env_steps_per_second(name, 1, 1, seconds)?;
-        let many = env_steps_per_second(name, num_envs, 2, seconds)?;
+    for (env, peer) in envs.iter().zip(&peers) {
+        let one = env_steps_per_second(env, 1, 1, seconds)?;
+        let many = env_steps_per_second(env, num_envs, 2, seconds)?;
+        let anchor = ANCHORS.iter().find(|a| a.0 == peer);
         let gym = measured
             .iter()
-            .find(|m| m.0 == name)
-            .map_or(gym_anchor, |m| m.1);
+            .find(|m| &m.0 == peer)
+            .and_then(|m| m.1.first().copied())
+            .or(anchor.map(|a| a.1));
+        let ratio = |ours: f64, theirs: Option<f64>| {
+            theirs.map_or("—".to_owned(), |t| format!("{:.2}×", ours / t))
+        };
+        let figure = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{x:.0}"));
         println!(
-            "{name:<13} {one:>9.0} {gym:>11.0} {:>6.2}× {many:>11.0} {envpool:>11.0} {:>6.2}×",
-            one / gym,
-            many / envpool
+            "{env:<w$} {one:>9.0} {:>11} {:>7} {many:>11.0} {:>11} {:>7}",
+            figure(gym),
+            ratio(one, gym),
+            figure(anchor.map(|a| a.2)),
+            ratio(many, anchor.map(|a| a.2)),
+        );
+    }
+    Ok(())
+}
+
+/// A random policy's statistics over a fixed number of control steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaitStats {
+    /// Episodes that ended (terminated or truncated) within the steps.
+    pub episodes: usize,
+    pub mean_length: f64,
+    pub mean_return: f64,
+    /// Mean forward velocity over every step, m/s.
+    pub mean_velocity: f64,
+}
+
+/// Uniform random actions on one copy of `env` for `steps` control steps from a `seed`ed reset.
+pub fn random_gait(env: &str, steps: usize, seed: u64) -> Result<GaitStats> {
+    use crate::envs::Env;
+    use rand::{Rng, SeedableRng};
+    let mut robot = crate::envs::locomotion::Locomotion::new(env)?;
+    let weight = f64::from(robot.scene().task.forward_reward_weight);
+    let space = robot.action_space().clone();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    robot.reset(Some(seed));
+    let (mut lengths, mut returns) = (Vec::new(), Vec::new());
+    let (mut length, mut ret, mut forward) = (0usize, 0.0f64, 0.0f64);
+    for _ in 0..steps {
+        let a: Vec<f32> = space
+            .low
+            .iter()
+            .zip(&space.high)
+            .map(|(&l, &h)| rng.random_range(l..=h))
+            .collect();
+        let s = robot.step(&a);
+        length += 1;
+        ret += f64::from(s.reward);
+        forward += s
+            .terms
+            .iter()
+            .find(|t| t.0 == "forward")
+            .map_or(0.0, |t| f64::from(t.1));
+        if s.terminated || s.truncated {
+            lengths.push(length as f64);
+            returns.push(ret);
+            (length, ret) = (0, 0.0);
+            robot.reset(None);
+        }
+    }
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    Ok(GaitStats {
+        episodes: lengths.len(),
+        mean_length: mean(&lengths),
+        mean_return: mean(&returns),
+        mean_velocity: forward / weight / steps.max(1) as f64,
+    })
+}
+
+fn bench_gait(steps: usize, seed: u64, python: &Path, envs: &[String]) -> Result<()> {
+    let peers: Vec<String> = envs.iter().map(|e| peer_name(e)).collect::<Result<_>>()?;
+    let mut args = vec![steps.to_string(), seed.to_string()];
+    args.extend(peers.iter().filter(|p| ROBOTS.contains(&p.as_str())).cloned());
+    let measured = python_rows(python, "gait_gymnasium.py", &args);
+    let w = name_width(envs);
+    println!(
+        "random policy, {steps} control steps per robot, seed {seed}: episodes, mean episode length and return, mean forward velocity (m/s); ours | Gymnasium + MuJoCo"
+    );
+    println!(
+        "{:<w$} {:>8} {:>8} {:>9} {:>8}  | {:>8} {:>8} {:>9} {:>8}",
+        "robot", "episodes", "length", "return", "velocity", "episodes", "length", "return", "velocity"
+    );
+    for (env, peer) in envs.iter().zip(&peers) {
+        let g = random_gait(env, steps, seed)?;
+        let theirs = match measured.iter().find(|m| &m.0 == peer) {
+            Some((_, f)) if f.len() == 4 => format!(
+                "{:>8.0} {:>8.1} {:>9.1} {:>8.3}",
+                f[0], f[1], f[2], f[3]
+            ),
+            _ => "—".to_owned(),
+        };
+        println!(
+            "{env:<w$} {:>8} {:>8.1} {:>9.1} {:>8.3}  | {theirs}",
+            g.episodes, g.mean_length, g.mean_return, g.mean_velocity
         );
     }
     Ok(())

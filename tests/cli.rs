@@ -357,3 +357,63 @@ fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_stops() {
         assert!(o.status.success(), "{signal}: {}", stderr(&o));
     }
 }
+
+/// `bench gait` and `bench envs` take a user's scene file next to the shipped robots and
+/// compare it with the peer of its scene's name; a scene they cannot load is an error naming
+/// the file.
+#[test]
+fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
+    let dir = tempfile::tempdir().unwrap();
+    let hopper = virel_lab::scene::BUILTIN
+        .iter()
+        .find(|b| b.0 == "hopper")
+        .unwrap()
+        .1;
+    let variant = dir.path().join("hopper-2-substeps.ron");
+    assert!(hopper.contains("substeps: 4,"));
+    std::fs::write(&variant, hopper.replace("substeps: 4,", "substeps: 2,")).unwrap();
+    let file = variant.to_str().unwrap();
+
+    let o = virel(&[
+        "bench", "gait", "--steps", "400", "--python", "/bin/false", "--env", "hopper", file,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for env in ["hopper", file] {
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(env))
+            .unwrap_or_else(|| panic!("no row for {env} in:\n{out}"));
+        let figures: Vec<f64> = row
+            .split_whitespace()
+            .skip(1)
+            .take(4)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        let (episodes, length, velocity) = (figures[0], figures[1], figures[3]);
+        // A random hopper falls within ~20 steps, over and over, drifting backwards (MuJoCo's:
+        // 23 steps, −0.17 m/s).
+        assert!(
+            episodes >= 8.0 && (10.0..40.0).contains(&length) && velocity < 0.0,
+            "{row}"
+        );
+        assert!(row.ends_with('—'), "no peer without Gymnasium: {row}");
+    }
+
+    let o = virel(&[
+        "bench", "envs", "--seconds", "0.2", "--num-envs", "2", "--python", "/bin/false", "--env",
+        file,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let row = out.lines().find(|l| l.starts_with(file)).unwrap();
+    // Compared with the hopper's anchors: Gymnasium 6800 and EnvPool 20000 steps/s.
+    assert!(row.contains(" 6800 ") && row.contains(" 20000 "), "{row}");
+
+    let missing = dir.path().join("missing.ron");
+    let o = virel(&[
+        "bench", "gait", "--python", "/bin/false", "--env", missing.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("missing.ron"), "{}", stderr(&o));
+}

@@ -71,6 +71,11 @@ impl Locomotion {
         self.episodes.len()
     }
 
+    /// The robot and task this env was built from.
+    pub fn scene(&self) -> &SceneSpec {
+        &self.scene
+    }
+
     /// The physics world of every copy.
     pub fn robots(&self) -> &RobotWorld {
         &self.robot
