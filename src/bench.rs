@@ -179,7 +179,10 @@ fn python_rows(python: &Path, script: &str, args: &[String]) -> Vec<(String, Vec
             .filter_map(|l| {
                 let mut words = l.split_whitespace();
                 let name = words.next()?.to_owned();
-                let figures = words.map(str::parse).collect::<Result<Vec<f64>, _>>().ok()?;
+                let figures = words
+                    .map(str::parse)
+                    .collect::<Result<Vec<f64>, _>>()
+                    .ok()?;
                 Some((name, figures))
             })
             .collect(),
@@ -196,7 +199,11 @@ fn python_rows(python: &Path, script: &str, args: &[String]) -> Vec<(String, Vec
 
 /// Width of the first column of a table of `envs`.
 fn name_width(envs: &[String]) -> usize {
-    envs.iter().map(|e| e.chars().count()).max().unwrap_or(0).max(13)
+    envs.iter()
+        .map(|e| e.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(13)
 }
 
 /// The shipped robot whose peer a robot name or scene file is compared with.
@@ -207,7 +214,12 @@ fn peer_name(env: &str) -> Result<String> {
 fn bench_envs(seconds: f64, num_envs: usize, python: &Path, envs: &[String]) -> Result<()> {
     let peers: Vec<String> = envs.iter().map(|e| peer_name(e)).collect::<Result<_>>()?;
     let mut args = vec![seconds.to_string()];
-    args.extend(peers.iter().filter(|p| ROBOTS.contains(&p.as_str())).cloned());
+    args.extend(
+        peers
+            .iter()
+            .filter(|p| ROBOTS.contains(&p.as_str()))
+            .cloned(),
+    );
     let measured = python_rows(python, "bench_gymnasium.py", &args);
     let w = name_width(envs);
     println!(
@@ -303,7 +315,12 @@ pub fn random_gait(env: &str, steps: usize, seed: u64) -> Result<GaitStats> {
 fn bench_gait(steps: usize, seed: u64, python: &Path, envs: &[String]) -> Result<()> {
     let peers: Vec<String> = envs.iter().map(|e| peer_name(e)).collect::<Result<_>>()?;
     let mut args = vec![steps.to_string(), seed.to_string()];
-    args.extend(peers.iter().filter(|p| ROBOTS.contains(&p.as_str())).cloned());
+    args.extend(
+        peers
+            .iter()
+            .filter(|p| ROBOTS.contains(&p.as_str()))
+            .cloned(),
+    );
     let measured = python_rows(python, "gait_gymnasium.py", &args);
     let w = name_width(envs);
     println!(
@@ -311,15 +328,22 @@ fn bench_gait(steps: usize, seed: u64, python: &Path, envs: &[String]) -> Result
     );
     println!(
         "{:<w$} {:>8} {:>8} {:>9} {:>8}  | {:>8} {:>8} {:>9} {:>8}",
-        "robot", "episodes", "length", "return", "velocity", "episodes", "length", "return", "velocity"
+        "robot",
+        "episodes",
+        "length",
+        "return",
+        "velocity",
+        "episodes",
+        "length",
+        "return",
+        "velocity"
     );
     for (env, peer) in envs.iter().zip(&peers) {
         let g = random_gait(env, steps, seed)?;
         let theirs = match measured.iter().find(|m| &m.0 == peer) {
-            Some((_, f)) if f.len() == 4 => format!(
-                "{:>8.0} {:>8.1} {:>9.1} {:>8.3}",
-                f[0], f[1], f[2], f[3]
-            ),
+            Some((_, f)) if f.len() == 4 => {
+                format!("{:>8.0} {:>8.1} {:>9.1} {:>8.3}", f[0], f[1], f[2], f[3])
+            }
             _ => "—".to_owned(),
         };
         println!(

@@ -375,7 +375,15 @@ fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
     let file = variant.to_str().unwrap();
 
     let o = virel(&[
-        "bench", "gait", "--steps", "400", "--python", "/bin/false", "--env", "hopper", file,
+        "bench",
+        "gait",
+        "--steps",
+        "400",
+        "--python",
+        "/bin/false",
+        "--env",
+        "hopper",
+        file,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -401,7 +409,15 @@ fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
     }
 
     let o = virel(&[
-        "bench", "envs", "--seconds", "0.2", "--num-envs", "2", "--python", "/bin/false", "--env",
+        "bench",
+        "envs",
+        "--seconds",
+        "0.2",
+        "--num-envs",
+        "2",
+        "--python",
+        "/bin/false",
+        "--env",
         file,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -412,7 +428,12 @@ fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
 
     let missing = dir.path().join("missing.ron");
     let o = virel(&[
-        "bench", "gait", "--python", "/bin/false", "--env", missing.to_str().unwrap(),
+        "bench",
+        "gait",
+        "--python",
+        "/bin/false",
+        "--env",
+        missing.to_str().unwrap(),
     ]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("missing.ron"), "{}", stderr(&o));

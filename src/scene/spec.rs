@@ -148,9 +148,9 @@ pub struct TaskSpec {
     pub frame_skip: u32,
     /// Solver substeps per physics step (rapier's `num_solver_iterations`; default 4, rapier's
     /// own). The multibody's mass matrix is rebuilt every substep, which is most of a step's
-    /// cost: fewer substeps are faster, and stay close to MuJoCo while a substep lasts at
-    /// most ~2 ms (hopper, walker). Longer substeps change the gait of random policies (see
-    /// the README's physics notes).
+    /// cost: fewer substeps are faster. Whether the robot still moves as MuJoCo's does is
+    /// measured by `virel-lab bench gait` (a random policy here and in MuJoCo); the
+    /// half-cheetah's random gait changes below 4 substeps (the README's physics notes).
     #[serde(default = "default_substeps")]
     pub substeps: u32,
     pub forward_reward_weight: f32,
