@@ -369,9 +369,9 @@ fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
         .find(|b| b.0 == "hopper")
         .unwrap()
         .1;
-    let variant = dir.path().join("hopper-2-substeps.ron");
-    assert!(hopper.contains("substeps: 4,"));
-    std::fs::write(&variant, hopper.replace("substeps: 4,", "substeps: 2,")).unwrap();
+    let variant = dir.path().join("hopper-4-substeps.ron");
+    assert!(hopper.contains("substeps: 2,"));
+    std::fs::write(&variant, hopper.replace("substeps: 2,", "substeps: 4,")).unwrap();
     let file = variant.to_str().unwrap();
 
     let o = virel(&[

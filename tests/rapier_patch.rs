@@ -91,9 +91,10 @@ fn the_sparse_multibody_mass_matrix_equals_the_dense_one_for_every_robot() {
 /// flat feet are redundant contacts at reset, and the unconverged split of their impulses
 /// moves its joint velocities by up to 0.2 under mere rounding (its random-policy statistics
 /// agree: 19.8 against 19.7 steps per episode, −0.957 against −0.947 m/s over 6000 steps).
-/// The humanoid's figures were taken on MuJoCo's physics step (five of 0.003 s per control
-/// step), so the test runs it on that step (`AS_RECORDED`); the shipped scene takes three of
-/// 0.005 s.
+/// The figures were taken without a joint-limit margin, the humanoid on MuJoCo's physics step
+/// (five of 0.003 s per control step) and the hopper on 4 substeps, so the test runs the
+/// robots that way (`AS_RECORDED`); the shipped scenes use a 0.01 rad margin, the humanoid
+/// three steps of 0.005 s, the hopper 2 substeps.
 #[rustfmt::skip]
 const PUBLISHED_FIRST_STEP: [(&str, &[f32]); 4] = [
     (
@@ -141,28 +142,32 @@ fn a_first_step_under_the_patch_matches_the_published_rapier_to_rounding() {
     // patched matrix with the gyroscopic and Coriolis terms factorises (the test above holds
     // the plain mass matrix only).
     use virel_lab::envs::{Env, locomotion::Locomotion};
-    const AS_RECORDED: [(&str, &str, &str); 1] = [(
-        "humanoid",
-        "timestep: 0.005,\n        frame_skip: 3,",
-        "timestep: 0.003,\n        frame_skip: 5,",
-    )];
+    // The published crate has no joint-limit margin (`task.limit_margin`); the humanoid's
+    // figures were taken on MuJoCo's physics step, the hopper's on 4 substeps.
+    const AS_RECORDED: [(&str, &str, &str); 2] = [
+        (
+            "humanoid",
+            "timestep: 0.005,\n        frame_skip: 3,",
+            "timestep: 0.003,\n        frame_skip: 5,",
+        ),
+        ("hopper", "substeps: 2,", "substeps: 4,"),
+    ];
     let dir = tempfile::tempdir().unwrap();
     for (name, published) in PUBLISHED_FIRST_STEP {
-        let scene = match AS_RECORDED.iter().find(|r| r.0 == name) {
-            Some(&(_, shipped, recorded)) => {
-                let text = virel_lab::scene::BUILTIN
-                    .iter()
-                    .find(|b| b.0 == name)
-                    .unwrap()
-                    .1;
-                assert!(text.contains(shipped), "{name}: the shipped step changed");
-                let file = dir.path().join(format!("{name}.ron"));
-                std::fs::write(&file, text.replace(shipped, recorded)).unwrap();
-                file.to_str().unwrap().to_owned()
-            }
-            None => name.to_owned(),
-        };
-        let mut env = Locomotion::new(&scene).unwrap();
+        let mut text = virel_lab::scene::BUILTIN
+            .iter()
+            .find(|b| b.0 == name)
+            .unwrap()
+            .1
+            .replace("task: Task(", "task: Task(\n        limit_margin: 0.0,");
+        for &(_, shipped, recorded) in AS_RECORDED.iter().filter(|r| r.0 == name) {
+            assert!(text.contains(shipped), "{name}: the shipped step changed");
+            text = text.replace(shipped, recorded);
+        }
+        let scene = dir.path().join(format!("{name}.ron"));
+        std::fs::write(&scene, text).unwrap();
+        let scene = scene.to_str().unwrap();
+        let mut env = Locomotion::new(scene).unwrap();
         env.reset(Some(0));
         let action: Vec<f32> = (0..env.action_space().dim())
             .map(|j| 0.4 * (0.7 * j as f32).sin())

@@ -81,10 +81,14 @@ fn shipped_scenes_carry_mujoco_numbers() {
             hopper.task.frame_skip,
             hopper.task.substeps
         ),
-        (0.002, 4, 4)
+        (0.002, 4, 2)
     );
-    let default = scene::parse(&hopper_with("substeps: 4,", ""), "robot.ron").unwrap();
+    let default = scene::parse(&hopper_with("substeps: 2,", ""), "robot.ron").unwrap();
     assert_eq!(default.task.substeps, 4, "rapier's default when left out");
+    assert_eq!(
+        default.task.limit_margin, 0.01,
+        "joint limits act 0.01 rad early"
+    );
     let thigh = &hopper.joints[0];
     assert!(
         (thigh.range.unwrap().0 + 150f32.to_radians()).abs() < 1e-4,
@@ -149,9 +153,14 @@ fn malformed_scenes_name_file_line_column_and_problem() {
             "joint 'foot_joint' has range (0.785398, -0.785398)",
         ),
         (
-            ("substeps: 4", "substeps: 0"),
+            ("substeps: 2", "substeps: 0"),
             "substeps",
             "substeps must be between 1 and 64, not 0",
+        ),
+        (
+            ("substeps: 2,", "substeps: 2, limit_margin: -0.5,"),
+            "limit_margin",
+            "limit_margin must be between 0 and 0.1 rad, not -0.5",
         ),
     ];
     for ((from, to), at, want) in cases {

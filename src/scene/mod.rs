@@ -327,6 +327,15 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             format!("substeps must be between 1 and 64, not {}", t.substeps),
         ));
     }
+    if !(t.limit_margin.is_finite() && (0.0..=0.1).contains(&t.limit_margin)) {
+        return Err(problem(
+            "limit_margin",
+            format!(
+                "limit_margin must be between 0 and 0.1 rad, not {}",
+                t.limit_margin
+            ),
+        ));
+    }
     let weights = [
         t.forward_reward_weight,
         t.ctrl_cost_weight,

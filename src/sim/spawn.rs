@@ -13,7 +13,7 @@ use bevy_rapier3d::prelude::{
     Sleeping, TypedJoint,
 };
 use bevy_rapier3d::rapier::prelude::{
-    FixedJointBuilder, GenericJoint as RapierJoint, GenericJointBuilder, JointAxesMask,
+    FixedJointBuilder, GenericJoint as RapierJoint, GenericJointBuilder, JointAxesMask, JointAxis,
     RevoluteJointBuilder, RigidBodyHandle, RigidBodySet, Vector,
 };
 
@@ -211,6 +211,8 @@ pub(super) fn spawn_copy(
         if let Some((lo, hi)) = j.range {
             joint = joint.limits([lo, hi]);
         }
+        let mut joint: RapierJoint = joint.into();
+        joint.limits[JointAxis::AngX as usize].margin = scene.task.limit_margin;
         joints.push((to, MultibodyJoint::new(from, typed(joint))));
         hinge_parts.push((to, part_of(&helpers, from), part_of(&helpers, to), axis));
     }

@@ -146,6 +146,12 @@ pub struct JointLimits<N> {
     pub max: N,
     /// Internal: impulse being applied to enforce the limit.
     pub impulse: N,
+    /// virel-lab: distance to a bound within which a multibody joint's limit is enforced,
+    /// speculatively (MuJoCo's joint `margin`): the joint may close the remaining distance in
+    /// a substep and is stopped at the bound. 0 (the default) is the published behaviour: the
+    /// limit acts only once the joint is past it, so a joint resting on it under load chatters.
+    #[cfg_attr(feature = "serde-serialize", serde(default))]
+    pub margin: N,
 }
 
 impl<N: SimdRealCopy> Default for JointLimits<N> {
@@ -154,6 +160,7 @@ impl<N: SimdRealCopy> Default for JointLimits<N> {
             min: -N::splat(Real::MAX),
             max: N::splat(Real::MAX),
             impulse: N::splat(0.0),
+            margin: N::splat(0.0),
         }
     }
 }
@@ -164,6 +171,7 @@ impl<N: SimdRealCopy> From<[N; 2]> for JointLimits<N> {
             min: value[0],
             max: value[1],
             impulse: N::splat(0.0),
+            margin: N::splat(0.0),
         }
     }
 }

@@ -13,6 +13,7 @@ pub fn unit_joint_limit_constraint(
     multibody: &Multibody,
     link: &MultibodyLink,
     limits: [Real; 2],
+    margin: Real,
     curr_pos: Real,
     dof_id: usize,
     j_id: &mut usize,
@@ -22,15 +23,28 @@ pub fn unit_joint_limit_constraint(
     softness: SpringCoefficients<Real>,
 ) {
     let ndofs = multibody.ndofs();
-    let min_enabled = curr_pos < limits[0];
-    let max_enabled = limits[1] < curr_pos;
+    // virel-lab: the limit is enabled within `margin` (`JointLimits::margin`) of a bound,
+    // speculatively: it lets the joint close the remaining distance in this substep, and stops
+    // it at the bound. Enabled only past the bound (as published, margin 0), a joint resting on
+    // its limit under load sinks past it, is pushed back, and is free again the next step: that
+    // chatter, through the feet's friction, turned a resting ant's hips and torso at ~6 mrad/s.
+    let margin = margin.min((limits[1] - limits[0]) / 4.0).max(0.0);
+    let min_enabled = curr_pos < limits[0] + margin;
+    let max_enabled = !min_enabled && limits[1] - margin < curr_pos;
 
     // Compute per-joint ERP and CFM
     let erp_inv_dt = softness.erp_inv_dt(params.dt);
     let cfm_coeff = softness.cfm_coeff(params.dt);
 
     let rhs_bias = ((curr_pos - limits[1]).max(0.0) - (limits[0] - curr_pos).max(0.0)) * erp_inv_dt;
-    let rhs_wo_bias = 0.0;
+    let inv_dt = crate::utils::inv(params.dt);
+    let rhs_wo_bias = if min_enabled {
+        (curr_pos - limits[0]).max(0.0) * inv_dt
+    } else if max_enabled {
+        -(limits[1] - curr_pos).max(0.0) * inv_dt
+    } else {
+        0.0
+    };
 
     let dof_j_id = *j_id + dof_id + link.assembly_id;
     jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
