@@ -553,3 +553,25 @@ fn a_standing_ant_neither_turns_nor_slides_at_rest() {
     assert!(hips < 1e-3, "a hip turns at {hips} rad/s: {w:?}");
     assert!((p1 - p0).length() < 1e-3, "slid {} m", (p1 - p0).length());
 }
+
+/// A snapshot restores only into the robot it was taken of: a scene whose task changed since
+/// (another substep count here) is refused with the setting, its value then and now.
+#[test]
+fn a_snapshot_of_a_changed_scene_is_refused_naming_what_changed() {
+    let hopper = virel_lab::scene::BUILTIN
+        .iter()
+        .find(|b| b.0 == "hopper")
+        .unwrap()
+        .1;
+    let mut saved = Locomotion::new("hopper").unwrap();
+    saved.reset(Some(0));
+    let snapshot = Env::snapshot(&saved);
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("hopper.ron");
+    std::fs::write(&changed, hopper.replace("substeps: 2,", "substeps: 3,")).unwrap();
+    let mut other = Locomotion::new(changed.to_str().unwrap()).unwrap();
+    let err = Env::restore(&mut other, &snapshot).unwrap_err().to_string();
+    assert!(err.contains("substeps 2 in the checkpoint, 3 now"), "{err}");
+    let mut same = Locomotion::new("hopper").unwrap();
+    Env::restore(&mut same, &snapshot).unwrap();
+}

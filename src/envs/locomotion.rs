@@ -230,7 +230,11 @@ impl Locomotion {
         let robot: RobotWorld = ron::from_str(&robot)
             .map_err(|e| anyhow::anyhow!("not a snapshot of a '{}' env: {e}", self.name))?;
         if robot.scene() != &self.scene {
-            anyhow::bail!("the snapshot holds another robot than '{}'", self.name);
+            anyhow::bail!(
+                "the snapshot holds another robot than '{}': {}",
+                self.name,
+                scene_difference(robot.scene(), &self.scene)
+            );
         }
         if robot.num_copies() != self.num_copies() || episodes.len() != self.num_copies() {
             anyhow::bail!(
@@ -272,4 +276,35 @@ impl Env for Locomotion {
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()> {
         Locomotion::restore(self, snapshot)
     }
+}
+
+/// What differs between the scene of a snapshot and this env's, for an error message: the
+/// task settings by name, or the part of the robot.
+fn scene_difference(saved: &SceneSpec, now: &SceneSpec) -> String {
+    if saved.task != now.task {
+        let (a, b) = (
+            serde_json::to_value(&saved.task).unwrap_or_default(),
+            serde_json::to_value(&now.task).unwrap_or_default(),
+        );
+        let fields: Vec<String> = a
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| b.get(k.as_str()) != Some(*v))
+            .map(|(k, v)| format!("{k} {v} in the checkpoint, {} now", b[k.as_str()]))
+            .collect();
+        return format!("its task differs ({})", fields.join("; "));
+    }
+    let part = if saved.bodies != now.bodies {
+        "bodies"
+    } else if saved.joints != now.joints {
+        "joints"
+    } else if saved.actuators != now.actuators {
+        "actuators"
+    } else if saved.name != now.name {
+        "names"
+    } else {
+        "root joints"
+    };
+    format!("its {part} differ (the scene changed since the checkpoint was written)")
 }
