@@ -3,8 +3,9 @@
 #   ./dev.sh run [ARGS]   set up, build (release) and run the main job: the desktop app
 #                         (ARGS go to virel-lab, e.g. `train --env hopper`)
 #   ./dev.sh test         set up, then run every test
-#   ./dev.sh bench [ARGS] set up, then run the benchmarks: updates/s vs PyTorch, and learning
-#                         on Pendulum (ARGS go to `bench learning`, e.g. --seeds 3)
+#   ./dev.sh bench [ARGS] set up, then run the benchmarks: updates/s vs PyTorch, env steps/s
+#                         and random-policy gaits vs Gymnasium + MuJoCo, and learning on
+#                         Pendulum (ARGS go to `bench learning`, e.g. --seeds 3)
 #   ./dev.sh setup        only set up
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -20,6 +21,9 @@ case "$cmd" in
         python="$(torch_venv 1)/bin/python"
         cargo build --release --quiet
         "$CARGO_TARGET_DIR/release/virel-lab" bench updates --python "$python"
+        gym="$(gym_venv)"
+        "$CARGO_TARGET_DIR/release/virel-lab" bench envs --python "$gym"
+        "$CARGO_TARGET_DIR/release/virel-lab" bench gait --python "$gym"
         "$CARGO_TARGET_DIR/release/virel-lab" bench learning "$@" ;;
     *) echo "unknown command '$cmd' (run | test | bench | setup)" >&2; exit 2 ;;
 esac

@@ -89,6 +89,22 @@ torch_venv() {
     echo "$venv"
 }
 
+# gym_venv: creates (once) a venv with Gymnasium + MuJoCo, the peers of `bench envs` and
+# `bench gait`, and prints its python. Without network the benchmarks fall back to the
+# reference's anchors (and say so).
+gym_venv() {
+    local venv="$cache/gym"
+    if ! "$venv/bin/python" -c 'import gymnasium, mujoco' >/dev/null 2>&1; then
+        log "installing gymnasium[mujoco]==1.4.0 into $venv (the peers of bench envs and gait)"
+        rm -rf "$venv"
+        mkdir -p "$cache"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "gymnasium[mujoco]==1.4.0" >&2 \
+            || log "could not install Gymnasium: the benchmarks will show the reference's anchors"
+    fi
+    echo "$venv/bin/python"
+}
+
 if [ -z "${VIREL_TORCH_CUDA:-}" ]; then
     if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then VIREL_TORCH_CUDA=1; else VIREL_TORCH_CUDA=0; fi
 fi
