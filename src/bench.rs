@@ -197,6 +197,26 @@ fn python_rows(python: &Path, script: &str, args: &[String]) -> Vec<(String, Vec
     }
 }
 
+/// The Gymnasium rows of `script` (run with `leading` arguments) for those of `peers` that are
+/// shipped robots; none, without running it, when no peer is one.
+fn peer_rows(
+    python: &Path,
+    script: &str,
+    leading: &[String],
+    peers: &[String],
+) -> Vec<(String, Vec<f64>)> {
+    let mut robots: Vec<String> = Vec::new();
+    for p in peers {
+        if ROBOTS.contains(&p.as_str()) && !robots.contains(p) {
+            robots.push(p.clone());
+        }
+    }
+    if robots.is_empty() {
+        return Vec::new();
+    }
+    python_rows(python, script, &[leading, &robots].concat())
+}
+
 /// Width of the first column of a table of `envs`.
 fn name_width(envs: &[String]) -> usize {
     envs.iter()
@@ -213,14 +233,7 @@ fn peer_name(env: &str) -> Result<String> {
 
 fn bench_envs(seconds: f64, num_envs: usize, python: &Path, envs: &[String]) -> Result<()> {
     let peers: Vec<String> = envs.iter().map(|e| peer_name(e)).collect::<Result<_>>()?;
-    let mut args = vec![seconds.to_string()];
-    args.extend(
-        peers
-            .iter()
-            .filter(|p| ROBOTS.contains(&p.as_str()))
-            .cloned(),
-    );
-    let measured = python_rows(python, "bench_gymnasium.py", &args);
+    let measured = peer_rows(python, "bench_gymnasium.py", &[seconds.to_string()], &peers);
     let w = name_width(envs);
     println!(
         "env steps/s, random actions, release build; peers: Gymnasium+MuJoCo 1 core (measured now, or the anchor), EnvPool {num_envs} envs 2 threads (anchor)"
@@ -314,14 +327,12 @@ pub fn random_gait(env: &str, steps: usize, seed: u64) -> Result<GaitStats> {
 
 fn bench_gait(steps: usize, seed: u64, python: &Path, envs: &[String]) -> Result<()> {
     let peers: Vec<String> = envs.iter().map(|e| peer_name(e)).collect::<Result<_>>()?;
-    let mut args = vec![steps.to_string(), seed.to_string()];
-    args.extend(
-        peers
-            .iter()
-            .filter(|p| ROBOTS.contains(&p.as_str()))
-            .cloned(),
+    let measured = peer_rows(
+        python,
+        "gait_gymnasium.py",
+        &[steps.to_string(), seed.to_string()],
+        &peers,
     );
-    let measured = python_rows(python, "gait_gymnasium.py", &args);
     let w = name_width(envs);
     println!(
         "random policy, {steps} control steps per robot, seed {seed}: episodes, mean episode length and return, mean forward velocity (m/s); ours | Gymnasium + MuJoCo"
