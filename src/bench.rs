@@ -137,7 +137,7 @@ const ANCHORS: [(&str, f64, f64); 5] = [
 
 /// Random-action env steps per second of `envs`, stepped on `threads` threads.
 fn env_steps_per_second(name: &str, copies: usize, threads: usize, seconds: f64) -> Result<f64> {
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     let per_thread = copies.div_ceil(threads);
     let counts: Vec<Result<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -149,11 +149,7 @@ fn env_steps_per_second(name: &str, copies: usize, threads: usize, seconds: f64)
                     let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);
                     let (start, mut steps) = (Instant::now(), 0u64);
                     while start.elapsed().as_secs_f64() < seconds {
-                        let a: Vec<f32> = (0..per_thread)
-                            .flat_map(|_| space.low.iter().zip(&space.high))
-                            .map(|(&l, &h)| rng.random_range(l..=h))
-                            .collect();
-                        env.step(&a);
+                        env.step(&space.sample_uniform(&mut rng, per_thread));
                         steps += per_thread as u64;
                     }
                     Ok(steps)
@@ -286,7 +282,7 @@ pub struct GaitStats {
 /// Uniform random actions on one copy of `env` for `steps` control steps from a `seed`ed reset.
 pub fn random_gait(env: &str, steps: usize, seed: u64) -> Result<GaitStats> {
     use crate::envs::Env;
-    use rand::{Rng, SeedableRng};
+    use rand::SeedableRng;
     let mut robot = crate::envs::locomotion::Locomotion::new(env)?;
     let weight = f64::from(robot.scene().task.forward_reward_weight);
     let space = robot.action_space().clone();
@@ -295,13 +291,7 @@ pub fn random_gait(env: &str, steps: usize, seed: u64) -> Result<GaitStats> {
     let (mut lengths, mut returns) = (Vec::new(), Vec::new());
     let (mut length, mut ret, mut forward) = (0usize, 0.0f64, 0.0f64);
     for _ in 0..steps {
-        let a: Vec<f32> = space
-            .low
-            .iter()
-            .zip(&space.high)
-            .map(|(&l, &h)| rng.random_range(l..=h))
-            .collect();
-        let s = robot.step(&a);
+        let s = robot.step(&space.sample_uniform(&mut rng, 1));
         length += 1;
         ret += f64::from(s.reward);
         forward += s

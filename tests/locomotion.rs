@@ -16,12 +16,7 @@ const ROBOTS: [(&str, usize, usize); 5] = [
 ];
 
 fn random_action(rng: &mut impl Rng, env: &dyn Env) -> Vec<f32> {
-    let s = env.action_space();
-    s.low
-        .iter()
-        .zip(&s.high)
-        .map(|(&l, &h)| rng.random_range(l..=h))
-        .collect()
+    env.action_space().sample_uniform(rng, 1)
 }
 
 #[test]

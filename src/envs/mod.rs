@@ -30,6 +30,13 @@ impl BoxSpace {
     pub fn dim(&self) -> usize {
         self.low.len()
     }
+    /// `copies` points drawn uniformly from the box, one after the other: `[copies × dim]`.
+    pub fn sample_uniform(&self, rng: &mut impl rand::Rng, copies: usize) -> Vec<f32> {
+        (0..copies)
+            .flat_map(|_| self.low.iter().zip(&self.high))
+            .map(|(&l, &h)| rng.random_range(l..=h))
+            .collect()
+    }
 }
 
 /// One named reward term; an env's reward is the sum of its terms.

@@ -84,11 +84,10 @@ impl Trainer {
     }
 
     fn random_actions(&mut self) -> Vec<f32> {
-        let space = self.env.action_space().clone();
-        (0..self.env.num_envs())
-            .flat_map(|_| space.low.iter().zip(&space.high))
-            .map(|(&l, &h)| self.rng.random_range(l..=h))
-            .collect()
+        let copies = self.env.num_envs();
+        self.env
+            .action_space()
+            .sample_uniform(&mut self.rng, copies)
     }
 
     /// Steps every env copy once, stores the transitions, and runs the gradient steps due.
