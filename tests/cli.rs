@@ -194,11 +194,7 @@ fn bad_input_gets_a_clear_error() {
 
     // A robot file with an error: file, line, column and the problem; no run folder appears.
     let robot = d("robot.ron");
-    let hopper = virel_lab::scene::BUILTIN
-        .iter()
-        .find(|b| b.0 == "hopper")
-        .unwrap()
-        .1;
+    let hopper = virel_lab::scene::builtin("hopper").unwrap();
     std::fs::write(
         &robot,
         hopper.replace("parent: Some(\"thigh\")", "parent: Some(\"hip\")"),
@@ -364,11 +360,7 @@ fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_stops() {
 #[test]
 fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
     let dir = tempfile::tempdir().unwrap();
-    let hopper = virel_lab::scene::BUILTIN
-        .iter()
-        .find(|b| b.0 == "hopper")
-        .unwrap()
-        .1;
+    let hopper = virel_lab::scene::builtin("hopper").unwrap();
     let variant = dir.path().join("hopper-4-substeps.ron");
     assert!(hopper.contains("substeps: 2,"));
     std::fs::write(&variant, hopper.replace("substeps: 2,", "substeps: 4,")).unwrap();

@@ -553,11 +553,7 @@ fn a_standing_ant_neither_turns_nor_slides_at_rest() {
 /// (another substep count here) is refused with the setting, its value then and now.
 #[test]
 fn a_snapshot_of_a_changed_scene_is_refused_naming_what_changed() {
-    let hopper = virel_lab::scene::BUILTIN
-        .iter()
-        .find(|b| b.0 == "hopper")
-        .unwrap()
-        .1;
+    let hopper = virel_lab::scene::builtin("hopper").unwrap();
     let mut saved = Locomotion::new("hopper").unwrap();
     saved.reset(Some(0));
     let snapshot = Env::snapshot(&saved);

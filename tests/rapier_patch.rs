@@ -154,11 +154,8 @@ fn a_first_step_under_the_patch_matches_the_published_rapier_to_rounding() {
     ];
     let dir = tempfile::tempdir().unwrap();
     for (name, published) in PUBLISHED_FIRST_STEP {
-        let mut text = virel_lab::scene::BUILTIN
-            .iter()
-            .find(|b| b.0 == name)
+        let mut text = virel_lab::scene::builtin(name)
             .unwrap()
-            .1
             .replace("task: Task(", "task: Task(\n        limit_margin: 0.0,");
         for &(_, shipped, recorded) in AS_RECORDED.iter().filter(|r| r.0 == name) {
             assert!(text.contains(shipped), "{name}: the shipped step changed");

@@ -102,7 +102,7 @@ fn error_of(text: &str) -> String {
 
 /// The hopper with one edit.
 fn hopper_with(from: &str, to: &str) -> String {
-    let text = BUILTIN.iter().find(|b| b.0 == "hopper").unwrap().1;
+    let text = scene::builtin("hopper").unwrap();
     assert!(text.contains(from), "test edit '{from}' not found");
     text.replacen(from, to, 1)
 }

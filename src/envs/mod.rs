@@ -114,7 +114,7 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
 
 /// A robot: a shipped scene's name or a scene file.
 fn is_scene(name: &str) -> bool {
-    name.ends_with(".ron") || crate::scene::BUILTIN.iter().any(|b| b.0 == name)
+    name.ends_with(".ron") || crate::scene::builtin(name).is_some()
 }
 
 /// A finished episode.

@@ -31,9 +31,14 @@ pub struct SceneError {
     pub message: String,
 }
 
+/// The text of the shipped scene `name`, if there is one.
+pub fn builtin(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|b| b.0 == name).map(|b| b.1)
+}
+
 /// A shipped scene by name, or a scene file by path.
 pub fn load(name_or_path: &str) -> Result<SceneSpec> {
-    if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+    if let Some(text) = builtin(name_or_path) {
         return Ok(parse(text, &format!("scenes/{name_or_path}.ron"))?);
     }
     let path = Path::new(name_or_path);
