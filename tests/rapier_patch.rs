@@ -3,7 +3,8 @@
 //! M = Σᵢ Jᵢᵀ·diag(mᵢ, Iᵢ)·Jᵢ + diag(armature), from rapier's public API alone.
 
 use bevy_rapier3d::prelude::{RapierContextJoints, RapierRigidBodySet};
-use bevy_rapier3d::rapier::na::{DMatrix, Matrix6};
+use bevy_rapier3d::rapier::dynamics::DenseLu;
+use bevy_rapier3d::rapier::na::{DMatrix, DVector, Matrix6};
 use rand::{Rng, SeedableRng};
 use virel_lab::sim::RobotWorld;
 
@@ -143,12 +144,18 @@ fn a_first_step_under_the_patch_matches_the_published_rapier_to_rounding() {
     // the plain mass matrix only).
     use virel_lab::envs::{Env, locomotion::Locomotion};
     // The published crate has no joint-limit margin (`task.limit_margin`); the humanoid's
-    // figures were taken on MuJoCo's physics step, the hopper's on 4 substeps.
-    const AS_RECORDED: [(&str, &str, &str); 2] = [
+    // and the half-cheetah's figures were taken on MuJoCo's physics step (the cheetah with
+    // rapier's contact softness), the hopper's on 4 substeps.
+    const AS_RECORDED: [(&str, &str, &str); 3] = [
         (
             "humanoid",
             "timestep: 0.005,\n        frame_skip: 3,",
             "timestep: 0.003,\n        frame_skip: 5,",
+        ),
+        (
+            "half_cheetah",
+            "timestep: 0.05,\n        frame_skip: 1,\n        substeps: 4,\n        ground_softness: Some((7.96, 1.0)),",
+            "timestep: 0.01,\n        frame_skip: 5,\n        substeps: 4,",
         ),
         ("hopper", "substeps: 2,", "substeps: 4,"),
     ];
@@ -178,4 +185,32 @@ fn a_first_step_under_the_patch_matches_the_published_rapier_to_rounding() {
             );
         }
     }
+}
+
+/// The vendored `DenseLu` (the multibody's mass-matrix factorisation, nalgebra's `LU` before)
+/// solves a system that needs row swaps as nalgebra's `LU` does, reads only the leading block
+/// it is given, and reports a singular matrix.
+#[test]
+fn the_dense_lu_solves_like_nalgebras_and_reports_a_singular_matrix() {
+    let n = 9;
+    let a = DMatrix::from_fn(n, n, |r, c| {
+        let x = (r * 7 + c * 3) as f32;
+        (x * 0.37).sin() + if r == c { 0.5 } else { 0.0 } + if c == 0 { 0.0 } else { 0.1 }
+    });
+    let b = DVector::from_fn(n, |r, _| r as f32 - 3.0);
+    let mut expected = b.clone();
+    assert!(bevy_rapier3d::rapier::na::LU::new(a.clone()).solve_mut(&mut expected));
+    let mut big = DMatrix::from_element(n + 2, n + 2, 99.0);
+    big.view_mut((0, 0), (n, n)).copy_from(&a);
+    let mut lu = DenseLu::default();
+    lu.factorize(&big, n);
+    let mut x = b.clone();
+    assert!(lu.solve_mut(&mut x));
+    let residual = (&a * &x - &b).amax();
+    assert!(residual < 1e-4, "residual {residual}");
+    assert!((&x - &expected).amax() < 1e-5, "{x} against nalgebra's {expected}");
+
+    let singular = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 4.0]);
+    lu.factorize(&singular, 2);
+    assert!(!lu.solve_mut(&mut DVector::from_vec(vec![1.0, 1.0])));
 }

@@ -89,6 +89,10 @@ fn shipped_scenes_carry_mujoco_numbers() {
         default.task.limit_margin, 0.01,
         "joint limits act 0.01 rad early"
     );
+    assert_eq!(
+        default.task.ground_softness, None,
+        "rapier's own contact softness when left out"
+    );
     let thigh = &hopper.joints[0];
     assert!(
         (thigh.range.unwrap().0 + 150f32.to_radians()).abs() < 1e-4,
@@ -161,6 +165,14 @@ fn malformed_scenes_name_file_line_column_and_problem() {
             ("substeps: 2,", "substeps: 2, limit_margin: -0.5,"),
             "limit_margin",
             "limit_margin must be between 0 and 0.1 rad, not -0.5",
+        ),
+        (
+            (
+                "substeps: 2,",
+                "substeps: 2, ground_softness: Some((7.96, 0.0)),",
+            ),
+            "ground_softness",
+            "ground_softness must be (natural frequency in Hz, damping ratio), both positive, not (7.96, 0)",
         ),
     ];
     for ((from, to), at, want) in cases {

@@ -341,6 +341,19 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             ),
         ));
     }
+    if let Some((frequency, damping_ratio)) = t.ground_softness
+        && !(frequency.is_finite()
+            && frequency > 0.0
+            && damping_ratio.is_finite()
+            && damping_ratio > 0.0)
+    {
+        return Err(problem(
+            "ground_softness",
+            format!(
+                "ground_softness must be (natural frequency in Hz, damping ratio), both positive, not ({frequency}, {damping_ratio})"
+            ),
+        ));
+    }
     let weights = [
         t.forward_reward_weight,
         t.ctrl_cost_weight,

@@ -159,6 +159,12 @@ pub struct TaskSpec {
     /// ~6 mrad/s). 0 is rapier's published behaviour; default 0.01.
     #[serde(default = "default_limit_margin")]
     pub limit_margin: f32,
+    /// Softness of the contacts with the ground: `(natural frequency in Hz, damping ratio)`
+    /// of rapier's soft contact constraint (`static_contact_softness`). None: rapier's own
+    /// (60 Hz, 10). MuJoCo's default contact (`solref` 0.02 s, 1) is `(7.96, 1.0)`: a natural
+    /// frequency of 1/(2π·0.02 s), critically damped.
+    #[serde(default)]
+    pub ground_softness: Option<(f32, f32)>,
     pub forward_reward_weight: f32,
     pub ctrl_cost_weight: f32,
     pub contact_cost_weight: f32,

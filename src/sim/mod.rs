@@ -113,6 +113,12 @@ impl RobotWorld {
         let integration = IntegrationParameters {
             dt: scene.task.timestep,
             num_solver_iterations: scene.task.substeps as usize,
+            static_contact_softness: match scene.task.ground_softness {
+                Some((frequency, damping_ratio)) => {
+                    SpringCoefficients::new(frequency, damping_ratio)
+                }
+                None => IntegrationParameters::default().static_contact_softness,
+            },
             ..Default::default()
         };
         let mut host = PhysicsHost::new(integration, Vector::new(0.0, 0.0, -9.81));

@@ -1,6 +1,8 @@
 //! MultibodyJoints using the reduced-coordinates formalism or using constraints.
 
 #[cfg(feature = "alloc")]
+pub use self::dense_lu::DenseLu;
+#[cfg(feature = "alloc")]
 pub use self::multibody::{Multibody, MultibodyDofCoupling};
 #[cfg(feature = "alloc")]
 pub use self::multibody_ik::InverseKinematicsOption;
@@ -14,6 +16,8 @@ pub use self::multibody_link::MultibodyLink;
 #[cfg(feature = "alloc")]
 pub use self::unit_multibody_joint::{unit_joint_limit_constraint, unit_joint_motor_constraint};
 
+#[cfg(feature = "alloc")]
+mod dense_lu;
 #[cfg(feature = "alloc")]
 mod multibody;
 mod multibody_joint_handle;

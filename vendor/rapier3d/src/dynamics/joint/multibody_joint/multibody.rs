@@ -1,4 +1,5 @@
 use super::multibody_link::{MultibodyLink, MultibodyLinkVec};
+use super::dense_lu::DenseLu;
 use super::multibody_workspace::MultibodyWorkspace;
 use crate::alloc_prelude::*;
 use crate::dynamics::integration_parameters::SpringCoefficients;
@@ -15,7 +16,7 @@ use crate::prelude::MultibodyJoint;
 use crate::utils::mat_to_na;
 use crate::utils::{AngularInertiaOps, CrossProduct, CrossProductMatrix, IndexMut2, vect_to_na};
 use na::{
-    self, DMatrix, DVectorView, DVectorViewMut, Dyn, LU, OMatrix, SMatrix, SVector, StorageMut,
+    self, DMatrix, DVectorView, DVectorViewMut, Dyn, OMatrix, SMatrix, SVector, StorageMut,
 };
 
 #[cfg(doc)]
@@ -153,13 +154,17 @@ pub struct Multibody {
     //       move dofs from/to a format that matches the augmented mass.
     // TODO: use sparse matrices?
     augmented_mass: DMatrix<Real>,
-    inv_augmented_mass: LU<Real, Dyn, Dyn>,
+    // virel-lab: `DenseLu` (was nalgebra's `LU`), rebuilt from `augmented_mass` every substep,
+    // so not saved: a multibody read back gets it at its next step.
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    inv_augmented_mass: DenseLu,
     // The indexing sequence for moving all kinematics degrees of
     // freedoms to the end of the generalized coordinates vector.
     augmented_mass_indices: IndexSequence,
 
     acc_augmented_mass: DMatrix<Real>,
-    acc_inv_augmented_mass: LU<Real, Dyn, Dyn>,
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    acc_inv_augmented_mass: DenseLu,
 
     ndofs: usize,
     pub(crate) root_is_dynamic: bool,
@@ -199,9 +204,9 @@ impl Multibody {
             accelerations: DVector::zeros(0),
             body_jacobians: Vec::new(),
             augmented_mass: DMatrix::zeros(0, 0),
-            inv_augmented_mass: LU::new(DMatrix::zeros(0, 0)),
+            inv_augmented_mass: DenseLu::default(),
             acc_augmented_mass: DMatrix::zeros(0, 0),
-            acc_inv_augmented_mass: LU::new(DMatrix::zeros(0, 0)),
+            acc_inv_augmented_mass: DenseLu::default(),
             augmented_mass_indices: IndexSequence::new(),
             ndofs: 0,
             solver_id: 0,
@@ -369,7 +374,7 @@ impl Multibody {
     }
 
     /// The inverse augmented mass matrix of this multibody.
-    pub fn inv_augmented_mass(&self) -> &LU<Real, Dyn, Dyn> {
+    pub fn inv_augmented_mass(&self) -> &DenseLu {
         &self.inv_augmented_mass
     }
 
@@ -962,17 +967,11 @@ impl Multibody {
         self.augmented_mass_indices
             .rearrange_rows(&mut self.augmented_mass, true);
 
-        // TODO: avoid allocation inside LU at each timestep.
-        self.acc_inv_augmented_mass = LU::new(
-            self.acc_augmented_mass
-                .view((0, 0), (effective_dim, effective_dim))
-                .into_owned(),
-        );
-        self.inv_augmented_mass = LU::new(
-            self.augmented_mass
-                .view((0, 0), (effective_dim, effective_dim))
-                .into_owned(),
-        );
+        // virel-lab: factorised in reused buffers (`DenseLu`), with no new matrix per substep.
+        self.acc_inv_augmented_mass
+            .factorize(&self.acc_augmented_mass, effective_dim);
+        self.inv_augmented_mass
+            .factorize(&self.augmented_mass, effective_dim);
     }
 
     /// Per-DoF inverse joint-space inertia `diag(M⁻¹)` at the current configuration, where `M`

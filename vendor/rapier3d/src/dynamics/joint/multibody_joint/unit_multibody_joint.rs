@@ -50,9 +50,15 @@ pub fn unit_joint_limit_constraint(
     jacobians.rows_mut(*j_id, ndofs * 2).fill(0.0);
     jacobians[dof_j_id] = 1.0;
     jacobians[dof_j_id + ndofs] = 1.0;
-    multibody
-        .inv_augmented_mass()
-        .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    // virel-lab: a limit enabled on neither side has impulse bounds [0, 0]: its impulse, and
+    // so what it adds to the velocities through `M⁻¹·J`, is zero whatever `M⁻¹·J` holds. The
+    // solve is skipped for it (it was one of every joint's in every substep); `M⁻¹·J` stays the
+    // finite unit row above, and the velocities are the same to the bit.
+    if min_enabled || max_enabled {
+        multibody
+            .inv_augmented_mass()
+            .solve_mut(&mut jacobians.rows_mut(*j_id + ndofs, ndofs));
+    }
 
     let lhs = jacobians[dof_j_id + ndofs]; // = J^t * M^-1 J
     let impulse_bounds = [
