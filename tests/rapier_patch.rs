@@ -208,7 +208,10 @@ fn the_dense_lu_solves_like_nalgebras_and_reports_a_singular_matrix() {
     assert!(lu.solve_mut(&mut x));
     let residual = (&a * &x - &b).amax();
     assert!(residual < 1e-4, "residual {residual}");
-    assert!((&x - &expected).amax() < 1e-5, "{x} against nalgebra's {expected}");
+    assert!(
+        (&x - &expected).amax() < 1e-5,
+        "{x} against nalgebra's {expected}"
+    );
 
     let singular = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 4.0]);
     lu.factorize(&singular, 2);

@@ -149,8 +149,8 @@ pub struct TaskSpec {
     /// Solver substeps per physics step (rapier's `num_solver_iterations`; default 4, rapier's
     /// own). The multibody's mass matrix is rebuilt every substep, which is most of a step's
     /// cost: fewer substeps are faster. Whether the robot still moves as MuJoCo's does is
-    /// measured by `virel-lab bench gait` (a random policy here and in MuJoCo); the
-    /// half-cheetah's random gait changes below 4 substeps (the README's physics notes).
+    /// measured by `virel-lab bench gait` (a random policy here and in MuJoCo): the
+    /// half-cheetah's random gait follows the substep's length (the README's physics notes).
     #[serde(default = "default_substeps")]
     pub substeps: u32,
     /// A joint limit's constraint is built once the joint is within this distance of the
