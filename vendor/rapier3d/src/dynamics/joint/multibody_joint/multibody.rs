@@ -182,6 +182,12 @@ pub struct Multibody {
     coriolis_v: Vec<OMatrix<Real, Dim, Dyn>>,
     coriolis_w: Vec<OMatrix<Real, AngDim, Dyn>>,
     i_coriolis_dt: Jacobian<Real>,
+    /// virel-lab: workspaces of `update_mass_matrix` (`ancestor_dofs`, `add_link_mass`), kept
+    /// so that a substep allocates none.
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    mass_dofs: Vec<usize>,
+    #[cfg_attr(feature = "serde-serialize", serde(skip))]
+    mass_columns: Vec<SVector<Real, SPATIAL_DIM>>,
 }
 impl Default for Multibody {
     fn default() -> Self {
@@ -214,6 +220,8 @@ impl Multibody {
             coriolis_v: Vec::new(),
             coriolis_w: Vec::new(),
             i_coriolis_dt: Jacobian::zeros(0),
+            mass_dofs: Vec::new(),
+            mass_columns: Vec::new(),
             root_is_dynamic: false,
             self_contacts_enabled,
             couplings: Vec::new(),
@@ -731,9 +739,9 @@ impl Multibody {
         }
 
         let mut curr_assembly_id = 0;
-        // virel-lab: workspaces of `add_link_mass`.
-        let mut dofs = Vec::new();
-        let mut columns = Vec::new();
+        // virel-lab: workspaces of `add_link_mass`, taken from `self` and given back below.
+        let mut dofs = core::mem::take(&mut self.mass_dofs);
+        let mut columns = core::mem::take(&mut self.mass_columns);
 
         for i in 0..self.links.len() {
             let link = &self.links[i];
@@ -916,6 +924,8 @@ impl Multibody {
                 &mut columns,
             );
         }
+        self.mass_dofs = dofs;
+        self.mass_columns = columns;
 
         /*
          * Damping and armature.
