@@ -371,7 +371,7 @@ pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Resul
     let cfg = TrainConfig::default();
     let mut agent = cfg.agents.build(algo, &spec, device)?;
     let n = 100_000;
-    let mut buffer = ReplayBuffer::new(n, BENCH_OBS, BENCH_ACT, device);
+    let mut buffer = ReplayBuffer::new(n, BENCH_OBS, BENCH_ACT, device)?;
     let rnd = |cols: usize| {
         crate::training::tensor_to_vec(&Tensor::randn(
             [n as i64, cols as i64],

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -114,12 +115,12 @@ impl ConfigArgs {
         for s in &self.set {
             b.set(s)?;
         }
-        let mut cfg = b.build()?;
-        set_if(&mut cfg.env, &self.env);
-        set_if(&mut cfg.algo, &self.algo);
-        set_if(&mut cfg.seed, &self.seed);
-        set_if(&mut cfg.num_envs, &self.num_envs);
-        self.apply_schedule_flags(&cfg)
+        b.set_flag("env", self.env.as_ref(), "--env")?;
+        b.set_flag("algo", self.algo.as_ref(), "--algo")?;
+        b.set_flag("seed", self.seed.as_ref(), "--seed")?;
+        b.set_flag("num_envs", self.num_envs.as_ref(), "--num-envs")?;
+        self.set_schedule_flags(&mut b)?;
+        b.build()
     }
 
     /// Applies the flags a resumed run may change; the others are refused, since they would
@@ -141,27 +142,29 @@ impl ConfigArgs {
                 cfg.seed
             );
         }
-        *cfg = self.apply_schedule_flags(cfg)?;
+        let mut b = ConfigBuilder::from_base(cfg, None)?;
+        self.set_schedule_flags(&mut b)?;
+        *cfg = b.build()?;
         Ok(())
     }
 
-    /// Length, device and evaluation/checkpoint schedule: what any run may set.
-    fn apply_schedule_flags(&self, cfg: &TrainConfig) -> Result<TrainConfig> {
-        let mut cfg = cfg.clone();
-        set_if(&mut cfg.steps, &self.steps);
-        set_if(&mut cfg.device, &self.device);
-        set_if(&mut cfg.torch_threads, &self.threads);
-        set_if(&mut cfg.eval_every, &self.eval_every);
-        set_if(&mut cfg.eval_episodes, &self.eval_episodes);
-        set_if(&mut cfg.checkpoint_every, &self.checkpoint_every);
-        cfg.validate()?;
-        Ok(cfg)
-    }
-}
-
-fn set_if<T: Clone>(field: &mut T, flag: &Option<T>) {
-    if let Some(v) = flag {
-        *field = v.clone();
+    /// Length, device and evaluation/checkpoint schedule: what any run may set
+    /// ([`crate::training::config::SCHEDULE_KEYS`]).
+    fn set_schedule_flags(&self, b: &mut ConfigBuilder) -> Result<()> {
+        b.set_flag("steps", self.steps.as_ref(), "--steps")?;
+        b.set_flag("device", self.device.as_ref(), "--device")?;
+        b.set_flag("torch_threads", self.threads.as_ref(), "--threads")?;
+        b.set_flag("eval_every", self.eval_every.as_ref(), "--eval-every")?;
+        b.set_flag(
+            "eval_episodes",
+            self.eval_episodes.as_ref(),
+            "--eval-episodes",
+        )?;
+        b.set_flag(
+            "checkpoint_every",
+            self.checkpoint_every.as_ref(),
+            "--checkpoint-every",
+        )
     }
 }
 
@@ -321,22 +324,86 @@ pub struct EvalArgs {
     pub seed: u64,
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs the command; the exit status is 0, or 128 + the signal for a training run stopped by
+/// one (130 for Ctrl-C, 143 for SIGTERM).
+pub fn run(cli: Cli) -> Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::App(AppArgs::default()));
+    match command {
+        Command::Train(args) => train(args),
+        command => run_other(command).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn at_least_one(flag: &str, n: usize, what: &str) -> Result<()> {
+    if n == 0 {
+        anyhow::bail!("{flag} 0: expected at least 1 {what}");
+    }
+    Ok(())
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode> {
+    crate::training::interrupt::install_handler();
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let (s, out) = match &args.resume {
+        Some(dir) => (
+            crate::training::resume(dir, |cfg| args.config.adjust_resumed(cfg), progress)?,
+            dir.clone(),
+        ),
+        None => {
+            let cfg = args.config.resolve()?;
+            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
+            let device = cfg.device.resolve()?;
+            eprintln!(
+                "training {} on {} for {} steps (seed {}, device {device:?}) → {}",
+                cfg.algo,
+                cfg.env,
+                cfg.steps,
+                cfg.seed,
+                out.display()
+            );
+            (crate::training::run(cfg, &out, progress)?, out)
+        }
+    };
+    let eval = s
+        .final_eval
+        .as_ref()
+        .map_or("none (interrupted)".to_owned(), |r| {
+            format!("{:.1} ± {:.1}", r.mean, r.std)
+        });
+    println!(
+        "{} {} seed {}: {} steps, {} updates, {:.0} steps/s; final eval return {eval}; checkpoints in {}",
+        s.env,
+        s.algo,
+        s.seed,
+        s.env_steps,
+        s.updates,
+        s.steps_per_second,
+        out.display()
+    );
+    Ok(if s.interrupted {
+        ExitCode::from(crate::training::interrupt::exit_code())
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_other(command: Command) -> Result<()> {
     match command {
         Command::App(args) => {
             let cfg = args.config.resolve_desktop()?;
             crate::app::run(args.window.options(cfg, None))
         }
         Command::Play(args) => {
+            at_least_one("--num-envs", args.num_envs, "copy")?;
             let (ckpt, loaded) =
                 crate::training::checkpoint::load_file_or_latest(&args.checkpoint)?;
             let mut cfg = loaded.header.config;
-            cfg.num_envs = args.num_envs.max(1);
+            cfg.num_envs = args.num_envs;
             let opts = args.window.options(cfg, Some(ckpt));
             crate::app::run(opts)
         }
         Command::Record(a) => {
+            at_least_one("--episodes", a.episodes, "episode")?;
             let (path, frames) = crate::record::record(crate::record::RecordOptions {
                 checkpoint: a.checkpoint,
                 env: a.env,
@@ -358,48 +425,9 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Train(args) => {
-            crate::training::install_interrupt_handler();
-            let progress = !args.quiet && std::io::stderr().is_terminal();
-            let (s, out) = match &args.resume {
-                Some(dir) => (
-                    crate::training::resume(dir, |cfg| args.config.adjust_resumed(cfg), progress)?,
-                    dir.clone(),
-                ),
-                None => {
-                    let cfg = args.config.resolve()?;
-                    let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
-                    let device = cfg.device.resolve()?;
-                    eprintln!(
-                        "training {} on {} for {} steps (seed {}, device {device:?}) → {}",
-                        cfg.algo,
-                        cfg.env,
-                        cfg.steps,
-                        cfg.seed,
-                        out.display()
-                    );
-                    (crate::training::run(cfg, &out, progress)?, out)
-                }
-            };
-            let eval = s
-                .final_eval
-                .as_ref()
-                .map_or("none (interrupted)".to_owned(), |r| {
-                    format!("{:.1} ± {:.1}", r.mean, r.std)
-                });
-            println!(
-                "{} {} seed {}: {} steps, {} updates, {:.0} steps/s; final eval return {eval}; checkpoints in {}",
-                s.env,
-                s.algo,
-                s.seed,
-                s.env_steps,
-                s.updates,
-                s.steps_per_second,
-                out.display()
-            );
-            Ok(())
-        }
+        Command::Train(args) => train(args).map(|_| ()),
         Command::Eval(args) => {
+            at_least_one("--episodes", args.episodes, "episode")?;
             crate::runtime::init_torch(1);
             let device = args.device.resolve()?;
             let (h, r) = crate::training::evaluate_checkpoint(
@@ -426,6 +454,10 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Scene { scene } => {
             let s = crate::scene::load(&scene)?;
+            // What training relies on beyond the file: the physics builds and steps.
+            let mut env = crate::envs::make(&scene)?;
+            crate::envs::check_steps(env.as_mut())
+                .map_err(|e| anyhow::anyhow!("scene {scene}: {e}"))?;
             let mass: f32 = s.bodies.iter().map(|b| b.mass).sum();
             println!(
                 "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s, solver substeps: {}), {} steps per episode",

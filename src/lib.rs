@@ -6,8 +6,10 @@
 //!   tabular counterexample, and the Gymnasium v5 locomotion tasks (`locomotion.rs`).
 //! - [`rl`] — agents on tch: `virel.rs` (VIREL, β-VIREL), `sac.rs`, `td3.rs`, and the shared
 //!   networks, policies and replay buffer.
-//! - [`training`] — the collect → update loop (`trainer.rs`), runs and resumes (`run.rs`),
-//!   evaluation, checkpoints, logs, run config.
+//! - [`training`] — the collect → update loop (`trainer.rs`), runs and resumes (`run.rs`) in
+//!   run folders that defend themselves (`run_dir.rs`: one process each, only their own run
+//!   resumed), signals (`interrupt.rs`), evaluation, checkpoints, logs, the run config and its
+//!   ranges (`config.rs`, `rl/ranges.rs`), memory checks before allocating (`memory.rs`).
 //! - [`scene`] — robots and tasks as data (`scenes/*.ron`): format, parsing, validation.
 //! - [`sim`] — their physics: every copy of a robot as rapier3d multibodies in one world,
 //!   hosted by bevy_rapier3d in a Bevy world the trainer steps (`vendor/rapier3d`: rapier,

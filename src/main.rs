@@ -1,10 +1,13 @@
 use clap::Parser;
 
-fn main() {
+fn main() -> std::process::ExitCode {
     virel_lab::runtime::set_process_env();
     let cli = virel_lab::cli::Cli::parse();
-    if let Err(e) = virel_lab::cli::run(cli) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+    match virel_lab::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

@@ -303,7 +303,7 @@ fn a_diverging_run_stops_with_the_quantity_and_step_and_keeps_the_last_checkpoin
 }
 
 #[test]
-fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_stops() {
+fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_exits_128_plus_the_signal() {
     for signal in ["-INT", "-TERM"] {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
@@ -335,7 +335,8 @@ fn ctrl_c_or_sigterm_saves_a_checkpoint_that_resumes_and_stops() {
                 .success()
         );
         let o = child.wait_with_output().unwrap();
-        assert!(o.status.success(), "{signal}: {}", stderr(&o));
+        let code = if signal == "-INT" { 130 } else { 143 };
+        assert_eq!(o.status.code(), Some(code), "{signal}: {}", stderr(&o));
         let summary: toml::Table =
             toml::from_str(&std::fs::read_to_string(run.join("summary.toml")).unwrap()).unwrap();
         assert_eq!(summary["interrupted"].as_bool(), Some(true), "{signal}");

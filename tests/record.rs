@@ -181,3 +181,58 @@ fn record_refuses_a_checkpoint_of_another_env_and_bad_sizes() {
         "{err}"
     );
 }
+
+#[test]
+fn a_killed_recording_leaves_no_partial_video_under_its_name_and_the_rerun_works() {
+    if !has("ffmpeg") {
+        eprintln!("SKIPPED: ffmpeg not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = tiny_checkpoint(dir.path());
+    let mp4 = dir.path().join("new/folder/demo.mp4");
+    let partial = dir.path().join("new/folder/.demo.partial.mp4");
+    let mut child = bin()
+        .args(["record", "--checkpoint"])
+        .arg(&ckpt)
+        .args([
+            "--max-steps",
+            "100000",
+            "--episodes",
+            "100",
+            "--width",
+            "160",
+        ])
+        .args(["--height", "120", "--quality", "low", "--out"])
+        .arg(&mp4)
+        .env_remove("DISPLAY")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until(std::time::Duration::from_millis(50), || partial.exists());
+    assert!(partial.exists(), "frames go to a partial file");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap(); // SIGKILL, mid-video
+    child.wait().unwrap();
+    assert!(
+        !mp4.exists(),
+        "no half-written video under the asked-for name"
+    );
+
+    let out = record(&ckpt, &mp4, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the rerun needs no --overwrite: {err}"
+    );
+    assert!(mp4.exists());
+    assert!(!partial.exists(), "the partial file became the video");
+
+    let fresh = dir.path().join("other/demo.mp4");
+    let out = record(&ckpt, &fresh, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && err.contains("created the folder"),
+        "a missing folder is created and said so: {err}"
+    );
+}

@@ -70,6 +70,62 @@ pub struct AppOptions {
     pub screenshot: Option<(PathBuf, u32)>,
 }
 
+/// The smallest and largest window sides, pixels.
+const MIN_WINDOW: u32 = 64;
+const MAX_WINDOW: u32 = 16_384;
+
+/// How long a TCP display may take to answer.
+const X_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Refuses a `DISPLAY` that points at no X server (the windowing library would panic):
+/// `:N` and `unix:N` are the local socket `/tmp/.X11-unix/XN` (or its abstract twin),
+/// `host:N` is TCP port 6000 + N. Forms it does not know are left to the windowing library.
+fn check_x_server() -> Result<()> {
+    let display = std::env::var("DISPLAY").unwrap_or_default();
+    let Some((host, rest)) = display.rsplit_once(':') else {
+        anyhow::bail!("DISPLAY={display}: not an X display (expected e.g. :0 or host:0)");
+    };
+    let Ok(number) = rest.split('.').next().unwrap_or("").parse::<u16>() else {
+        anyhow::bail!("DISPLAY={display}: not an X display (expected e.g. :0 or host:0)");
+    };
+    let reachable = if host.is_empty() || host == "unix" {
+        let path = format!("/tmp/.X11-unix/X{number}");
+        std::os::unix::net::UnixStream::connect(&path).is_ok() || abstract_socket_answers(&path)
+    } else if host.starts_with('/') {
+        return Ok(());
+    } else {
+        use std::net::ToSocketAddrs;
+        let port = 6000 + u32::from(number);
+        format!("{host}:{port}")
+            .to_socket_addrs()
+            .ok()
+            .into_iter()
+            .flatten()
+            .any(|a| std::net::TcpStream::connect_timeout(&a, X_CONNECT_TIMEOUT).is_ok())
+    };
+    if !reachable {
+        anyhow::bail!(
+            "DISPLAY={display}: no X server answers there; start one (e.g. `Xvfb :{number} &`) \
+             or point DISPLAY at a running one, or train headless with `virel-lab train`"
+        );
+    }
+    Ok(())
+}
+
+/// Whether Linux's abstract socket of that name (where X servers listen too) answers.
+#[cfg(target_os = "linux")]
+fn abstract_socket_answers(name: &str) -> bool {
+    use std::os::linux::net::SocketAddrExt;
+    std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+        .and_then(|a| std::os::unix::net::UnixStream::connect_addr(&a))
+        .is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn abstract_socket_answers(_name: &str) -> bool {
+    false
+}
+
 /// Opens the window and runs until it is closed.
 pub fn run(opts: AppOptions) -> Result<()> {
     if !opts.train_ms.is_finite() || opts.train_ms < 0.0 {
@@ -78,12 +134,21 @@ pub fn run(opts: AppOptions) -> Result<()> {
             opts.train_ms
         );
     }
+    for (flag, v) in [("--width", opts.width), ("--height", opts.height)] {
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&v) {
+            anyhow::bail!("{flag} {v}: expected {MIN_WINDOW} to {MAX_WINDOW} pixels");
+        }
+    }
     if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
         anyhow::bail!(
             "no display (DISPLAY is not set): the desktop app needs an X server; on a server \
              start one with `Xvfb :99 & export DISPLAY=:99`, or train headless with `virel-lab train`"
         );
     }
+    check_x_server()?;
+    // The first run's sizes, before a window and lanes are made for them.
+    let spec = crate::rl::AgentSpec::of(crate::envs::make(&opts.config.env)?.as_ref());
+    crate::training::memory::check_run(&opts.config, &spec)?;
     crate::runtime::init_torch(opts.config.torch_threads);
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {

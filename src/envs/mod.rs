@@ -99,6 +99,44 @@ pub const ENV_NAMES: &[&str] = &[
     "humanoid",
 ];
 
+/// Control steps [`check_steps`] takes.
+const CHECK_STEPS: usize = 20;
+
+/// Resets `env` and steps it with zero actions, then with actions at the bounds of its
+/// range: an error names the first non-finite observation or reward (physics that blows up
+/// at once: masses, gears or a timestep out of proportion). What `virel-lab scene` runs on
+/// top of parsing, since training relies on it.
+pub fn check_steps(env: &mut dyn Env) -> Result<()> {
+    let space = env.action_space().clone();
+    let zero = vec![0.0; space.dim()];
+    for (what, action) in [("zero", &zero), ("the highest", &space.high)] {
+        let obs = env.reset(Some(0));
+        if let Some(i) = obs.iter().position(|x| !x.is_finite()) {
+            bail!("the reset observation has a non-finite component {i}");
+        }
+        for step in 1..=CHECK_STEPS {
+            let s = env.step(action);
+            if let Some(i) = s.obs.iter().position(|x| !x.is_finite()) {
+                bail!(
+                    "after {step} control steps at {what} action, observation component {i} is \
+                     {}: the physics blows up (check masses, gears, stiffness and the timestep)",
+                    s.obs[i]
+                );
+            }
+            if !s.reward.is_finite() {
+                bail!(
+                    "after {step} control steps at {what} action, the reward is {}",
+                    s.reward
+                );
+            }
+            if s.terminated || s.truncated {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Builds a registered environment by name.
 pub fn make(name: &str) -> Result<Box<dyn Env>> {
     Ok(match name {

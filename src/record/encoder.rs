@@ -15,11 +15,21 @@ enum Sink {
         stdin: Option<ChildStdin>,
     },
     Gif(Box<gif::Encoder<std::io::BufWriter<std::fs::File>>>),
+    /// Finished: the file is closed.
+    Closed,
 }
 
+/// Frames go to a hidden partial file next to the video, renamed to it by
+/// [`VideoWriter::finish`]: a recording that is killed or fails midway never leaves a
+/// half-written video under the asked-for name (nor blocks the next try), and a dropped
+/// writer removes its partial file.
 pub struct VideoWriter {
     sink: Sink,
+    /// The video's name once finished.
     path: PathBuf,
+    /// Where frames are written until then.
+    partial: PathBuf,
+    finished: bool,
     width: u32,
     height: u32,
     fps: u32,
@@ -46,9 +56,13 @@ impl VideoWriter {
         if fps == 0 || fps > 240 {
             bail!("video frame rate {fps}: expected 1–240");
         }
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+            eprintln!("created the folder {} for the video", dir.display());
         }
         let wants_gif = path
             .extension()
@@ -70,13 +84,16 @@ impl VideoWriter {
     /// The GIF writer, whatever is installed.
     pub fn gif(path: &Path, width: u32, height: u32, fps: u32) -> Result<Self> {
         let (w, h) = (u16::try_from(width)?, u16::try_from(height)?);
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
+        let partial = partial_path(path);
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
         let mut enc = gif::Encoder::new(std::io::BufWriter::new(file), w, h, &[])?;
         enc.set_repeat(gif::Repeat::Infinite)?;
         Ok(Self {
             sink: Sink::Gif(Box::new(enc)),
             path: path.to_owned(),
+            partial,
+            finished: false,
             width,
             height,
             fps,
@@ -85,6 +102,7 @@ impl VideoWriter {
     }
 
     fn ffmpeg(path: &Path, width: u32, height: u32, fps: u32) -> Result<Self> {
+        let partial = partial_path(path);
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-y"])
             .args(["-f", "rawvideo", "-pix_fmt", "rgba"])
@@ -99,7 +117,7 @@ impl VideoWriter {
                 "-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
             ])
             .args(["-r", &fps.to_string(), "-movflags", "+faststart"])
-            .arg(path)
+            .arg(&partial)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -108,6 +126,8 @@ impl VideoWriter {
         Ok(Self {
             sink: Sink::Ffmpeg { child, stdin },
             path: path.to_owned(),
+            partial,
+            finished: false,
             width,
             height,
             fps,
@@ -153,22 +173,59 @@ impl VideoWriter {
                 frame.delay = (100 / self.fps).max(1) as u16;
                 enc.write_frame(&frame)?;
             }
+            Sink::Closed => bail!("video already finished"),
         }
         self.frames += 1;
         Ok(())
     }
 
-    /// Closes the file (waits for ffmpeg) and returns its path.
+    /// Closes the file (waits for ffmpeg), gives it its name and returns its path.
     pub fn finish(mut self) -> Result<PathBuf> {
-        if let Sink::Ffmpeg { child, stdin } = &mut self.sink {
-            drop(stdin.take());
-            let status = child.wait().context("waiting for ffmpeg")?;
-            if !status.success() {
-                bail!("ffmpeg failed ({status}) writing {}", self.path.display());
+        match std::mem::replace(&mut self.sink, Sink::Closed) {
+            Sink::Ffmpeg { mut child, stdin } => {
+                drop(stdin);
+                let status = child.wait().context("waiting for ffmpeg")?;
+                if !status.success() {
+                    bail!("ffmpeg failed ({status}) writing {}", self.path.display());
+                }
             }
+            // The trailer, then the buffered bytes.
+            Sink::Gif(enc) => enc
+                .into_inner()
+                .and_then(|mut w| w.flush())
+                .with_context(|| format!("cannot write {}", self.partial.display()))?,
+            Sink::Closed => bail!("video already finished"),
         }
+        std::fs::rename(&self.partial, &self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.finished = true;
         Ok(self.path.clone())
     }
+}
+
+impl Drop for VideoWriter {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Sink::Ffmpeg { child, stdin } = &mut self.sink {
+            drop(stdin.take());
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(&self.partial);
+    }
+}
+
+/// The hidden file a video is written to until it is finished: `dir/.name.partial.ext`
+/// (the extension kept, so that ffmpeg picks the container from it).
+fn partial_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let name = match path.extension() {
+        Some(ext) => format!(".{stem}.partial.{}", ext.to_string_lossy()),
+        None => format!(".{stem}.partial"),
+    };
+    path.with_file_name(name)
 }
 
 /// Writes `text` at (x, y) into an RGBA frame with an 8×8 bitmap font scaled by `scale`, white

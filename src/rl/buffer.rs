@@ -34,21 +34,38 @@ pub struct ReplayBuffer {
 }
 
 impl ReplayBuffer {
-    pub fn new(capacity: usize, obs_dim: usize, act_dim: usize, device: Device) -> Self {
-        let cap = capacity.max(1) as i64;
+    /// A buffer of `capacity` transitions; an error (not a panic) where the device cannot
+    /// reserve it.
+    pub fn new(
+        capacity: usize,
+        obs_dim: usize,
+        act_dim: usize,
+        device: Device,
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(capacity >= 1, "a replay buffer holds at least 1 transition");
+        let cap = i64::try_from(capacity)?;
         // `empty` leaves the pages untouched until written: a large buffer costs only what it holds.
         let opts = (Kind::Float, device);
-        Self {
-            obs: Tensor::empty([cap, obs_dim as i64], opts),
-            actions: Tensor::empty([cap, act_dim as i64], opts),
-            rewards: Tensor::empty([cap], opts),
-            next_obs: Tensor::empty([cap, obs_dim as i64], opts),
-            dones: Tensor::empty([cap], opts),
+        let column = |width: Option<usize>| {
+            let shape: Vec<i64> = match width {
+                Some(w) => vec![cap, w as i64],
+                None => vec![cap],
+            };
+            Tensor::f_empty(shape.as_slice(), opts).map_err(|e| {
+                anyhow::anyhow!("cannot reserve a replay buffer of {capacity} transitions: {e}")
+            })
+        };
+        Ok(Self {
+            obs: column(Some(obs_dim))?,
+            actions: column(Some(act_dim))?,
+            rewards: column(None)?,
+            next_obs: column(Some(obs_dim))?,
+            dones: column(None)?,
             capacity: cap,
             len: 0,
             pos: 0,
             device,
-        }
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -3,12 +3,14 @@
 //! - [`virel`]: VIREL and β-VIREL; [`sac`]: SAC; [`td3`]: TD3.
 //! - [`soft_actor_critic`]: actor/critic machinery SAC and VIREL share.
 //! - [`nets`]: MLP, fused twin Q, polyak update; [`policy`]: tanh-Gaussian and deterministic
-//!   policies; [`buffer`]: replay buffer on the training device.
+//!   policies; [`buffer`]: replay buffer on the training device; [`ranges`]: the range of
+//!   every hyper-parameter.
 
 pub mod buffer;
 pub mod nets;
 pub mod optim;
 pub mod policy;
+pub mod ranges;
 pub mod sac;
 pub mod soft_actor_critic;
 pub mod td3;
@@ -149,6 +151,13 @@ impl AlgoConfigs {
         self.virel.hidden = hidden.to_vec();
         self.sac.hidden = hidden.to_vec();
         self.td3.hidden = hidden.to_vec();
+    }
+
+    /// Every table's keys within their ranges; the error names `table.key`.
+    pub fn check(&self) -> Result<(), ranges::KeyError> {
+        self.virel.check().map_err(|e| e.within("virel"))?;
+        self.sac.check().map_err(|e| e.within("sac"))?;
+        self.td3.check().map_err(|e| e.within("td3"))
     }
 
     /// Builds the agent for `algo`.

@@ -7,6 +7,7 @@
 
 use super::optim::Adam;
 use super::policy::ActionDistribution;
+use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,34 @@ pub struct SacConfig {
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
     pub log_std_max: f64,
+}
+
+impl SacConfig {
+    /// Every key within its range (keys relative to the `[sac]` table).
+    pub fn check(&self) -> Result<(), KeyError> {
+        ranges::common(
+            &self.hidden,
+            self.gamma,
+            self.tau,
+            self.batch_size,
+            self.buffer_size,
+        )?;
+        ranges::positive_at_most("policy_lr", self.policy_lr, 1.0)?;
+        ranges::positive_at_most("q_lr", self.q_lr, 1.0)?;
+        ranges::within(
+            "policy_frequency",
+            self.policy_frequency,
+            1,
+            MAX_POLICY_FREQUENCY,
+        )?;
+        ranges::non_negative("alpha", self.alpha)?;
+        ranges::ordered(
+            "log_std_min",
+            self.log_std_min,
+            "log_std_max",
+            self.log_std_max,
+        )
+    }
 }
 
 impl Default for SacConfig {

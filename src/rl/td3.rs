@@ -4,6 +4,7 @@
 use super::nets::{TwinQ, hard_update, polyak_update, scalar};
 use super::optim::Adam;
 use super::policy::{ActionDistribution, DeterministicPolicy};
+use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
@@ -34,6 +35,29 @@ pub struct Td3Config {
     pub exploration_noise: f64,
     /// Actor and targets are updated every `policy_frequency` critic steps.
     pub policy_frequency: u64,
+}
+
+impl Td3Config {
+    /// Every key within its range (keys relative to the `[td3]` table).
+    pub fn check(&self) -> Result<(), KeyError> {
+        ranges::common(
+            &self.hidden,
+            self.gamma,
+            self.tau,
+            self.batch_size,
+            self.buffer_size,
+        )?;
+        ranges::positive_at_most("learning_rate", self.learning_rate, 1.0)?;
+        ranges::non_negative("policy_noise", self.policy_noise)?;
+        ranges::non_negative("noise_clip", self.noise_clip)?;
+        ranges::non_negative("exploration_noise", self.exploration_noise)?;
+        ranges::within(
+            "policy_frequency",
+            self.policy_frequency,
+            1,
+            MAX_POLICY_FREQUENCY,
+        )
+    }
 }
 
 impl Default for Td3Config {

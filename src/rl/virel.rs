@@ -22,6 +22,7 @@
 use super::buffer::{Batch, ReplayBuffer};
 use super::optim::Adam;
 use super::policy::ActionDistribution;
+use super::ranges::{self, KeyError};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, nets::scalar};
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,32 @@ pub struct VirelConfig {
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
     pub log_std_max: f64,
+}
+
+impl VirelConfig {
+    /// Every key within its range (keys relative to the `[virel]` table).
+    pub fn check(&self) -> Result<(), KeyError> {
+        ranges::common(
+            &self.hidden,
+            self.gamma,
+            self.tau,
+            self.batch_size,
+            self.buffer_size,
+        )?;
+        ranges::positive_at_most("policy_lr", self.policy_lr, 1.0)?;
+        ranges::positive_at_most("q_lr", self.q_lr, 1.0)?;
+        ranges::at_least("epsilon_batch_size", self.epsilon_batch_size, 1)?;
+        ranges::at_least("epsilon_every", self.epsilon_every, 1)?;
+        ranges::positive_at_most("p", self.p, 10.0)?;
+        ranges::positive("beta_scale", self.beta_scale)?;
+        ranges::positive("reward_scale", self.reward_scale)?;
+        ranges::ordered(
+            "log_std_min",
+            self.log_std_min,
+            "log_std_max",
+            self.log_std_max,
+        )
+    }
 }
 
 impl Default for VirelConfig {

@@ -21,6 +21,19 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("humanoid", include_str!("../../scenes/humanoid.ron")),
 ];
 
+/// The longest physics step a scene may take, s (the shipped scenes take 0.002–0.05 s).
+pub const MAX_TIMESTEP: f32 = 0.1;
+/// The most physics steps per control step.
+pub const MAX_FRAME_SKIP: u32 = 1000;
+/// The largest reset noise, on joint positions (rad or m) and velocities.
+pub const MAX_RESET_NOISE: f32 = 1.0;
+
+/// The largest coordinate or size of a geom or joint anchor, m.
+pub const MAX_EXTENT: f32 = 1000.0;
+
+/// The largest bound of an actuator's control range.
+pub const MAX_CTRL: f32 = 1e6;
+
 /// A scene that failed to load: where, and what is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}:{line}:{col}: {message}")]
@@ -119,8 +132,16 @@ fn ascending(lo: f32, hi: f32) -> bool {
     lo.partial_cmp(&hi) == Some(std::cmp::Ordering::Less)
 }
 
+/// Each coordinate finite and within ±[`MAX_EXTENT`].
 fn finite3(v: (f32, f32, f32)) -> bool {
-    v.0.is_finite() && v.1.is_finite() && v.2.is_finite()
+    [v.0, v.1, v.2]
+        .iter()
+        .all(|c| c.is_finite() && c.abs() <= MAX_EXTENT)
+}
+
+/// A length in (0, [`MAX_EXTENT`]].
+fn size(v: f32) -> bool {
+    v > 0.0 && v <= MAX_EXTENT
 }
 
 /// The first problem, with the text to point at.
@@ -182,17 +203,17 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
         }
         for g in &b.geoms {
             let ok = match g.shape {
-                Shape::Capsule { from, to, radius } => finite3(from) && finite3(to) && radius > 0.0,
-                Shape::Sphere { center, radius } => finite3(center) && radius > 0.0,
+                Shape::Capsule { from, to, radius } => finite3(from) && finite3(to) && size(radius),
+                Shape::Sphere { center, radius } => finite3(center) && size(radius),
                 Shape::Box {
                     center,
                     half_extents: h,
                     rotation: (w, x, y, z),
                 } => {
                     finite3(center)
-                        && h.0 > 0.0
-                        && h.1 > 0.0
-                        && h.2 > 0.0
+                        && size(h.0)
+                        && size(h.1)
+                        && size(h.2)
                         && ((w * w + x * x + y * y + z * z).sqrt() - 1.0).abs() < 1e-3
                 }
             };
@@ -200,7 +221,7 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
                 return Err(problem(
                     at,
                     format!(
-                        "body '{}' has a geom with a non-positive size, a non-finite position or a non-unit rotation",
+                        "body '{}' has a geom with a size or position that is not positive, finite and within {MAX_EXTENT} m, or a non-unit rotation",
                         b.name
                     ),
                 ));
@@ -250,7 +271,7 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             return Err(problem(
                 at,
                 format!(
-                    "joint '{}' needs a finite anchor and a non-zero axis",
+                    "joint '{}' needs an anchor within {MAX_EXTENT} m and a finite, non-zero axis",
                     j.name
                 ),
             ));
@@ -287,15 +308,32 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
                 format!("actuator drives unknown joint '{}'", a.joint),
             ));
         }
-        if !(a.gear.is_finite() && a.gear != 0.0 && ascending(a.ctrl_range.0, a.ctrl_range.1)) {
+        let (lo, hi) = a.ctrl_range;
+        let bounded = lo.abs() <= MAX_CTRL && hi.abs() <= MAX_CTRL;
+        if !(a.gear.is_finite() && a.gear != 0.0 && ascending(lo, hi) && bounded) {
             return Err(problem(
                 at,
                 format!(
-                    "actuator of '{}' needs a non-zero gear and ctrl_range with low < high",
+                    "actuator of '{}' needs a finite, non-zero gear and a ctrl_range with low < high, both within ±{MAX_CTRL}",
                     a.joint
                 ),
             ));
         }
+    }
+    if let Some(z) = s.planar_z_ref
+        && !(z.is_finite() && z.abs() <= MAX_EXTENT)
+    {
+        return Err(problem(
+            "planar_z_ref",
+            format!("planar_z_ref must be finite and within {MAX_EXTENT} m, not {z}"),
+        ));
+    }
+    if s.actuators.is_empty() {
+        return Err(problem(
+            "actuators",
+            "a robot needs at least one actuator: without one the policy has nothing to act on"
+                .into(),
+        ));
     }
     let t = &s.task;
     if t.action_dim != s.actuators.len() {
@@ -320,10 +358,17 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             ),
         ));
     }
-    if !(t.timestep.is_finite() && t.timestep > 0.0) || t.frame_skip == 0 || t.episode_steps == 0 {
+    if !(t.timestep.is_finite() && t.timestep > 0.0 && t.timestep <= MAX_TIMESTEP)
+        || !(1..=MAX_FRAME_SKIP).contains(&t.frame_skip)
+        || t.episode_steps == 0
+    {
         return Err(problem(
             "timestep",
-            "timestep must be positive, frame_skip and episode_steps at least 1".into(),
+            format!(
+                "timestep must be in (0, {MAX_TIMESTEP}] s, frame_skip between 1 and \
+                 {MAX_FRAME_SKIP}, episode_steps at least 1 (not {}, {}, {})",
+                t.timestep, t.frame_skip, t.episode_steps
+            ),
         ));
     }
     if !(1..=64).contains(&t.substeps) {
@@ -359,13 +404,47 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
         t.ctrl_cost_weight,
         t.contact_cost_weight,
         t.healthy_reward,
-        t.reset_noise_scale,
     ];
     if weights.iter().any(|w| !w.is_finite()) {
+        return Err(problem("task", "reward weights must be finite".into()));
+    }
+    if !(t.reset_noise_scale.is_finite() && (0.0..=MAX_RESET_NOISE).contains(&t.reset_noise_scale))
+    {
         return Err(problem(
-            "task",
-            "reward weights and reset noise must be finite".into(),
+            "reset_noise_scale",
+            format!(
+                "reset_noise_scale must be between 0 and {MAX_RESET_NOISE} (Gymnasium's robots \
+                 use 0.005 to 0.1), not {}",
+                t.reset_noise_scale
+            ),
         ));
+    }
+    if let Some(clip) = t.velocity_clip
+        && !(clip.is_finite() && clip > 0.0)
+    {
+        return Err(problem(
+            "velocity_clip",
+            format!("velocity_clip must be a finite number > 0 (or None), not {clip}"),
+        ));
+    }
+    if let Some(h) = &t.healthy {
+        for (name, range) in [
+            ("z_range", h.z_range),
+            ("angle_range", h.angle_range),
+            ("state_range", h.state_range),
+        ] {
+            if let Some((lo, hi)) = range
+                && !ascending(lo, hi)
+            {
+                return Err(problem(
+                    name,
+                    format!(
+                        "healthy {name} ({lo}, {hi}) must have its lower bound below its upper \
+                         (neither NaN)"
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -83,8 +83,18 @@ pub fn list(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(found.into_iter().map(|f| f.1).collect())
 }
 
-/// The newest checkpoint of `dir` that loads; newer unreadable ones are reported and skipped.
+/// The newest checkpoint of `dir` that loads and holds finite numbers; newer unreadable ones
+/// are reported and skipped.
 pub fn load_latest(dir: &Path) -> Result<(PathBuf, Checkpoint)> {
+    load_latest_where(dir, |_| Ok(()))
+}
+
+/// The newest checkpoint of `dir` that loads, holds finite numbers and passes `accept`;
+/// newer ones that fail are reported (`warning: skipped …`) and skipped.
+pub fn load_latest_where(
+    dir: &Path,
+    accept: impl Fn(&Checkpoint) -> Result<()>,
+) -> Result<(PathBuf, Checkpoint)> {
     let files = list(dir)?;
     if files.is_empty() {
         bail!(
@@ -94,7 +104,13 @@ pub fn load_latest(dir: &Path) -> Result<(PathBuf, Checkpoint)> {
     }
     let mut errors = Vec::new();
     for path in files {
-        match load(&path) {
+        let loaded = load(&path).and_then(|c| {
+            c.check_finite()
+                .and_then(|()| accept(&c))
+                .with_context(|| format!("checkpoint {}", path.display()))?;
+            Ok(c)
+        });
+        match loaded {
             Ok(c) => {
                 for e in &errors {
                     eprintln!("warning: skipped {e:#}");
@@ -105,7 +121,7 @@ pub fn load_latest(dir: &Path) -> Result<(PathBuf, Checkpoint)> {
         }
     }
     bail!(
-        "no checkpoint in {} loads: {}",
+        "no checkpoint in {} can be used: {}",
         dir.display(),
         errors
             .iter()
@@ -120,7 +136,10 @@ pub fn load_file_or_latest(path: &Path) -> Result<(PathBuf, Checkpoint)> {
     if path.is_dir() {
         load_latest(path)
     } else {
-        Ok((path.to_path_buf(), load(path)?))
+        let c = load(path)?;
+        c.check_finite()
+            .with_context(|| format!("checkpoint {}", path.display()))?;
+        Ok((path.to_path_buf(), c))
     }
 }
 
@@ -132,7 +151,6 @@ pub fn save(
     agent: &dyn Agent,
     extra: Vec<(String, Tensor)>,
 ) -> Result<()> {
-    let header_text = serde_json::to_string(header).context("serialising checkpoint header")?;
     let mut named: Vec<(String, Tensor)> = Vec::new();
     for (net, vs) in agent.networks() {
         let mut vars: Vec<_> = vs.variables().into_iter().collect();
@@ -149,10 +167,23 @@ pub fn save(
                 .map(|(k, t)| (format!("optim/{name}/{k}"), t.to_device(Device::Cpu))),
         );
     }
+    if let Some(problem) = non_finite(&named, &header.resume.agent_scalars) {
+        bail!(
+            "refusing to write checkpoint {}: {problem} (the run diverged; lower its learning \
+             rates). The checkpoints already written are kept.",
+            path.display()
+        );
+    }
     named.extend(extra);
-    let mut tensors = Vec::new();
-    Tensor::save_multi_to_stream(&named, &mut tensors).context("serialising tensors")?;
+    write_atomically(path, &encode(header, &named)?)
+}
 
+/// The bytes of a checkpoint file holding `header` and the `named` tensors (the layout in the
+/// module docs). [`save`] refuses non-finite numbers before it gets here.
+pub fn encode(header: &Header, named: &[(String, Tensor)]) -> Result<Vec<u8>> {
+    let header_text = serde_json::to_string(header).context("serialising checkpoint header")?;
+    let mut tensors = Vec::new();
+    Tensor::save_multi_to_stream(named, &mut tensors).context("serialising tensors")?;
     let mut bytes = Vec::with_capacity(tensors.len() + header_text.len() + 64);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&FORMAT.to_le_bytes());
@@ -162,13 +193,17 @@ pub fn save(
     bytes.extend_from_slice(&tensors);
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
-    write_atomically(path, &bytes)
+    Ok(bytes)
 }
 
-/// Deletes all but the newest `keep` checkpoints of `dir`, and temporary files a killed
-/// writer left behind.
-pub fn prune(dir: &Path, keep: usize) -> Result<()> {
-    for old in list(dir)?.into_iter().skip(keep.max(1)) {
+/// Deletes all but the newest `keep` of the checkpoints of `dir` whose header `own` accepts
+/// (those this run wrote), and temporary files a killed writer left behind. A checkpoint of
+/// another run, or one whose header cannot be read, is never deleted.
+pub fn prune(dir: &Path, keep: usize, own: impl Fn(&Header) -> bool) -> Result<()> {
+    let mine = list(dir)?
+        .into_iter()
+        .filter(|p| read_header(p).is_ok_and(|h| own(&h)));
+    for old in mine.skip(keep.max(1)) {
         std::fs::remove_file(&old)
             .with_context(|| format!("cannot remove old checkpoint {}", old.display()))?;
     }
@@ -180,6 +215,47 @@ pub fn prune(dir: &Path, keep: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first tensor or agent scalar with a NaN or an infinity, described.
+fn non_finite(named: &[(String, Tensor)], scalars: &BTreeMap<String, f64>) -> Option<String> {
+    let tensor = named.iter().find(|(_, t)| {
+        t.is_floating_point() && t.numel() > 0 && t.isfinite().all().int64_value(&[]) == 0
+    });
+    if let Some((name, _)) = tensor {
+        return Some(format!("'{name}' holds non-finite numbers"));
+    }
+    scalars
+        .iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(name, v)| format!("the agent's '{name}' is {v}"))
+}
+
+/// Only the header of a checkpoint file (its config, counters and spec), without reading
+/// the tensors; the checksum is not verified.
+pub fn read_header(path: &Path) -> Result<Header> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)
+        .with_context(|| format!("cannot read checkpoint {}", path.display()))?;
+    let mut head = [0u8; 20];
+    f.read_exact(&mut head)
+        .with_context(|| format!("checkpoint {}: truncated", path.display()))?;
+    if &head[..8] != MAGIC || u32::from_le_bytes(head[8..12].try_into()?) != FORMAT {
+        bail!(
+            "checkpoint {}: not a format-{FORMAT} checkpoint",
+            path.display()
+        );
+    }
+    let len = u64::from_le_bytes(head[12..20].try_into()?);
+    let file_len = f.metadata()?.len();
+    if len > file_len {
+        bail!("checkpoint {}: truncated header", path.display());
+    }
+    let mut text = vec![0u8; len as usize];
+    f.read_exact(&mut text)
+        .with_context(|| format!("checkpoint {}: truncated header", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("checkpoint {}: malformed header", path.display()))
 }
 
 /// temp file in the same folder → fsync → rename → fsync the folder.
@@ -283,6 +359,21 @@ impl Checkpoint {
             );
         }
         Ok(())
+    }
+
+    /// Refuses a checkpoint with a NaN or an infinity in its tensors or agent scalars (one
+    /// written by a run that diverged).
+    pub fn check_finite(&self) -> Result<()> {
+        let mut named: Vec<(String, Tensor)> = self
+            .tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), t.shallow_clone()))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        match non_finite(&named, &self.header.resume.agent_scalars) {
+            Some(problem) => bail!("is not usable: {problem} (written by a run that diverged)"),
+            None => Ok(()),
+        }
     }
 
     fn get(&self, key: &str) -> Option<Tensor> {

@@ -2,6 +2,7 @@
 //! algorithm defaults → env preset → `--config FILE` → `--set key=value` → explicit flags.
 //! Unknown keys are errors that name the file (or flag) and the key.
 
+use crate::rl::ranges::{self, KeyError};
 use crate::rl::{Agent, AgentSpec, Algo, AlgoConfigs, ReplaySettings};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,16 @@ pub enum DeviceChoice {
     Auto,
     Cpu,
     Cuda,
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+        })
+    }
 }
 
 impl DeviceChoice {
@@ -151,48 +162,116 @@ impl TrainConfig {
         toml::to_string(self).expect("a train config always serialises")
     }
 
-    /// Checks values no type can: a clear error beats a panic deep in training.
+    /// Checks values no type can: a clear error beats a panic deep in training. A value out
+    /// of range is a [`KeyError`] (which [`ConfigBuilder::build`] traces to the file or flag
+    /// that set it); an env that does not load is the env's own error.
     pub fn validate(&self) -> Result<()> {
         crate::envs::make(&self.env)?;
-        if self.steps == 0 {
-            bail!("steps must be at least 1");
-        }
-        if self.num_envs == 0 {
-            bail!("num_envs must be at least 1");
-        }
-        if !(self.updates_per_step >= 0.0 && self.updates_per_step.is_finite()) {
-            bail!(
-                "updates_per_step must be a finite number ≥ 0, got {}",
-                self.updates_per_step
-            );
-        }
-        if self.torch_threads < 1 {
-            bail!("torch_threads must be at least 1");
-        }
-        let a = &self.agents;
-        for (name, batch, hidden) in [
-            ("virel", a.virel.batch_size, &a.virel.hidden),
-            ("sac", a.sac.batch_size, &a.sac.hidden),
-            ("td3", a.td3.batch_size, &a.td3.hidden),
+        self.check_keys()?;
+        Ok(())
+    }
+
+    /// Every key within its range.
+    pub fn check_keys(&self) -> Result<(), KeyError> {
+        for (key, v) in [
+            ("seed", self.seed),
+            ("steps", self.steps),
+            ("eval_every", self.eval_every),
+            ("checkpoint_every", self.checkpoint_every),
+            ("log_every", self.log_every),
+            ("num_envs", self.num_envs as u64),
+            ("eval_episodes", self.eval_episodes as u64),
+            ("keep_checkpoints", self.keep_checkpoints as u64),
         ] {
-            if batch < 1 || hidden.iter().any(|&h| h < 1) {
-                bail!("{name}: batch_size and hidden widths must be ≥ 1");
+            if v > TOML_MAX {
+                return Err(KeyError::new(
+                    key,
+                    v,
+                    format!("at most {TOML_MAX} (the largest integer a config file holds)"),
+                ));
             }
         }
-        if a.virel.epsilon_batch_size < 1 || a.virel.p <= 0.0 || a.virel.epsilon_every == 0 {
-            bail!("virel: epsilon_batch_size and epsilon_every must be ≥ 1 and p > 0");
-        }
-        if a.sac.policy_frequency == 0 || a.td3.policy_frequency == 0 {
-            bail!("policy_frequency must be ≥ 1");
-        }
-        Ok(())
+        ranges::at_least("steps", self.steps, 1)?;
+        ranges::at_least("num_envs", self.num_envs, 1)?;
+        ranges::between("updates_per_step", self.updates_per_step, 0.0, 1000.0)?;
+        ranges::within("torch_threads", self.torch_threads, 1, 1024)?;
+        ranges::at_least("eval_episodes", self.eval_episodes, 1)?;
+        ranges::at_least("keep_checkpoints", self.keep_checkpoints, 1)?;
+        self.agents.check()
+    }
+
+    /// The keys in which `other` describes another run than `self`: all but the
+    /// [`SCHEDULE_KEYS`], which a resumed run may change.
+    pub fn differences(&self, other: &TrainConfig) -> Vec<String> {
+        let (a, b) = (flat(self), flat(other));
+        let mut keys: Vec<String> = a
+            .keys()
+            .chain(b.keys())
+            .filter(|k| !SCHEDULE_KEYS.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 }
 
-/// Builds a config from an optional file, `key=value` overrides and the env named on the
-/// command line (which picks the preset; otherwise the file's `env`, otherwise pendulum).
+/// The largest integer TOML (and so a config file) holds.
+pub const TOML_MAX: u64 = i64::MAX as u64;
+
+/// Keys a resumed run may change: how long it runs, where, and how often it evaluates and
+/// checkpoints. Every other key is the run's identity.
+pub const SCHEDULE_KEYS: &[&str] = &[
+    "steps",
+    "device",
+    "torch_threads",
+    "eval_every",
+    "eval_episodes",
+    "checkpoint_every",
+];
+
+/// A config as `dotted.key → value` (JSON values, which hold every u64).
+fn flat(cfg: &TrainConfig) -> std::collections::BTreeMap<String, serde_json::Value> {
+    fn walk(
+        prefix: &str,
+        v: serde_json::Value,
+        out: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    ) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            v => {
+                out.insert(prefix.to_owned(), v);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(
+        "",
+        serde_json::to_value(cfg).expect("a train config is JSON"),
+        &mut out,
+    );
+    out
+}
+
+/// Builds a config from an optional file, `key=value` overrides and flags; the env named on
+/// the command line picks the preset (otherwise the file's `env`, otherwise pendulum). Every
+/// value remembers who set it, so that a wrong type or a value out of range is reported with
+/// the file or flag and the key.
 pub struct ConfigBuilder {
     table: toml::Table,
+    /// The table before any file, `--set` or flag.
+    base: toml::Table,
+    /// Who set each key, in order: (dotted key, origin).
+    origins: Vec<(String, String)>,
 }
 
 impl ConfigBuilder {
@@ -203,21 +282,30 @@ impl ConfigBuilder {
         }
     }
 
-    /// Starts from `base` instead of an env's preset (the desktop app's own defaults); a
-    /// config file still overrides it.
+    /// Starts from `base` instead of an env's preset (the desktop app's own defaults, a
+    /// resumed run's config); a config file still overrides it.
     pub fn from_base(base: &TrainConfig, config_file: Option<&Path>) -> Result<Self> {
-        let mut table = toml::Table::try_from(base).context("config not serialisable")?;
+        let table = toml::Table::try_from(base).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut b = Self::start(table);
         if let Some(path) = config_file {
-            let origin = path.display();
-            let t = parse_table(&read_file(path)?, &origin.to_string())?;
-            overlay(&mut table, t, "").with_context(|| format!("in config file {origin}"))?;
+            let origin = format!("config file {}", path.display());
+            let t = parse_table(&read_file(path)?, &path.display().to_string())?;
+            b.overlay(t, &origin)?;
         }
-        Ok(Self { table })
+        Ok(b)
     }
 
     /// A config file's text; `origin` names it in errors.
     pub fn from_text(text: &str, origin: &str, env_flag: Option<&str>) -> Result<Self> {
         Self::from_table(Some((origin, parse_table(text, origin)?)), env_flag)
+    }
+
+    fn start(table: toml::Table) -> Self {
+        Self {
+            base: table.clone(),
+            table,
+            origins: Vec::new(),
+        }
     }
 
     fn from_table(file: Option<(&str, toml::Table)>, env_flag: Option<&str>) -> Result<Self> {
@@ -228,11 +316,20 @@ impl ConfigBuilder {
                     .and_then(|(_, t)| t.get("env")?.as_str().map(str::to_owned))
             })
             .unwrap_or_else(|| "pendulum".to_owned());
-        let mut table = toml::Table::try_from(TrainConfig::for_env(&env)).expect("serialisable");
+        let mut b =
+            Self::start(toml::Table::try_from(TrainConfig::for_env(&env)).expect("serialisable"));
         if let Some((origin, t)) = file {
-            overlay(&mut table, t, "").with_context(|| format!("in config file {origin}"))?;
+            b.overlay(t, &format!("config file {origin}"))?;
         }
-        Ok(Self { table })
+        Ok(b)
+    }
+
+    fn overlay(&mut self, over: toml::Table, origin: &str) -> Result<()> {
+        let mut set = Vec::new();
+        overlay(&mut self.table, over, "", &mut set).with_context(|| format!("in {origin}"))?;
+        self.origins
+            .extend(set.into_iter().map(|k| (k, origin.to_owned())));
+        Ok(())
     }
 
     /// Applies `key.path=value`; the value is read as TOML, or as a string when it is not.
@@ -240,11 +337,32 @@ impl ConfigBuilder {
         let (key, value) = assignment
             .split_once('=')
             .with_context(|| format!("--set {assignment}: expected key=value"))?;
-        let key = key.trim();
         let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
             .unwrap_or_else(|| toml::Value::String(value.trim().to_owned()));
+        self.set_value(key.trim(), value, &format!("--set {assignment}"))
+    }
+
+    /// Sets `key` to the value of a command-line flag; `flag` (with its value) names it in
+    /// errors.
+    pub fn set_flag<T: Serialize + std::fmt::Display>(
+        &mut self,
+        key: &str,
+        value: Option<&T>,
+        flag: &str,
+    ) -> Result<()> {
+        let Some(v) = value else { return Ok(()) };
+        let origin = format!("{flag} {v}");
+        let value = toml::Value::try_from(v).map_err(|_| {
+            anyhow::anyhow!(
+                "{origin}: at most {TOML_MAX} (the largest integer a config file holds)"
+            )
+        })?;
+        self.set_value(key, value, &origin)
+    }
+
+    fn set_value(&mut self, key: &str, value: toml::Value, origin: &str) -> Result<()> {
         let mut nested = value;
         for part in key.rsplit('.') {
             let mut t = toml::Table::new();
@@ -254,17 +372,82 @@ impl ConfigBuilder {
         let toml::Value::Table(t) = nested else {
             unreachable!()
         };
-        overlay(&mut self.table, t, "").with_context(|| format!("--set {assignment}"))
+        let mut set = Vec::new();
+        overlay(&mut self.table, t, "", &mut set).with_context(|| origin.to_owned())?;
+        self.origins
+            .extend(set.into_iter().map(|k| (k, origin.to_owned())));
+        Ok(())
     }
 
-    /// The resolved config, type-checked and validated.
+    /// Who last set any of `keys` (a file, `--set` or a flag), or that they are defaults.
+    fn origin_of<'a>(&self, keys: impl Iterator<Item = &'a str> + Clone) -> String {
+        self.origins
+            .iter()
+            .rev()
+            .find(|(k, _)| {
+                keys.clone()
+                    .any(|key| key == k || key.starts_with(&format!("{k}.")))
+            })
+            .map_or_else(|| "default".to_owned(), |(_, o)| o.clone())
+    }
+
+    /// The resolved config, type-checked and validated. A value of the wrong type or out of
+    /// range is reported with who set it and its key.
     pub fn build(self) -> Result<TrainConfig> {
-        // Through text, so that a type error names its key and shows the value.
-        let text = toml::to_string(&self.table).expect("a TOML table always serialises");
-        let cfg: TrainConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{e}"))?;
-        cfg.validate()?;
+        let cfg: TrainConfig = toml::Value::Table(self.table.clone())
+            .try_into()
+            .map_err(|e| self.blame(e))?;
+        if let Err(e) = cfg.validate() {
+            return Err(match e.downcast_ref::<KeyError>() {
+                Some(k) => anyhow::anyhow!("{}: {k}", self.origin_of(k.keys())),
+                None => e,
+            });
+        }
         Ok(cfg)
     }
+
+    /// The key (and who set it) behind a type error: the first value set by a file or flag
+    /// that fails on its own over the defaults.
+    fn blame(&self, e: toml::de::Error) -> anyhow::Error {
+        for (key, origin) in &self.origins {
+            let Some(value) = lookup(&self.table, key) else {
+                continue;
+            };
+            let mut t = self.base.clone();
+            if write_path(&mut t, key, value.clone()).is_none() {
+                continue;
+            }
+            if let Err(alone) = toml::Value::Table(t).try_into::<TrainConfig>() {
+                let msg = alone.message().trim().to_owned();
+                return anyhow::anyhow!("{origin}: key '{key}': {msg}");
+            }
+        }
+        anyhow::anyhow!("{}", e.message().trim())
+    }
+}
+
+/// The value at a dotted key.
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let mut parts = key.split('.');
+    let mut v = table.get(parts.next()?)?;
+    for p in parts {
+        v = v.as_table()?.get(p)?;
+    }
+    Some(v)
+}
+
+/// Writes `value` at a dotted key whose tables exist.
+fn write_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Option<()> {
+    let (parents, last) = match key.rsplit_once('.') {
+        Some((p, l)) => (Some(p), l),
+        None => (None, key),
+    };
+    let mut t = table;
+    for p in parents.into_iter().flat_map(|p| p.split('.')) {
+        t = t.get_mut(p)?.as_table_mut()?;
+    }
+    t.insert(last.to_owned(), value);
+    Some(())
 }
 
 fn read_file(path: &Path) -> Result<String> {
@@ -276,17 +459,31 @@ fn parse_table(text: &str, origin: &str) -> Result<toml::Table> {
     toml::from_str(text).with_context(|| format!("config file {origin} is not valid TOML"))
 }
 
-/// Writes `over` into `base`, refusing keys `base` does not have.
-fn overlay(base: &mut toml::Table, over: toml::Table, prefix: &str) -> Result<()> {
+/// Writes `over` into `base`, refusing keys `base` does not have; `set` collects the dotted
+/// keys written. An integer where the default is a float is taken as that float.
+fn overlay(
+    base: &mut toml::Table,
+    over: toml::Table,
+    prefix: &str,
+    set: &mut Vec<String>,
+) -> Result<()> {
     for (k, v) in over {
         let path = format!("{prefix}{k}");
         match (base.get_mut(&k), v) {
             (None, _) => bail!("unknown key '{path}'"),
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
-                overlay(b, o, &format!("{path}."))?
+                overlay(b, o, &format!("{path}."), set)?
             }
             (Some(toml::Value::Table(_)), _) => bail!("'{path}' must be a table"),
-            (Some(slot), v) => *slot = v,
+            (Some(slot), v) => {
+                *slot = match (&*slot, v) {
+                    (toml::Value::Float(_), toml::Value::Integer(i)) => {
+                        toml::Value::Float(i as f64)
+                    }
+                    (_, v) => v,
+                };
+                set.push(path);
+            }
         }
     }
     Ok(())

@@ -13,6 +13,9 @@ use std::path::Path;
 use std::time::Instant;
 use tensorboard_rs::summary_writer::SummaryWriter;
 
+/// The metrics log of a run folder.
+pub const METRICS_FILE: &str = "metrics.csv";
+
 pub struct MetricLogger {
     csv: BufWriter<File>,
     tensorboard: Option<SummaryWriter>,
@@ -22,7 +25,7 @@ pub struct MetricLogger {
 impl MetricLogger {
     /// Creates `dir/metrics.csv` (appending when it exists) and, with `tensorboard`, an event file.
     pub fn create(dir: &Path, tensorboard: bool) -> Result<Self> {
-        let path = dir.join("metrics.csv");
+        let path = dir.join(METRICS_FILE);
         let fresh = !path.exists();
         let file = File::options()
             .create(true)
@@ -67,7 +70,7 @@ impl MetricLogger {
 
 /// Reads `metrics.csv` back as (step, metric, value) rows.
 pub fn read_metrics(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
-    let path = dir.join("metrics.csv");
+    let path = dir.join(METRICS_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
@@ -90,7 +93,7 @@ pub fn read_metrics(dir: &Path) -> Result<Vec<(u64, String, f64)>> {
 /// Drops the rows of `dir/metrics.csv` logged after env step `step` (a killed process may
 /// have logged past its last checkpoint); the file is rewritten atomically.
 pub fn truncate_after(dir: &Path, step: u64) -> Result<()> {
-    let path = dir.join("metrics.csv");
+    let path = dir.join(METRICS_FILE);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(());
     };

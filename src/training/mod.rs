@@ -4,11 +4,14 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod interrupt;
 pub mod logger;
+pub mod memory;
 mod run;
+pub mod run_dir;
 mod trainer;
 
-pub use run::{INTERRUPTED, RunSummary, install_interrupt_handler, resume, run};
+pub use run::{RunSummary, resume, run};
 pub use trainer::{StepReport, Trainer};
 
 use crate::envs::Env;
@@ -59,7 +62,8 @@ pub struct EvalResult {
 }
 
 /// Runs `episodes` episodes of `agent`'s deterministic policy on a fresh `env`; episode k is
-/// seeded with `seed + k`.
+/// seeded with `seed + k` (wrapping). A signal stops it within a step, as
+/// [`interrupt::Interrupted`].
 pub fn evaluate(
     agent: &dyn Agent,
     env: &mut dyn Env,
@@ -68,13 +72,19 @@ pub fn evaluate(
     device: Device,
 ) -> Result<EvalResult> {
     let dim = env.observation_space().dim();
-    let mut returns = Vec::with_capacity(episodes);
+    let mut returns = Vec::new();
     let mut term_sums = std::collections::BTreeMap::<String, f64>::new();
     let mut steps = 0usize;
+    if episodes == 0 {
+        bail!("an evaluation needs at least 1 episode");
+    }
     for k in 0..episodes {
-        let mut obs = env.reset(Some(seed + k as u64));
+        let mut obs = env.reset(Some(seed.wrapping_add(k as u64)));
         let mut total = 0.0;
         loop {
+            if interrupt::requested() {
+                return Err(interrupt::Interrupted.into());
+            }
             let action = tensor_to_vec(&agent.act(&obs_tensor(&obs, dim, device), false));
             if action.iter().any(|a| !a.is_finite()) {
                 bail!("the policy produced a non-finite action during evaluation");
@@ -127,6 +137,12 @@ pub fn evaluate_checkpoint(
     let spec = AgentSpec::of(env.as_ref());
     ckpt.check_spec(&spec)
         .with_context(|| format!("checkpoint {}", path.display()))?;
+    // A header's sizes are checked like a config file's before the networks are built.
+    let sizes = || -> Result<()> {
+        h.config.check_keys()?;
+        memory::check(&memory::agent_needs(&h.config, &spec))
+    };
+    sizes().with_context(|| format!("checkpoint {}", path.display()))?;
     let mut agent = h.config.build_agent(&spec, device)?;
     ckpt.restore_weights(agent.as_mut())
         .with_context(|| format!("checkpoint {}", path.display()))?;

@@ -1,14 +1,15 @@
 //! Runs driven to completion: fresh ([`run`]) or continued from their last checkpoint
 //! ([`resume`]), with logs, periodic evaluations and checkpoints, Ctrl-C / SIGTERM handling
-//! and `summary.toml` at the end.
+//! and `summary.toml` at the end, in a run folder that defends itself ([`RunDir`]).
 
 use super::checkpoint::{self, Counters};
 use super::config::TrainConfig;
+use super::interrupt::{self, Interrupted};
 use super::logger::{self, MetricLogger};
+use super::run_dir::{CONFIG_FILE, RunDir, SUMMARY_FILE};
 use super::{EvalResult, Trainer};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// How a run ended.
@@ -27,45 +28,26 @@ pub struct RunSummary {
     pub final_eval: Option<EvalResult>,
 }
 
-/// Set by Ctrl-C / SIGTERM: the run saves a checkpoint and stops.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Installs the Ctrl-C / SIGTERM handler: the first signal asks the run to stop after
-/// checkpointing; a second one exits at once (the last checkpoint on disk is intact either way).
-pub fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)");
-    });
-}
-
-/// Trains `cfg` in a new run folder `out`. Nothing is written before the run could be built.
+/// Trains `cfg` in a new run folder `out`. Nothing is written before the run could be built,
+/// and nothing at all in a folder that holds a run or that another process uses.
 pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
-    if out.is_dir() && !checkpoint::list(out)?.is_empty() {
-        bail!(
-            "{} already holds a run: resume it with --resume, or choose another --out (nothing was changed)",
-            out.display()
-        );
-    }
     let t = Trainer::new(cfg)?;
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create run folder {}", out.display()))?;
-    let cfg_path = out.join("config.toml");
-    std::fs::write(&cfg_path, t.cfg.to_toml())
-        .with_context(|| format!("cannot write {}", cfg_path.display()))?;
-    drive(t, out, progress)
+    let dir = RunDir::create(out)?;
+    checkpoint::write_atomically(&out.join(CONFIG_FILE), t.cfg.to_toml().as_bytes())?;
+    drive(t, &dir, progress)
 }
 
-/// Continues the run in `dir` from its newest loadable checkpoint. `adjust` may change what a
-/// resumed run can change (total steps, device, evaluation and checkpoint settings).
+/// Continues the run in `dir` from the newest checkpoint of the run its `config.toml`
+/// describes. `adjust` may change what a resumed run can change (total steps, device,
+/// evaluation and checkpoint settings).
 pub fn resume(
     dir: &Path,
     adjust: impl FnOnce(&mut TrainConfig) -> Result<()>,
     progress: bool,
 ) -> Result<RunSummary> {
-    let (path, ckpt) = checkpoint::load_latest(dir)?;
+    let run_dir = RunDir::open(dir)?;
+    let own = run_dir.config()?;
+    let (path, ckpt) = run_dir.latest_checkpoint(&own)?;
     let mut cfg = ckpt.header.config.clone();
     adjust(&mut cfg)?;
     let done = ckpt.header.counters.env_steps;
@@ -86,7 +68,7 @@ pub fn resume(
         t.cfg.algo,
         path.display()
     );
-    drive(t, dir, progress)
+    drive(t, &run_dir, progress)
 }
 
 /// The first multiple of `every` after `step` (u64::MAX when `every` is 0: never).
@@ -95,12 +77,37 @@ fn next_multiple(step: u64, every: u64) -> u64 {
         .map_or(u64::MAX, |k| (k + 1) * every)
 }
 
-fn drive(mut t: Trainer, out: &Path, progress: bool) -> Result<RunSummary> {
+/// Evaluates the deterministic policy and logs the result; `None` when a signal cut the
+/// evaluation short.
+fn evaluate_and_log(
+    t: &Trainer,
+    log: &mut MetricLogger,
+    bar: &indicatif::ProgressBar,
+) -> Result<Option<EvalResult>> {
+    let step = t.counters.env_steps;
+    let r = match t.evaluate(t.cfg.eval_episodes) {
+        Ok(r) => r,
+        Err(e) if e.is::<Interrupted>() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    log.log_all(
+        step,
+        &[
+            ("eval/episodic_return", r.mean),
+            ("eval/episodic_return_std", r.std),
+        ],
+    )?;
+    bar.suspend(|| eprintln!("step {step:>8}: eval return {:.1} ± {:.1}", r.mean, r.std));
+    Ok(Some(r))
+}
+
+fn drive(mut t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
+    let out = dir.path();
     let mut log = MetricLogger::create(out, t.cfg.tensorboard)?;
     let save = |t: &Trainer, log: &mut MetricLogger| -> Result<()> {
         log.flush()?;
-        t.save(&out.join(checkpoint::file_name(t.counters.env_steps)))?;
-        checkpoint::prune(out, t.cfg.keep_checkpoints)
+        t.save(&dir.checkpoint_path(t.counters.env_steps, &t.cfg)?)?;
+        dir.prune(t.cfg.keep_checkpoints, &t.cfg)
     };
     let bar = progress_bar(progress, t.cfg.steps, t.counters.env_steps);
     let start = Instant::now();
@@ -110,7 +117,7 @@ fn drive(mut t: Trainer, out: &Path, progress: bool) -> Result<RunSummary> {
     let mut last_sps = (Instant::now(), t.counters.env_steps);
     let mut interrupted = false;
     while t.counters.env_steps < t.cfg.steps {
-        if INTERRUPTED.load(Ordering::SeqCst) {
+        if interrupt::requested() {
             interrupted = true;
             break;
         }
@@ -141,15 +148,10 @@ fn drive(mut t: Trainer, out: &Path, progress: bool) -> Result<RunSummary> {
         }
         if step >= next_eval && step < t.cfg.steps {
             next_eval = next_multiple(step, t.cfg.eval_every);
-            let r = t.evaluate(t.cfg.eval_episodes)?;
-            log.log_all(
-                step,
-                &[
-                    ("eval/episodic_return", r.mean),
-                    ("eval/episodic_return_std", r.std),
-                ],
-            )?;
-            bar.suspend(|| eprintln!("step {step:>8}: eval return {:.1} ± {:.1}", r.mean, r.std));
+            if evaluate_and_log(&t, &mut log, &bar)?.is_none() {
+                interrupted = true;
+                break;
+            }
         }
         if step >= next_ckpt && step < t.cfg.steps {
             next_ckpt = next_multiple(step, t.cfg.checkpoint_every);
@@ -168,16 +170,18 @@ fn drive(mut t: Trainer, out: &Path, progress: bool) -> Result<RunSummary> {
     let final_eval = if interrupted {
         None
     } else {
-        Some(t.evaluate(t.cfg.eval_episodes)?)
+        evaluate_and_log(&t, &mut log, &bar)?
     };
-    if let Some(r) = &final_eval {
-        log.log_all(
-            t.counters.env_steps,
-            &[
-                ("eval/episodic_return", r.mean),
-                ("eval/episodic_return_std", r.std),
-            ],
-        )?;
+    interrupted |= final_eval.is_none();
+    if interrupted {
+        bar.suspend(|| {
+            eprintln!(
+                "interrupted by {}: saving a checkpoint at step {}, then stopping (a second \
+                 signal quits at once)",
+                interrupt::signal_name(),
+                t.counters.env_steps
+            )
+        });
     }
     save(&t, &mut log)?;
     bar.finish_and_clear();
@@ -195,7 +199,7 @@ fn drive(mut t: Trainer, out: &Path, progress: bool) -> Result<RunSummary> {
         final_eval,
     };
     checkpoint::write_atomically(
-        &out.join("summary.toml"),
+        &out.join(SUMMARY_FILE),
         toml::to_string(&summary)?.as_bytes(),
     )?;
     Ok(summary)

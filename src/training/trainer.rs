@@ -3,6 +3,7 @@
 
 use super::checkpoint::{self, Checkpoint, Counters, Header, ResumeState};
 use super::config::TrainConfig;
+use super::memory;
 use super::{EvalResult, evaluate, obs_tensor, seed_torch, tensor_to_vec};
 use crate::envs::{EpisodeEnd, VecEnv};
 use crate::rl::buffer::ReplayBuffer;
@@ -56,12 +57,14 @@ impl Trainer {
         let device = cfg.device.resolve()?;
         crate::runtime::init_torch(cfg.torch_threads);
         seed_torch(cfg.seed);
+        // Sizes are checked against the machine's memory before anything big is allocated.
+        let spec = AgentSpec::of(crate::envs::make(&cfg.env)?.as_ref());
+        memory::check_run(&cfg, &spec)?;
         let mut env = VecEnv::make(&cfg.env, cfg.num_envs)?;
         env.reset(cfg.seed);
-        let spec = AgentSpec::of(env.first());
         let agent = cfg.build_agent(&spec, device)?;
         let buffer =
-            ReplayBuffer::new(cfg.replay().buffer_size, spec.obs_dim, spec.act_dim, device);
+            ReplayBuffer::new(cfg.replay().buffer_size, spec.obs_dim, spec.act_dim, device)?;
         Ok(Self {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_ac71),
             cfg,
