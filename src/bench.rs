@@ -90,7 +90,68 @@ pub enum BenchCommand {
     },
 }
 
+/// The longest a single measurement may take, s.
+const MAX_SECONDS: f64 = 3600.0;
+
+impl BenchCommand {
+    /// Flags within their ranges: an error names the flag and its value.
+    fn check(&self) -> Result<()> {
+        let seconds = |v: f64| {
+            if v.is_finite() && v > 0.0 && v <= MAX_SECONDS {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "--seconds {v}: expected a number of seconds > 0 and at most {MAX_SECONDS}"
+                ))
+            }
+        };
+        let at_least_one = |flag: &str, v: u64| {
+            if v >= 1 {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("{flag} 0: expected at least 1"))
+            }
+        };
+        match self {
+            BenchCommand::Updates {
+                seconds: s,
+                threads,
+                ..
+            } => {
+                seconds(*s)?;
+                if !(1..=1024).contains(threads) {
+                    bail!("--threads {threads}: expected 1 to 1024");
+                }
+                Ok(())
+            }
+            BenchCommand::Envs {
+                seconds: s,
+                num_envs,
+                ..
+            } => {
+                seconds(*s)?;
+                if !(1..=MAX_BENCH_ENVS).contains(num_envs) {
+                    bail!("--num-envs {num_envs}: expected 1 to {MAX_BENCH_ENVS}");
+                }
+                Ok(())
+            }
+            BenchCommand::Gait { steps, .. } => at_least_one("--steps", *steps as u64),
+            BenchCommand::Learning {
+                seeds, steps, jobs, ..
+            } => {
+                at_least_one("--seeds", *seeds)?;
+                at_least_one("--steps", *steps)?;
+                at_least_one("--jobs", *jobs as u64)
+            }
+        }
+    }
+}
+
+/// The most env copies `bench envs` steps.
+const MAX_BENCH_ENVS: usize = 65_536;
+
 pub fn run(cmd: BenchCommand) -> Result<()> {
+    cmd.check()?;
     match cmd {
         BenchCommand::Updates {
             seconds,

@@ -393,3 +393,44 @@ fn the_app_refuses_a_display_with_no_x_server_and_other_start_up_errors_without_
         stderr(&o)
     );
 }
+
+#[test]
+fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
+    for (args, want) in [
+        (
+            &["bench", "envs", "--num-envs", "0"][..],
+            "--num-envs 0: expected 1 to 65536",
+        ),
+        (
+            &["bench", "envs", "--seconds", "nan"],
+            "--seconds NaN: expected a number of seconds",
+        ),
+        (
+            &["bench", "updates", "--seconds=-1"],
+            "--seconds -1: expected a number of seconds",
+        ),
+        (
+            &["bench", "updates", "--threads", "0"],
+            "--threads 0: expected 1 to 1024",
+        ),
+        (
+            &["bench", "gait", "--steps", "0"],
+            "--steps 0: expected at least 1",
+        ),
+        (
+            &["bench", "learning", "--seeds", "0"],
+            "--seeds 0: expected at least 1",
+        ),
+        (
+            &["bench", "learning", "--jobs", "0"],
+            "--jobs 0: expected at least 1",
+        ),
+        (
+            &["app", "--width", "0"],
+            "--width 0: expected 64 to 16384 pixels",
+        ),
+        (&["app", "--train-ms", "nan"], "--train-ms NaN"),
+    ] {
+        fails_with(args, &[want]);
+    }
+}

@@ -274,8 +274,11 @@ fn a_diverging_run_stops_with_the_quantity_and_step_and_keeps_the_last_checkpoin
         &[
             "--checkpoint-every",
             "100",
+            // In range, each of them, but α·log π overflows a float: the losses blow up.
             "--set",
-            "sac.q_lr=1e25",
+            "sac.autotune=false",
+            "--set",
+            "sac.alpha=1e38",
             "--set",
             "sac.learning_starts=150",
         ],
@@ -300,6 +303,13 @@ fn a_diverging_run_stops_with_the_quantity_and_step_and_keeps_the_last_checkpoin
         "the last good checkpoint still loads: {}",
         stderr(&o)
     );
+    for ckpt in virel_lab::training::checkpoint::list(&run).unwrap() {
+        let c = virel_lab::training::checkpoint::load(&ckpt).unwrap();
+        assert!(
+            c.check_finite().is_ok(),
+            "{ckpt:?} holds only finite numbers"
+        );
+    }
 }
 
 #[test]

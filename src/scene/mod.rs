@@ -358,10 +358,12 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             ),
         ));
     }
-    if !(t.timestep.is_finite() && t.timestep > 0.0 && t.timestep <= MAX_TIMESTEP)
-        || !(1..=MAX_FRAME_SKIP).contains(&t.frame_skip)
-        || t.episode_steps == 0
-    {
+    let timing = t.timestep.is_finite()
+        && t.timestep > 0.0
+        && t.timestep <= MAX_TIMESTEP
+        && (1..=MAX_FRAME_SKIP).contains(&t.frame_skip)
+        && t.episode_steps > 0;
+    if !timing {
         return Err(problem(
             "timestep",
             format!(
