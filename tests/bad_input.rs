@@ -4,19 +4,33 @@
 //! server, a huge seed, zero episodes.
 
 mod common;
+use common::{stderr, virel};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use virel_lab::training::checkpoint;
 
-fn virel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_virel-lab"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// A finished 60-step run of `algo` on the identity task with an 8-wide network.
+fn tiny_run(dir: &Path, algo: &str) -> std::path::PathBuf {
+    let run = dir.join(format!("{algo}-run"));
+    let hidden = format!("{algo}.hidden=[8]");
+    let o = virel(&[
+        "train",
+        "--env",
+        "identity",
+        "--algo",
+        algo,
+        "--steps",
+        "60",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--set",
+        &hidden,
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    run
 }
 
 /// Asserts `args` fail with every one of `wants` in the error, and without a panic.
@@ -191,24 +205,7 @@ fn sizes_beyond_memory_are_refused_before_anything_is_allocated() {
     }
 
     // The same sizes read back from a checkpoint's header.
-    let run = dir.path().join("small");
-    let o = virel(&[
-        "train",
-        "--env",
-        "identity",
-        "--algo",
-        "sac",
-        "--steps",
-        "60",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--set",
-        "sac.hidden=[8]",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let run = tiny_run(dir.path(), "sac");
     let ckpt = checkpoint::load(&run.join(checkpoint::file_name(60))).unwrap();
     let mut header = ckpt.header.clone();
     header.config.agents.sac.hidden = vec![100_000_000, 100_000_000];
@@ -325,24 +322,7 @@ fn scenes_that_parse_but_cannot_train_are_refused_by_scene_and_by_train_alike() 
 #[test]
 fn zero_episodes_or_copies_are_refused_by_their_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let o = virel(&[
-        "train",
-        "--env",
-        "identity",
-        "--algo",
-        "td3",
-        "--steps",
-        "60",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--set",
-        "td3.hidden=[8]",
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let run = tiny_run(dir.path(), "td3");
     let r = run.to_str().unwrap();
     fails_with(
         &["eval", "--checkpoint", r, "--episodes", "0"],

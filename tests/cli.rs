@@ -2,19 +2,9 @@
 //! checkpoint, config resolution, Ctrl-C, and the errors bad input gets.
 
 mod common;
+use common::{stderr, virel};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn virel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_virel-lab"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn tiny_train(out: &Path, env: &str, steps: &str, extra: &[&str]) -> Output {
     let out = out.to_str().unwrap();

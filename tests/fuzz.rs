@@ -4,11 +4,11 @@
 //! change a run folder that exists.
 
 mod common;
+use common::contents;
 
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use virel_lab::rl::Algo;
 use virel_lab::training::checkpoint;
@@ -142,22 +142,6 @@ fn config_keys() -> &'static [String] {
         }
         keys
     })
-}
-
-/// Every file of a folder with its bytes, the lock file (which holds the last holder's pid)
-/// aside.
-fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_file() && e.file_name() != ".virel-lab.lock")
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 /// A finished tiny run that the hostile configs must leave as it is.

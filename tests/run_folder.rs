@@ -3,7 +3,7 @@
 //! appended to, signals that stop a run within a second with a non-zero status.
 
 mod common;
-use std::collections::BTreeMap;
+use common::{contents, stderr};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -13,8 +13,14 @@ fn virel() -> Command {
     Command::new(env!("CARGO_BIN_EXE_virel-lab"))
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// `train --resume run` with `extra` flags, to completion.
+fn resume(run: &Path, extra: &[&str]) -> Output {
+    virel()
+        .args(["train", "--resume"])
+        .arg(run)
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 /// A tiny training command on the identity task.
@@ -50,21 +56,6 @@ fn long_run(out: &Path, extra: &[&str]) -> std::process::Child {
         .unwrap()
 }
 
-/// Every file of a folder with its bytes.
-fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn kill(signal: &str, pid: u32) {
     assert!(
         Command::new("kill")
@@ -92,12 +83,10 @@ fn a_checkpoint_of_another_run_in_the_folder_is_skipped_on_resume_and_never_dele
     let foreign_bytes = std::fs::read(&foreign).unwrap();
     let metrics_before = std::fs::read_to_string(own.join("metrics.csv")).unwrap();
 
-    let o = virel()
-        .args(["train", "--resume"])
-        .arg(&own)
-        .args(["--steps", "200", "--checkpoint-every", "40", "--quiet"])
-        .output()
-        .unwrap();
+    let o = resume(
+        &own,
+        &["--steps", "200", "--checkpoint-every", "40", "--quiet"],
+    );
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
     assert!(
@@ -143,31 +132,18 @@ fn a_folder_without_its_config_or_with_only_foreign_checkpoints_is_not_resumed()
     )
     .unwrap();
     let before = contents(&own);
-    let o = virel()
-        .args(["train", "--resume"])
-        .arg(&own)
-        .args(["--steps", "100"])
-        .output()
-        .unwrap();
+    let o = resume(&own, &["--steps", "100"]);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("belongs to another run"),
         "{}",
         stderr(&o)
     );
-    let mut after = contents(&own);
-    after.remove(".virel-lab.lock");
-    let mut before = before;
-    before.remove(".virel-lab.lock");
+    let after = contents(&own);
     assert_eq!(before, after, "nothing in the folder changed");
 
     std::fs::remove_file(own.join("config.toml")).unwrap();
-    let o = virel()
-        .args(["train", "--resume"])
-        .arg(&own)
-        .args(["--steps", "100"])
-        .output()
-        .unwrap();
+    let o = resume(&own, &["--steps", "100"]);
     assert!(
         !o.status.success() && stderr(&o).contains("no config.toml"),
         "{}",
@@ -185,12 +161,7 @@ fn a_second_process_on_a_run_folder_is_refused_naming_the_holders_pid() {
     });
     let pid = child.id();
     let fresh = tiny(&run, "td3", "60").output().unwrap();
-    let resumed = virel()
-        .args(["train", "--resume"])
-        .arg(&run)
-        .args(["--steps", "2000000"])
-        .output()
-        .unwrap();
+    let resumed = resume(&run, &["--steps", "2000000"]);
     for o in [&fresh, &resumed] {
         assert!(!o.status.success());
         assert!(
@@ -206,12 +177,7 @@ fn a_second_process_on_a_run_folder_is_refused_naming_the_holders_pid() {
     let summary: toml::Table =
         toml::from_str(&std::fs::read_to_string(run.join("summary.toml")).unwrap()).unwrap();
     let at = summary["env_steps"].as_integer().unwrap();
-    let o = virel()
-        .args(["train", "--resume"])
-        .arg(&run)
-        .args(["--steps", &(at + 10).to_string(), "--quiet"])
-        .output()
-        .unwrap();
+    let o = resume(&run, &["--steps", &(at + 10).to_string(), "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -237,21 +203,13 @@ fn a_run_killed_before_its_first_checkpoint_is_not_appended_to_nor_resumed() {
         "{}",
         stderr(&again)
     );
-    let resumed = virel()
-        .args(["train", "--resume"])
-        .arg(&run)
-        .output()
-        .unwrap();
+    let resumed = resume(&run, &[]);
     assert!(
         !resumed.status.success() && stderr(&resumed).contains("nothing to resume"),
         "{}",
         stderr(&resumed)
     );
-    let mut after = contents(&run);
-    let mut before = before;
-    // The lock file holds the pid of the last process that held the folder.
-    before.remove(".virel-lab.lock");
-    after.remove(".virel-lab.lock");
+    let after = contents(&run);
     assert_eq!(before, after, "the dead run's files are untouched");
 }
 
@@ -323,12 +281,7 @@ fn a_non_finite_state_is_never_written_and_a_non_finite_checkpoint_is_never_resu
     let mut header = ckpt.header.clone();
     header.counters.env_steps = 80;
     std::fs::write(&bad, checkpoint::encode(&header, &named).unwrap()).unwrap();
-    let o = virel()
-        .args(["train", "--resume"])
-        .arg(&run)
-        .args(["--steps", "100", "--quiet"])
-        .output()
-        .unwrap();
+    let o = resume(&run, &["--steps", "100", "--quiet"]);
     let e = stderr(&o);
     assert!(o.status.success(), "{e}");
     assert!(

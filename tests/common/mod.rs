@@ -16,3 +16,32 @@ pub fn wait_until(every: Duration, ready: impl Fn() -> bool) {
         std::thread::sleep(every);
     }
 }
+
+/// Runs the `virel-lab` binary with `args` to completion.
+pub fn virel(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// A process's standard error as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every file of a folder with its bytes, but the lock file (which holds the pid of the last
+/// process that held the folder).
+pub fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file() && e.file_name() != ".virel-lab.lock")
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
