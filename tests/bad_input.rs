@@ -336,6 +336,15 @@ fn zero_episodes_or_copies_are_refused_by_their_flag() {
         &["play", "--checkpoint", r, "--num-envs", "0"],
         &["--num-envs 0: expected at least 1 copy"],
     );
+    let here = dir.path().to_str().unwrap();
+    fails_with(
+        &["record", "--checkpoint", r, "--out", here, "--overwrite"],
+        &["expected a video file name"],
+    );
+    let ckpt = run.join(checkpoint::file_name(60));
+    let c = ckpt.to_str().unwrap();
+    fails_with(&["train", "--resume", c], &["is a file, not a run folder"]);
+    fails_with(&["train", "--out", c], &["is a file, not a run folder"]);
 }
 
 #[test]

@@ -123,6 +123,12 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
             ckpt.header.spec.env
         );
     }
+    if opts.out.is_dir() || opts.out.file_name().is_none() {
+        bail!(
+            "--out {}: expected a video file name (.mp4 or .gif), not a folder",
+            opts.out.display()
+        );
+    }
     if !opts.overwrite {
         let gif = opts.out.with_extension("gif");
         for p in [&opts.out, &gif] {

@@ -50,6 +50,9 @@ impl RunDir {
 
     /// Locks the existing run folder `path` to continue its run.
     pub fn open(path: &Path) -> Result<Self> {
+        if path.is_file() {
+            bail!("{} is a file, not a run folder", path.display());
+        }
         if !path.is_dir() {
             bail!("cannot read run folder {}: no such folder", path.display());
         }
