@@ -38,17 +38,17 @@ fn mlp_params(inputs: f64, hidden: &[i64], outputs: f64) -> f64 {
 /// The agent's networks, their optimiser state and a minibatch's activations.
 pub fn agent_needs(cfg: &TrainConfig, spec: &AgentSpec) -> Vec<Need> {
     let a = &cfg.agents;
-    let (table, hidden, batch, extra_batch, actor_outputs, actor_copies) = match cfg.algo {
+    let table = table_of(cfg.algo);
+    let (hidden, batch, extra_batch, actor_outputs, actor_copies) = match cfg.algo {
         Algo::Virel | Algo::BetaVirel => (
-            "virel",
             &a.virel.hidden,
             a.virel.batch_size,
             a.virel.epsilon_batch_size,
             2.0,
             1.0,
         ),
-        Algo::Sac => ("sac", &a.sac.hidden, a.sac.batch_size, 0, 2.0, 1.0),
-        Algo::Td3 => ("td3", &a.td3.hidden, a.td3.batch_size, 0, 1.0, 2.0),
+        Algo::Sac => (&a.sac.hidden, a.sac.batch_size, 0, 2.0, 1.0),
+        Algo::Td3 => (&a.td3.hidden, a.td3.batch_size, 0, 1.0, 2.0),
     };
     let (obs, act) = (spec.obs_dim as f64, spec.act_dim as f64);
     let actor = mlp_params(obs, hidden, actor_outputs * act) * actor_copies;

@@ -53,12 +53,13 @@ fn torch_seed(seed: u64, env_steps: u64) -> u64 {
 impl Trainer {
     /// Seeds everything from `cfg.seed` and builds env, agent and buffer.
     pub fn new(cfg: TrainConfig) -> Result<Self> {
-        cfg.validate()?;
+        // What `cfg.validate()` checks, with the one env it builds kept for the spec.
+        let spec = AgentSpec::of(crate::envs::make(&cfg.env)?.as_ref());
+        cfg.check_keys()?;
         let device = cfg.device.resolve()?;
         crate::runtime::init_torch(cfg.torch_threads);
         seed_torch(cfg.seed);
         // Sizes are checked against the machine's memory before anything big is allocated.
-        let spec = AgentSpec::of(crate::envs::make(&cfg.env)?.as_ref());
         memory::check_run(&cfg, &spec)?;
         let mut env = VecEnv::make(&cfg.env, cfg.num_envs)?;
         env.reset(cfg.seed);
