@@ -1,6 +1,8 @@
 //! Link-time wiring for libtorch (see scripts/setup.sh, which provides it):
 //! - an rpath to `$LIBTORCH/lib`, so the binary, tests and benches find libtorch at run time
 //!   without LD_LIBRARY_PATH;
+//! - on x86_64, `mkl_serv_intel_cpu[_true]` exported from the executable (src/runtime.rs says
+//!   why);
 //! - `-Wl,--no-as-needed -ltorch` when the CUDA build of libtorch can be loaded (the full torch
 //!   install, with its NVIDIA libraries). Without it the linker drops libtorch.so, libtorch_cuda
 //!   is never loaded and CUDA silently never works. On a lean CPU install libtorch_cuda's
@@ -22,6 +24,13 @@ fn main() {
     let lib = libtorch.join("lib");
     println!("cargo:rerun-if-changed={}", lib.display());
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // libtorch's MKL asks these functions whether the CPU is Intel's; the executable's
+    // definitions (src/runtime.rs) answer in their place only from its dynamic symbol table.
+    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
+        for f in ["mkl_serv_intel_cpu", "mkl_serv_intel_cpu_true"] {
+            println!("cargo:rustc-link-arg=-Wl,--export-dynamic-symbol={f}");
+        }
+    }
 
     let cuda = cuda_loadable(&libtorch);
     if cuda {

@@ -4,8 +4,9 @@
 #                         (ARGS go to virel-lab, e.g. `train --env hopper`)
 #   ./dev.sh test         set up, then run every test
 #   ./dev.sh bench [ARGS] set up, then run the benchmarks: updates/s vs PyTorch, env steps/s
-#                         and random-policy gaits vs Gymnasium + MuJoCo, and learning on
-#                         Pendulum (ARGS go to `bench learning`, e.g. --seeds 3)
+#                         and random-policy gaits vs Gymnasium + MuJoCo, end-to-end training
+#                         speed vs Stable-Baselines3 and SBX, and learning on Pendulum (ARGS go
+#                         to `bench learning`, e.g. --seeds 3)
 #   ./dev.sh setup        only set up
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -24,6 +25,8 @@ case "$cmd" in
         gym="$(gym_venv)"
         "$CARGO_TARGET_DIR/release/virel-lab" bench envs --python "$gym"
         "$CARGO_TARGET_DIR/release/virel-lab" bench gait --python "$gym"
+        "$CARGO_TARGET_DIR/release/virel-lab" bench training --python "$(peers_venv)" \
+            --out "runs/bench-training-$(date +%Y%m%d-%H%M%S)"
         "$CARGO_TARGET_DIR/release/virel-lab" bench learning "$@" ;;
     *) echo "unknown command '$cmd' (run | test | bench | setup)" >&2; exit 2 ;;
 esac

@@ -105,6 +105,23 @@ gym_venv() {
     echo "$venv/bin/python"
 }
 
+# peers_venv: creates (once) a venv with Stable-Baselines3 (PyTorch), SBX (JAX) and
+# Gymnasium + MuJoCo, the peers of `bench training`, and prints its python. Without network
+# `bench training` says the peers failed and shows our runs alone.
+peers_venv() {
+    local venv="$cache/peers"
+    if ! "$venv/bin/python" -c 'import stable_baselines3, sbx, gymnasium, mujoco' >/dev/null 2>&1; then
+        log "installing stable-baselines3 2.9.2, sbx-rl 0.28.0, gymnasium[mujoco] 1.4.0 into $venv (the peers of bench training)"
+        rm -rf "$venv"
+        mkdir -p "$cache"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "torch==$TORCH_VERSION" "stable-baselines3==2.9.2" \
+            "sbx-rl==0.28.0" "gymnasium[mujoco]==1.4.0" >&2 \
+            || log "could not install the peers: bench training will show our runs alone"
+    fi
+    echo "$venv/bin/python"
+}
+
 if [ -z "${VIREL_TORCH_CUDA:-}" ]; then
     if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then VIREL_TORCH_CUDA=1; else VIREL_TORCH_CUDA=0; fi
 fi

@@ -6,7 +6,8 @@ use common::torch_lock;
 use tch::{Device, Kind, Tensor};
 use virel_lab::rl::buffer::Batch;
 use virel_lab::rl::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
-use virel_lab::rl::{AgentSpec, Algo, virel::residual_error};
+use virel_lab::rl::virel::{EpsilonEstimator, RunningEpsilon, Virel, residual_error};
+use virel_lab::rl::{AgentSpec, Algo};
 use virel_lab::training::config::{DeviceChoice, TrainConfig};
 use virel_lab::training::{Trainer, obs_tensor, tensor_to_vec};
 
@@ -226,6 +227,7 @@ fn epsilon_is_re_estimated_every_epsilon_every_gradient_steps() {
     let _torch = torch_lock();
     let mut cfg = config("pendulum", Algo::Virel, 212, 1);
     cfg.agents.set_learning_starts(200);
+    cfg.agents.virel.epsilon_estimator = EpsilonEstimator::Batch;
     cfg.agents.virel.epsilon_batch_size = 128;
     cfg.agents.virel.epsilon_every = 3;
     let mut t = Trainer::new(cfg).unwrap();
@@ -246,6 +248,62 @@ fn epsilon_is_re_estimated_every_epsilon_every_gradient_steps() {
         } else {
             assert_eq!(pair[0], pair[1], "update {k} keeps ε_ω");
         }
+    }
+}
+
+#[test]
+fn the_running_epsilon_is_one_before_any_score_then_the_mean_of_equal_scores() {
+    let mut r = RunningEpsilon::default();
+    assert_eq!(r.value(), 1.0);
+    let lambda = RunningEpsilon::lambda(64, 4096);
+    // An exponential average with weight λ has the variance of a plain mean of (2 − λ)/λ
+    // scores: 4096/64 = 64 minibatches of 64, i.e. 4096 transitions.
+    assert!(((2.0 - lambda) / lambda - 64.0).abs() < 1e-9);
+    r.add(0.37, lambda);
+    assert!(
+        (r.value() - 0.37).abs() < 1e-12,
+        "bias-corrected from the first score"
+    );
+    for _ in 0..500 {
+        r.add(0.37, lambda);
+    }
+    assert!((r.value() - 0.37).abs() < 1e-12);
+    r.add(-5.0, 1.0);
+    assert_eq!(r.value(), 0.0, "floored at 0");
+}
+
+/// On a critic that does not move, the running estimate from 64-transition minibatches
+/// approaches what the authors' pass measures on the whole buffer (65536 draws from it): over
+/// many windows' worth of minibatches it stays within 10% of that value, as does one
+/// 4096-transition pass.
+#[test]
+fn the_running_epsilon_tracks_the_authors_pass_on_a_frozen_critic() {
+    let _torch = torch_lock();
+    let mut cfg = config("pendulum", Algo::Virel, 20_000, 5);
+    cfg.agents.set_learning_starts(20_000);
+    let mut t = Trainer::new(cfg.clone()).unwrap();
+    while t.counters.env_steps < t.cfg.steps {
+        t.step().unwrap();
+    }
+    let spec = t.spec.clone();
+    let mut agent = Virel::new(&spec, cfg.agents.virel.clone(), false, Device::Cpu).unwrap();
+    let reference = agent.epsilon_on(&t.buffer, 1 << 16);
+    let pass = agent.estimate_epsilon(&t.buffer).unwrap();
+    assert!(
+        (pass / reference - 1.0).abs() < 0.1,
+        "4096-pass {pass} vs whole buffer {reference}"
+    );
+    let window = 4096 / 64;
+    for w in 0..10 {
+        let mut value = 0.0;
+        for _ in 0..window {
+            value = agent.observe_residual(&t.buffer);
+        }
+        assert!(
+            (value / reference - 1.0).abs() < 0.1,
+            "after {} minibatches: running {value} vs whole buffer {reference}",
+            (w + 1) * window
+        );
     }
 }
 
@@ -278,4 +336,99 @@ fn action_distribution_densities_integrate_to_one_over_the_bounds() {
     assert!((tanh.mode(0, low, high) - 0.3f32.tanh() * 2.0).abs() < 1e-6);
     assert_eq!(clipped.mode(0, low, high), 0.5);
     assert_eq!(tanh.density(0, 2.5, low, high), 0.0);
+}
+
+/// Adam over one flat buffer per network takes the same steps as Adam applied tensor by
+/// tensor (torch.optim.Adam's update, written out here), to float tolerance.
+#[test]
+fn adam_over_one_flat_buffer_equals_adam_tensor_by_tensor() {
+    use virel_lab::rl::nets::Mlp;
+    use virel_lab::rl::optim::{Adam, BETA1, BETA2, EPS};
+    let _torch = torch_lock();
+    tch::manual_seed(3);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let mlp = Mlp::new(&vs.root(), &[5, 16, 16, 3]);
+    let mut reference: Vec<Tensor> = vs
+        .trainable_variables()
+        .iter()
+        .map(|p| p.detach().copy().set_requires_grad(true))
+        .collect();
+    let lr = 1e-2;
+    let mut opt = Adam::new(&vs, lr);
+    let x = Tensor::randn([32, 5], (Kind::Float, Device::Cpu));
+    let y = Tensor::randn([32, 3], (Kind::Float, Device::Cpu));
+    let forward = |params: &[Tensor]| {
+        let mut h = x.shallow_clone();
+        for (i, wb) in params.chunks(2).enumerate() {
+            h = wb[1].addmm(&h, &wb[0]);
+            if i < 2 {
+                h = h.relu();
+            }
+        }
+        (h - &y).square().mean(None)
+    };
+    let mut m: Vec<Tensor> = reference.iter().map(Tensor::zeros_like).collect();
+    let mut v: Vec<Tensor> = reference.iter().map(Tensor::zeros_like).collect();
+    for t in 1..=5 {
+        let loss = (mlp.forward(&x) - &y).square().mean(None);
+        let ref_loss = forward(&reference);
+        assert!(
+            (loss.double_value(&[]) - ref_loss.double_value(&[])).abs() < 1e-6,
+            "step {t}: losses differ"
+        );
+        opt.backward_step(&loss);
+        for p in &mut reference {
+            p.zero_grad();
+        }
+        ref_loss.backward();
+        tch::no_grad(|| {
+            for ((p, m), v) in reference.iter_mut().zip(&mut m).zip(&mut v) {
+                let g = p.grad();
+                *m = &*m * BETA1 + &g * (1.0 - BETA1);
+                *v = &*v * BETA2 + g.square() * (1.0 - BETA2);
+                let m_hat = &*m / (1.0 - BETA1.powi(t));
+                let v_hat = &*v / (1.0 - BETA2.powi(t));
+                let _ = p.g_sub_(&(m_hat * lr / (v_hat.sqrt() + EPS)));
+            }
+        });
+        for (i, (p, r)) in vs.trainable_variables().iter().zip(&reference).enumerate() {
+            let diff = (p - r).abs().max().double_value(&[]);
+            assert!(diff < 1e-6, "step {t}, tensor {i}: differs by {diff}");
+        }
+    }
+}
+
+/// The polyak update of flattened networks moves every variable of the target as the
+/// per-variable update would, and the networks' variables stay views into their buffers.
+#[test]
+fn polyak_update_of_flat_buffers_equals_the_per_variable_update() {
+    use virel_lab::rl::nets::{Mlp, flatten, polyak_update};
+    let _torch = torch_lock();
+    tch::manual_seed(4);
+    let (target, online) = (
+        tch::nn::VarStore::new(Device::Cpu),
+        tch::nn::VarStore::new(Device::Cpu),
+    );
+    let (_t, _o) = (
+        Mlp::new(&target.root(), &[4, 8, 2]),
+        Mlp::new(&online.root(), &[4, 8, 2]),
+    );
+    let tau = 0.3;
+    let expected: Vec<Tensor> = target
+        .trainable_variables()
+        .iter()
+        .zip(online.trainable_variables())
+        .map(|(t, o)| tch::no_grad(|| t * (1.0 - tau) + o * tau))
+        .collect();
+    let (target_flat, online_flat) = (flatten(&target), flatten(&online));
+    polyak_update(&target_flat, &online_flat, tau);
+    for (i, (t, e)) in target
+        .trainable_variables()
+        .iter()
+        .zip(&expected)
+        .enumerate()
+    {
+        let diff = (t - e).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "variable {i}: differs by {diff}");
+    }
 }

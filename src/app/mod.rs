@@ -32,10 +32,8 @@ pub const DEFAULT_COPIES: usize = 8;
 /// settings that keep a CPU-only machine lively:
 /// - learning starts after 2 000 steps instead of 5 000–25 000, so the agent soon acts by itself;
 /// - one gradient step per vector step of all copies (`updates_per_step = 1/copies`) on the
-///   CPU, the published one per env step on CUDA: a 256-256 VIREL update takes ~100 ms on a
-///   2-core CPU, which at 8 updates per vector step would show robots moving at ~1 frame/s;
-/// - VIREL re-estimates ε_ω every 4 updates on the CPU (its 4096-transition pass is most of
-///   an update's cost).
+///   CPU, the published one per env step on CUDA: a 256-256 update takes ~12 ms on a 2-core
+///   CPU, which at 8 updates per vector step would show robots moving at ~10 frames/s.
 pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> TrainConfig {
     let mut cfg = TrainConfig::for_env(env);
     cfg.algo = algo;
@@ -48,7 +46,6 @@ pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> Trai
     let cuda = cfg.device.resolve().is_ok_and(|d| d.is_cuda());
     if !cuda {
         cfg.updates_per_step = 1.0 / cfg.num_envs as f64;
-        cfg.agents.virel.epsilon_every = 4;
     }
     cfg
 }

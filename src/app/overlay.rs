@@ -9,6 +9,7 @@ use super::lab::{LabRequest, LabState, TimeScale};
 use super::view::RenderQuality;
 use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
+use crate::rl::virel::EpsilonEstimator;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot, Points, VLine};
@@ -41,6 +42,13 @@ fn measure_frame_rate(time: Res<Time<Real>>, mut fps: ResMut<FrameRate>) {
 
 /// Robots the env picker offers (scene files come from the command line).
 const ENVS: [&str; 5] = ["half_cheetah", "hopper", "walker2d", "ant", "humanoid"];
+
+fn estimator_label(e: EpsilonEstimator) -> &'static str {
+    match e {
+        EpsilonEstimator::Running => "running (each step's minibatch)",
+        EpsilonEstimator::Batch => "batch (authors': 4096 fresh)",
+    }
+}
 
 fn algo_label(a: Algo) -> &'static str {
     match a {
@@ -240,7 +248,16 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
                         .text("β"),
                 );
             }
-            ui.add(egui::Slider::new(&mut v.epsilon_every, 1..=50).text("ε_ω every k updates"));
+            egui::ComboBox::from_label("ε_ω estimator")
+                .selected_text(estimator_label(v.epsilon_estimator))
+                .show_ui(ui, |ui| {
+                    for e in [EpsilonEstimator::Running, EpsilonEstimator::Batch] {
+                        ui.selectable_value(&mut v.epsilon_estimator, e, estimator_label(e));
+                    }
+                });
+            if v.epsilon_estimator == EpsilonEstimator::Batch {
+                ui.add(egui::Slider::new(&mut v.epsilon_every, 1..=50).text("ε_ω every k updates"));
+            }
         }
         Algo::Sac => {
             lr(ui, &mut a.sac.policy_lr, "actor lr");

@@ -103,16 +103,35 @@ impl TwinQ {
     }
 }
 
-/// θ_target ← (1 − τ)·θ_target + τ·θ_online, for every variable (same creation order).
-pub fn polyak_update(target: &nn::VarStore, online: &nn::VarStore, tau: f64) {
-    tch::no_grad(|| {
-        for (mut t, o) in target
-            .trainable_variables()
-            .into_iter()
-            .zip(online.trainable_variables())
-        {
-            let _ = t.lerp_(&o, tau);
+/// Moves every trainable variable of `vs` into one contiguous 1-D buffer, in creation order,
+/// and returns it: each variable becomes a view into it (`set_data`), so the network, its
+/// checkpoints and in-place copies see no difference, and an update of the buffer is one
+/// kernel instead of one per variable. Call it once per store: a second call moves the
+/// variables again and leaves the first buffer behind.
+pub fn flatten(vs: &nn::VarStore) -> Tensor {
+    let mut vars = vs.trainable_variables();
+    let flat = tch::no_grad(|| {
+        let parts: Vec<Tensor> = vars.iter().map(|v| v.detach().view([-1])).collect();
+        if parts.is_empty() {
+            Tensor::zeros([0], (Kind::Float, vs.device()))
+        } else {
+            Tensor::cat(&parts, 0)
         }
+    });
+    let mut offset = 0;
+    for v in &mut vars {
+        let n = v.numel() as i64;
+        v.set_data(&flat.narrow(0, offset, n).view(v.size().as_slice()));
+        offset += n;
+    }
+    flat
+}
+
+/// θ_target ← (1 − τ)·θ_target + τ·θ_online on [`flatten`]ed buffers of two networks built
+/// alike (same variables in the same creation order).
+pub fn polyak_update(target: &Tensor, online: &Tensor, tau: f64) {
+    tch::no_grad(|| {
+        let _ = target.shallow_clone().lerp_(online, tau);
     });
 }
 
@@ -123,7 +142,11 @@ pub fn hard_update(target: &mut nn::VarStore, online: &nn::VarStore) {
         .expect("target and online networks have the same layout");
 }
 
-/// Mean of a 0-d or 1-element tensor as f64.
+/// The value of a 0-d or 1-element tensor as f64 (read directly: no conversion kernel).
 pub fn scalar(t: &Tensor) -> f64 {
-    t.to_kind(Kind::Double).double_value(&[])
+    if t.dim() == 0 {
+        t.double_value(&[])
+    } else {
+        t.double_value(&[0])
+    }
 }

@@ -72,6 +72,13 @@ impl TanhGaussianPolicy {
         self.sample_from(&mean, &log_std)
     }
 
+    /// The action of [`Self::sample`] (same draw) without its log-density: acting needs none.
+    pub fn sample_action(&self, obs: &Tensor) -> Tensor {
+        let (mean, log_std) = self.distribution(obs);
+        let u = &mean + log_std.exp() * mean.randn_like();
+        self.act.apply(&u.tanh())
+    }
+
     /// Like [`Self::sample`], from a distribution already computed.
     pub fn sample_from(&self, mean: &Tensor, log_std: &Tensor) -> (Tensor, Tensor) {
         let noise = mean.randn_like();

@@ -146,15 +146,18 @@ impl Agent for Sac {
         let batch = buffer.sample(self.cfg.batch_size);
         let alpha = self.alpha();
         let target = self.nets.td_target(&batch, self.cfg.gamma, alpha);
-        let critic = self.nets.critic_step(&batch, &target);
+        let critic = self.nets.critic_step(&batch, &target.target);
         let mut m = vec![
             ("losses/qf_loss", critic.loss),
             ("losses/qf_values", critic.q_mean),
             ("losses/alpha", alpha),
         ];
         if self.updates.is_multiple_of(self.cfg.policy_frequency) {
-            for _ in 0..self.cfg.policy_frequency {
-                let alpha = self.alpha();
+            let mut alpha = alpha;
+            for k in 0..self.cfg.policy_frequency {
+                if k > 0 && self.cfg.autotune {
+                    alpha = self.alpha();
+                }
                 let (actor_loss, logp) = self.nets.actor_step(&batch.obs, alpha);
                 m.push(("losses/actor_loss", actor_loss));
                 m.push(("losses/entropy", -scalar(&logp.mean(None))));

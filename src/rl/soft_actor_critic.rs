@@ -5,7 +5,7 @@
 
 use super::AgentSpec;
 use super::buffer::Batch;
-use super::nets::{TwinQ, hard_update, polyak_update, scalar};
+use super::nets::{TwinQ, flatten, hard_update, polyak_update, scalar};
 use super::optim::Adam;
 use super::policy::TanhGaussianPolicy;
 use tch::{Device, Tensor, nn};
@@ -25,6 +25,8 @@ pub struct SoftActorCritic {
     pub critic: TwinQ,
     pub target_vs: nn::VarStore,
     pub target: TwinQ,
+    /// The target critics' variables in one buffer, for the polyak update.
+    target_flat: Tensor,
     pub actor_opt: Adam,
     pub critic_opt: Adam,
 }
@@ -33,6 +35,17 @@ pub struct SoftActorCritic {
 pub struct CriticStats {
     pub loss: f64,
     pub q_mean: f64,
+    /// Q_i(s, a) `[2, B]` before the step (detached): VIREL's running ε_ω reuses it.
+    pub q: Tensor,
+}
+
+/// A TD target and the actor's distribution at s' it was drawn from.
+pub struct TdTarget {
+    /// r + γ(1 − d)·(min Q_target(s', a') − entropy_coef·log π(a'|s')), `[B]`.
+    pub target: Tensor,
+    /// μ(s') and log σ(s') of the pre-tanh Gaussian, `[B, A]` (detached).
+    pub next_mean: Tensor,
+    pub next_log_std: Tensor,
 }
 
 impl SoftActorCritic {
@@ -57,6 +70,7 @@ impl SoftActorCritic {
         let target = TwinQ::new(&(target_vs.root() / "critic"), od, ad, cfg.hidden);
         hard_update(&mut target_vs, &critic_vs);
         target_vs.freeze();
+        let target_flat = flatten(&target_vs);
         let actor_opt = Adam::new(&actor_vs, cfg.actor_lr);
         let critic_opt = Adam::new(&critic_vs, cfg.critic_lr);
         Ok(Self {
@@ -66,6 +80,7 @@ impl SoftActorCritic {
             critic,
             target_vs,
             target,
+            target_flat,
             actor_opt,
             critic_opt,
         })
@@ -75,7 +90,7 @@ impl SoftActorCritic {
     pub fn act(&self, obs: &Tensor, explore: bool) -> Tensor {
         tch::no_grad(|| {
             if explore {
-                self.actor.sample(obs).0
+                self.actor.sample_action(obs)
             } else {
                 self.actor.mode(obs)
             }
@@ -83,14 +98,19 @@ impl SoftActorCritic {
     }
 
     /// r + γ(1 − d)·(min Q_target(s', a') − entropy_coef·log π(a'|s')), a' ~ π(s').
-    pub fn td_target(&self, batch: &Batch, gamma: f64, entropy_coef: f64) -> Tensor {
+    pub fn td_target(&self, batch: &Batch, gamma: f64, entropy_coef: f64) -> TdTarget {
         tch::no_grad(|| {
-            let (next_a, next_logp) = self.actor.sample(&batch.next_obs);
+            let (next_mean, next_log_std) = self.actor.distribution(&batch.next_obs);
+            let (next_a, next_logp) = self.actor.sample_from(&next_mean, &next_log_std);
             let mut next_v = self.target.min_q(&batch.next_obs, &next_a);
             if entropy_coef != 0.0 {
                 next_v -= next_logp * entropy_coef;
             }
-            &batch.rewards + (1.0 - &batch.dones) * gamma * next_v
+            TdTarget {
+                target: &batch.rewards + (1.0 - &batch.dones) * gamma * next_v,
+                next_mean,
+                next_log_std,
+            }
         })
     }
 
@@ -102,9 +122,11 @@ impl SoftActorCritic {
             .mean_dim(1, false, None)
             .sum(None);
         self.critic_opt.backward_step(&loss);
+        let q = q.detach();
         CriticStats {
             loss: scalar(&loss),
-            q_mean: scalar(&q.detach().mean(None)),
+            q_mean: scalar(&q.mean(None)),
+            q,
         }
     }
 
@@ -121,7 +143,7 @@ impl SoftActorCritic {
     }
 
     pub fn update_target(&self, tau: f64) {
-        polyak_update(&self.target_vs, &self.critic_vs, tau);
+        polyak_update(&self.target_flat, self.critic_opt.flat_params(), tau);
     }
 
     pub fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {

@@ -1,7 +1,7 @@
 //! TD3 (Fujimoto et al. 2018), following CleanRL's `td3_continuous_action.py`: clipped double-Q,
 //! target policy smoothing, delayed actor and target updates, Gaussian exploration noise.
 
-use super::nets::{TwinQ, hard_update, polyak_update, scalar};
+use super::nets::{TwinQ, flatten, hard_update, polyak_update, scalar};
 use super::optim::Adam;
 use super::policy::{ActionDistribution, DeterministicPolicy};
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
@@ -88,6 +88,9 @@ pub struct Td3 {
     critic: TwinQ,
     critic_target_vs: nn::VarStore,
     critic_target: TwinQ,
+    /// The target actor's and target critics' variables, each in one buffer, for the polyak
+    /// update.
+    targets_flat: (Tensor, Tensor),
     actor_opt: Adam,
     critic_opt: Adam,
     low: Tensor,
@@ -113,6 +116,7 @@ impl Td3 {
         let critic_target = TwinQ::new(&(critic_target_vs.root() / "critic"), od, ad, &cfg.hidden);
         hard_update(&mut critic_target_vs, &critic_vs);
         critic_target_vs.freeze();
+        let targets_flat = (flatten(&actor_target_vs), flatten(&critic_target_vs));
         let actor_opt = Adam::new(&actor_vs, cfg.learning_rate);
         let critic_opt = Adam::new(&critic_vs, cfg.learning_rate);
         Ok(Self {
@@ -127,6 +131,7 @@ impl Td3 {
             critic,
             critic_target_vs,
             critic_target,
+            targets_flat,
             actor_opt,
             critic_opt,
             updates: 0,
@@ -178,8 +183,9 @@ impl Agent for Td3 {
             self.actor_opt.backward_step(&actor_loss);
             self.critic_vs.unfreeze();
             self.last_actor_loss = scalar(&actor_loss);
-            polyak_update(&self.actor_target_vs, &self.actor_vs, self.cfg.tau);
-            polyak_update(&self.critic_target_vs, &self.critic_vs, self.cfg.tau);
+            let (actor_target, critic_target) = &self.targets_flat;
+            polyak_update(actor_target, self.actor_opt.flat_params(), self.cfg.tau);
+            polyak_update(critic_target, self.critic_opt.flat_params(), self.cfg.tau);
         }
         self.updates += 1;
         vec![

@@ -4,17 +4,29 @@
 //! - `virel`: temperature = ε_ω;
 //! - `beta-virel`: temperature = beta_scale · ε_ω.
 //!
-//! ε_ω = (1/(p·|H|))·‖T^π Q̂ − Q̂‖_p^p, estimated every gradient step, under no_grad, on a
-//! fresh replay minibatch of `epsilon_batch_size` (4096 in the authors' code) with the online
-//! critics. T^π Q̂(s, a) = r + γ(1 − d)·E_{a'~π}[min_j Q_j(s', a')] holds an expectation over
-//! a'; squaring a one-sample target would add γ²·Var_{a'}[Q(s', a')] to every term, a bias
-//! that keeps ε_ω (and so the temperature) high for as long as the policy is broad. So two
-//! independent a'₁, a'₂ ~ π(s') give targets y₁, y₂ and, for p = 2, the unbiased
-//! double-sampling estimate (Baird 1995) mean[(Q_i − y₁)(Q_i − y₂)] / 2; for other p,
-//! mean|Q_i − (y₁ + y₂)/2|^p / p. ε_ω is the mean over the twin critics i, floored at 0.
-//! Until the buffer holds a full minibatch, ε_ω = 1. ε_ω measures how far Q̂ is from a fixed
-//! point of the Bellman operator: the model's uncertainty about the optimal action. As it goes
-//! to 0 the policy collapses onto argmax Q̂.
+//! ε_ω = (1/(p·|H|))·‖T^π Q̂ − Q̂‖_p^p with the online critics. T^π Q̂(s, a) = r + γ(1 − d)·
+//! E_{a'~π}[min_j Q_j(s', a')] holds an expectation over a'; squaring a one-sample target would
+//! add γ²·Var_{a'}[Q(s', a')] to every term, a bias that keeps ε_ω (and so the temperature) high
+//! for as long as the policy is broad. So two independent a'₁, a'₂ ~ π(s') give targets y₁, y₂
+//! and, for p = 2, the unbiased double-sampling estimate (Baird 1995) mean[(Q_i − y₁)(Q_i − y₂)]
+//! / 2; for other p, mean|Q_i − (y₁ + y₂)/2|^p / p. ε_ω is the mean over the twin critics i,
+//! floored at 0. It measures how far Q̂ is from a fixed point of the Bellman operator: the
+//! model's uncertainty about the optimal action. As it goes to 0 the policy collapses onto
+//! argmax Q̂. Two estimators ([`EpsilonEstimator`]):
+//!
+//! - `running` (the default): each gradient step scores the first `epsilon_rows` transitions of
+//!   its own minibatch, before the critic moves: Q_i(s, a) comes from the critic step's forward
+//!   pass, μ(s'), σ(s') from the TD target's actor pass, so the only new work is one critic
+//!   forward pass over 2·`epsilon_rows` rows (s', a'₁), (s', a'₂). ε_ω is the exponential
+//!   average of these scores with weight λ = 2k/(N + k) (k = `epsilon_rows`, N =
+//!   `epsilon_batch_size`), bias-corrected as Adam's moments are. An exponential average with
+//!   weight λ has the variance of a plain mean over (2 − λ)/λ = N/k scores, i.e. over N
+//!   transitions, and the same mean age (N/2k steps) as a sliding window of N/k steps: it
+//!   stands for "the last N transitions' worth of updates" in two numbers a checkpoint can
+//!   carry. Before the first step ε_ω = 1.
+//! - `batch` (the authors'): a fresh replay minibatch of `epsilon_batch_size` (4096 in their
+//!   code) every `epsilon_every` gradient steps, after the critic step; ε_ω = 1 until the buffer
+//!   holds that many transitions. One such pass costs several gradient steps.
 //!
 //! M-step (critic): minimise the Bellman residual with a target that carries NO entropy term:
 //! r + γ(1 − d)·min Q_target(s', a'). E-step (actor): minimise E[temperature·log π(a|s) − Q̂(s, a)].
@@ -23,7 +35,7 @@ use super::buffer::{Batch, ReplayBuffer};
 use super::optim::Adam;
 use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError};
-use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
+use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig, TdTarget};
 use super::{Agent, AgentSpec, Algo, Metrics, nets::scalar};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
@@ -49,13 +61,24 @@ pub struct VirelConfig {
     pub policy_lr: f64,
     /// Adam learning rate of the critics.
     pub q_lr: f64,
-    /// Minibatch on which ε_ω is re-estimated.
+    /// How ε_ω is estimated: `running` (from each gradient step's own minibatch, averaged over
+    /// the last `epsilon_batch_size` transitions' worth of steps) or `batch` (the authors': a
+    /// fresh minibatch of `epsilon_batch_size` every `epsilon_every` steps). See the module docs.
+    pub epsilon_estimator: EpsilonEstimator,
+    /// Transitions ε_ω averages over: the `batch` estimator's minibatch (the authors: 4096),
+    /// the `running` estimator's window.
     pub epsilon_batch_size: i64,
-    /// Gradient steps between re-estimates of ε_ω (the authors: 1). On one core of this 2-core
-    /// CPU (hopper, 256-256) the 4096-sample pass takes ~100 ms and a gradient step ~12 ms:
-    /// 8 makes VIREL ~4.5× faster, 32 ~7× (about SAC's speed), for a temperature at most 7 or 31
-    /// steps old.
+    /// `running`: transitions of each gradient step's minibatch that ε_ω scores (the whole
+    /// minibatch where `batch_size` is smaller).
+    pub epsilon_rows: i64,
+    /// `batch`: gradient steps between re-estimates of ε_ω (the authors: 1). On one core of this
+    /// 2-core CPU (hopper, 256-256) the 4096-sample pass takes ~100 ms and a gradient step
+    /// ~12 ms.
     pub epsilon_every: u64,
+    /// `running`: every this many gradient steps, also run the `batch` pass and log its value
+    /// as `virel/epsilon_pass`, next to `virel/epsilon` (0: never). For checking that the two
+    /// agree; each check costs one `batch` pass.
+    pub epsilon_check_every: u64,
     /// The p of the residual norm ‖T Q̂ − Q̂‖_p^p (2: mean squared Bellman error / 2).
     pub p: f64,
     /// Temperature multiplier of the `beta-virel` variant (unused by `virel`).
@@ -82,6 +105,7 @@ impl VirelConfig {
         ranges::positive_at_most("policy_lr", self.policy_lr, 1.0)?;
         ranges::positive_at_most("q_lr", self.q_lr, 1.0)?;
         ranges::at_least("epsilon_batch_size", self.epsilon_batch_size, 1)?;
+        ranges::at_least("epsilon_rows", self.epsilon_rows, 1)?;
         ranges::at_least("epsilon_every", self.epsilon_every, 1)?;
         ranges::positive_at_most("p", self.p, 10.0)?;
         ranges::positive("beta_scale", self.beta_scale)?;
@@ -106,8 +130,11 @@ impl Default for VirelConfig {
             learning_starts: 5_000,
             policy_lr: 3e-4,
             q_lr: 3e-4,
+            epsilon_estimator: EpsilonEstimator::Running,
             epsilon_batch_size: 4096,
+            epsilon_rows: 64,
             epsilon_every: 1,
+            epsilon_check_every: 0,
             p: 2.0,
             beta_scale: 4e-4,
             reward_scale: 1.0,
@@ -117,11 +144,54 @@ impl Default for VirelConfig {
     }
 }
 
+/// How ε_ω is estimated (see the module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpsilonEstimator {
+    /// From each gradient step's own minibatch, exponentially averaged over
+    /// `epsilon_batch_size` transitions' worth of steps.
+    #[default]
+    Running,
+    /// The authors': a fresh minibatch of `epsilon_batch_size` every `epsilon_every` steps.
+    Batch,
+}
+
+/// The `running` estimator's state: a bias-corrected exponential average of per-step scores.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunningEpsilon {
+    /// Σ_t λ(1 − λ)^(T−t)·score_t.
+    pub average: f64,
+    /// Σ_t λ(1 − λ)^(T−t) = 1 − (1 − λ)^T: what the average is divided by.
+    pub weight: f64,
+}
+
+impl RunningEpsilon {
+    /// The weight of a new score of `rows` transitions in an average over `window` transitions.
+    pub fn lambda(rows: i64, window: i64) -> f64 {
+        (2.0 * rows as f64 / (window + rows) as f64).min(1.0)
+    }
+
+    pub fn add(&mut self, score: f64, lambda: f64) {
+        self.average += lambda * (score - self.average);
+        self.weight += lambda * (1.0 - self.weight);
+    }
+
+    /// The estimate, floored at 0; 1 before any score.
+    pub fn value(&self) -> f64 {
+        if self.weight > 0.0 {
+            (self.average / self.weight).max(0.0)
+        } else {
+            1.0
+        }
+    }
+}
+
 pub struct Virel {
     cfg: VirelConfig,
     beta: bool,
     nets: SoftActorCritic,
     epsilon: f64,
+    running: RunningEpsilon,
     updates: u64,
 }
 
@@ -148,6 +218,7 @@ impl Virel {
             beta,
             nets,
             epsilon: 1.0,
+            running: RunningEpsilon::default(),
             updates: 0,
         })
     }
@@ -161,18 +232,57 @@ impl Virel {
         }
     }
 
-    /// ε_ω on a fresh minibatch, or `None` while the buffer is smaller than that minibatch.
+    /// ε_ω on a fresh minibatch of `epsilon_batch_size` (the `batch` estimator's pass), or
+    /// `None` while the buffer holds fewer transitions.
     pub fn estimate_epsilon(&self, buffer: &ReplayBuffer) -> Option<f64> {
-        if (buffer.len() as i64) < self.cfg.epsilon_batch_size {
-            return None;
-        }
-        let batch = self.scaled(buffer.sample(self.cfg.epsilon_batch_size));
-        Some(residual_error(
+        ((buffer.len() as i64) >= self.cfg.epsilon_batch_size)
+            .then(|| self.epsilon_on(buffer, self.cfg.epsilon_batch_size))
+    }
+
+    /// ε_ω on `n` transitions drawn (with replacement) from a non-empty `buffer`.
+    pub fn epsilon_on(&self, buffer: &ReplayBuffer, n: i64) -> f64 {
+        let batch = self.scaled(buffer.sample(n));
+        residual_error(&self.nets, &batch, self.cfg.gamma, self.cfg.p)
+    }
+
+    /// The `running` estimate after scoring one more minibatch with the critic as it is, and
+    /// no gradient step: what [`Agent::update`] adds to it, for checking the estimator.
+    pub fn observe_residual(&mut self, buffer: &ReplayBuffer) -> f64 {
+        let batch = self.scaled(buffer.sample(self.cfg.batch_size));
+        let td = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
+        let (y1, y2) = self.scored_targets(&batch, &td);
+        let k = self.scored_rows();
+        let q_sa = tch::no_grad(|| {
+            self.nets
+                .critic
+                .forward(&batch.obs.narrow(0, 0, k), &batch.actions.narrow(0, 0, k))
+        });
+        let score = residual_score(&q_sa, &y1, &y2, self.cfg.p);
+        self.running.add(
+            score,
+            RunningEpsilon::lambda(k, self.cfg.epsilon_batch_size),
+        );
+        self.running.value()
+    }
+
+    /// Transitions of each minibatch the `running` estimator scores.
+    fn scored_rows(&self) -> i64 {
+        self.cfg.epsilon_rows.min(self.cfg.batch_size)
+    }
+
+    /// The double-sampled targets y₁, y₂ of the first [`Self::scored_rows`] transitions of
+    /// `batch`, from the TD target's actor pass at s'; taken before the critic step, as the
+    /// Q(s, a) they are scored against.
+    fn scored_targets(&self, batch: &Batch, td: &TdTarget) -> (Tensor, Tensor) {
+        let rows = |t: &Tensor| t.narrow(0, 0, self.scored_rows());
+        double_sampled_targets(
             &self.nets,
-            &batch,
+            &rows(&batch.next_obs),
+            &rows(&batch.rewards),
+            &rows(&batch.dones),
+            (&rows(&td.next_mean), &rows(&td.next_log_std)),
             self.cfg.gamma,
-            self.cfg.p,
-        ))
+        )
     }
 
     fn scaled(&self, mut batch: Batch) -> Batch {
@@ -183,37 +293,65 @@ impl Virel {
     }
 }
 
-/// ε_ω on `batch` (see the module docs): twin online critics, two samples a'₁, a'₂ ~ π(s').
-/// Q(s, a), Q(s', a'₁) and Q(s', a'₂) are evaluated in one batched pass.
-pub fn residual_error(nets: &SoftActorCritic, batch: &Batch, gamma: f64, p: f64) -> f64 {
+/// The two targets r + γ(1 − d)·min_j Q_j(s', a'_k), k = 1, 2, of the double-sampling
+/// estimate, with a'₁, a'₂ two independent draws from the actor's distribution (μ, log σ) at s'
+/// and the online critics, in one critic pass. Each `[B]`.
+fn double_sampled_targets(
+    nets: &SoftActorCritic,
+    next_obs: &Tensor,
+    rewards: &Tensor,
+    dones: &Tensor,
+    (mean, log_std): (&Tensor, &Tensor),
+    gamma: f64,
+) -> (Tensor, Tensor) {
     tch::no_grad(|| {
-        let n = batch.obs.size()[0];
-        let next_obs = Tensor::cat(&[&batch.next_obs, &batch.next_obs], 0);
-        // One actor pass over s', two draws from it.
-        let (mean, log_std) = nets.actor.distribution(&batch.next_obs);
+        let n = next_obs.size()[0];
         let (next_a, _) = nets.actor.sample_from(
-            &Tensor::cat(&[&mean, &mean], 0),
-            &Tensor::cat(&[&log_std, &log_std], 0),
+            &Tensor::cat(&[mean, mean], 0),
+            &Tensor::cat(&[log_std, log_std], 0),
         );
-        let q = nets.critic.forward(
-            &Tensor::cat(&[&batch.obs, &next_obs], 0),
-            &Tensor::cat(&[&batch.actions, &next_a], 0),
-        );
-        let q_sa = q.narrow(1, 0, n);
-        let bootstrap = (1.0 - &batch.dones) * gamma;
-        let y1: Tensor = &batch.rewards + &bootstrap * q.narrow(1, n, n).amin(0, false);
-        let y2: Tensor = &batch.rewards + &bootstrap * q.narrow(1, 2 * n, n).amin(0, false);
-        let eps = if p == 2.0 {
-            scalar(&((&q_sa - y1.unsqueeze(0)) * (&q_sa - y2.unsqueeze(0))).mean(None)) / 2.0
+        let next_q = nets
+            .critic
+            .min_q(&Tensor::cat(&[next_obs, next_obs], 0), &next_a);
+        let bootstrap = (1.0 - dones) * gamma;
+        (
+            rewards + &bootstrap * next_q.narrow(0, 0, n),
+            rewards + &bootstrap * next_q.narrow(0, n, n),
+        )
+    })
+}
+
+/// The residual score of Q_i(s, a) (`[2, B]`) against the targets y₁, y₂ (`[B]`): for p = 2
+/// mean[(Q_i − y₁)(Q_i − y₂)] / 2 (unbiased, may be negative), else mean|Q_i − (y₁ + y₂)/2|^p / p.
+fn residual_score(q_sa: &Tensor, y1: &Tensor, y2: &Tensor, p: f64) -> f64 {
+    tch::no_grad(|| {
+        if p == 2.0 {
+            scalar(&((q_sa - y1.unsqueeze(0)) * (q_sa - y2.unsqueeze(0))).mean(None)) / 2.0
         } else {
             scalar(
-                &(&q_sa - ((y1 + y2) * 0.5).unsqueeze(0))
+                &(q_sa - ((y1 + y2) * 0.5).unsqueeze(0))
                     .abs()
                     .pow_tensor_scalar(p)
                     .mean(None),
             ) / p
-        };
-        eps.max(0.0)
+        }
+    })
+}
+
+/// ε_ω on `batch` (see the module docs): twin online critics, two samples a'₁, a'₂ ~ π(s').
+pub fn residual_error(nets: &SoftActorCritic, batch: &Batch, gamma: f64, p: f64) -> f64 {
+    tch::no_grad(|| {
+        let q_sa = nets.critic.forward(&batch.obs, &batch.actions);
+        let (mean, log_std) = nets.actor.distribution(&batch.next_obs);
+        let (y1, y2) = double_sampled_targets(
+            nets,
+            &batch.next_obs,
+            &batch.rewards,
+            &batch.dones,
+            (&mean, &log_std),
+            gamma,
+        );
+        residual_score(&q_sa, &y1, &y2, p).max(0.0)
     })
 }
 
@@ -231,26 +369,49 @@ impl Agent for Virel {
     fn update(&mut self, buffer: &ReplayBuffer) -> Metrics {
         let batch = self.scaled(buffer.sample(self.cfg.batch_size));
         // M-step: the critic target has no entropy term.
-        let target = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
-        let critic = self.nets.critic_step(&batch, &target);
-        if self.updates.is_multiple_of(self.cfg.epsilon_every.max(1))
-            && let Some(eps) = self.estimate_epsilon(buffer)
-        {
-            self.epsilon = eps;
+        let td = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
+        let running = self.cfg.epsilon_estimator == EpsilonEstimator::Running;
+        let targets = running.then(|| self.scored_targets(&batch, &td));
+        let critic = self.nets.critic_step(&batch, &td.target);
+        let mut pass = None;
+        match targets {
+            Some((y1, y2)) => {
+                // Q(s, a) from the critic step's forward pass, before its Adam step.
+                let k = self.scored_rows();
+                let score = residual_score(&critic.q.narrow(1, 0, k), &y1, &y2, self.cfg.p);
+                let lambda = RunningEpsilon::lambda(k, self.cfg.epsilon_batch_size);
+                self.running.add(score, lambda);
+                self.epsilon = self.running.value();
+                let every = self.cfg.epsilon_check_every;
+                if every > 0 && (self.updates + 1).is_multiple_of(every) {
+                    pass = self.estimate_epsilon(buffer);
+                }
+            }
+            None => {
+                if self.updates.is_multiple_of(self.cfg.epsilon_every.max(1))
+                    && let Some(eps) = self.estimate_epsilon(buffer)
+                {
+                    self.epsilon = eps;
+                }
+            }
         }
         self.updates += 1;
         // E-step: the actor at temperature ε_ω (or β·ε_ω).
         let temperature = self.actor_temperature();
         let (actor_loss, logp) = self.nets.actor_step(&batch.obs, temperature);
         self.nets.update_target(self.cfg.tau);
-        vec![
+        let mut m = vec![
             ("losses/qf_loss", critic.loss),
             ("losses/qf_values", critic.q_mean),
             ("losses/actor_loss", actor_loss),
             ("losses/entropy", -scalar(&logp.mean(None))),
             ("virel/epsilon", self.epsilon),
             ("virel/temperature", temperature),
-        ]
+        ];
+        if let Some(eps) = pass {
+            m.push(("virel/epsilon_pass", eps));
+        }
+        m
     }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         self.nets.actor.action_distribution(obs)
@@ -271,11 +432,18 @@ impl Agent for Virel {
         self.nets.optimizers_mut()
     }
     fn scalars(&self) -> Vec<(&'static str, f64)> {
-        vec![("epsilon", self.epsilon), ("updates", self.updates as f64)]
+        vec![
+            ("epsilon", self.epsilon),
+            ("epsilon_average", self.running.average),
+            ("epsilon_weight", self.running.weight),
+            ("updates", self.updates as f64),
+        ]
     }
     fn set_scalar(&mut self, name: &str, value: f64) -> anyhow::Result<()> {
         match name {
             "epsilon" => self.epsilon = value,
+            "epsilon_average" => self.running.average = value,
+            "epsilon_weight" => self.running.weight = value,
             "updates" => self.updates = value as u64,
             _ => return Err(super::unknown_scalar(self.algo(), name)),
         }

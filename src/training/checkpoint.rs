@@ -155,9 +155,11 @@ pub fn save(
     for (net, vs) in agent.networks() {
         let mut vars: Vec<_> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
+        // Copies: each variable is a view into its network's one buffer (`nets::flatten`),
+        // which a view would carry whole into the file.
         named.extend(
             vars.into_iter()
-                .map(|(name, t)| (format!("{net}/{name}"), t.to_device(Device::Cpu))),
+                .map(|(name, t)| (format!("{net}/{name}"), t.to_device(Device::Cpu).copy())),
         );
     }
     for (name, opt) in agent.optimizers() {

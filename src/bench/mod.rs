@@ -8,6 +8,10 @@
 //!   Gymnasium + MuJoCo timed in the same run and EnvPool's anchors.
 //! - `gait`: what a random policy does on each robot (episode length, return, forward
 //!   velocity) next to Gymnasium + MuJoCo: speed is only worth having with the same dynamics.
+//! - `training` ([`training`]): end-to-end env steps/s and final return of every algorithm
+//!   next to Stable-Baselines3 and SBX SAC/TD3, same settings, same invocation.
+
+pub mod training;
 
 use crate::rl::{AgentSpec, Algo, buffer::ReplayBuffer};
 use crate::training::RunSummary;
@@ -70,6 +74,43 @@ pub enum BenchCommand {
         /// Robots: shipped names or scene files (compared with the peer of the scene's `name`).
         #[arg(long, num_args = 1.., default_values_t = ROBOTS.map(String::from))]
         env: Vec<String>,
+    },
+    /// End-to-end env steps/s and final deterministic return of each algorithm, next to
+    /// Stable-Baselines3 and SBX SAC/TD3 on Gymnasium's envs with the same settings, one thread
+    /// per run, timed in the same invocation.
+    Training {
+        /// Envs (shipped names with a Gymnasium peer).
+        #[arg(long = "env", num_args = 1.., default_values = ["pendulum", "hopper"])]
+        envs: Vec<String>,
+        #[arg(long, value_enum, num_args = 1.., default_values_t = Algo::ALL)]
+        algos: Vec<Algo>,
+        /// Env steps of each run.
+        #[arg(long, default_value_t = 10_000)]
+        steps: u64,
+        /// Env steps of random actions before learning (every run).
+        #[arg(long, default_value_t = 1_000)]
+        learning_starts: u64,
+        /// Hidden layer widths of every network.
+        #[arg(long, num_args = 1.., default_values_t = [256, 256])]
+        hidden: Vec<i64>,
+        #[arg(long, default_value_t = 256)]
+        batch_size: i64,
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Runs at once, each on one thread.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+        device: DeviceChoice,
+        /// Python with stable-baselines3, sbx-rl and gymnasium[mujoco] (the setup step's
+        /// peers venv by default).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        /// Our runs only.
+        #[arg(long)]
+        no_python: bool,
+        #[arg(long, default_value = "runs/bench-training")]
+        out: PathBuf,
     },
     /// Final deterministic return of each algorithm on Pendulum over several seeds.
     Learning {
@@ -136,6 +177,37 @@ impl BenchCommand {
                 Ok(())
             }
             BenchCommand::Gait { steps, .. } => at_least_one("--steps", *steps as u64),
+            BenchCommand::Training {
+                envs,
+                steps,
+                learning_starts,
+                hidden,
+                batch_size,
+                seeds,
+                jobs,
+                ..
+            } => {
+                at_least_one("--steps", *steps)?;
+                at_least_one("--seeds", *seeds)?;
+                at_least_one("--jobs", *jobs as u64)?;
+                at_least_one("--batch-size", (*batch_size).max(0) as u64)?;
+                if learning_starts >= steps {
+                    bail!(
+                        "--learning-starts {learning_starts}: expected fewer than --steps {steps}"
+                    );
+                }
+                if let Some(h) = hidden.iter().find(|&&h| h < 1) {
+                    bail!("--hidden {h}: expected layer widths of at least 1");
+                }
+                for env in envs {
+                    if training::gymnasium_id(env).is_none() {
+                        bail!(
+                            "--env {env}: expected an env with a Gymnasium peer (pendulum, half_cheetah, hopper, walker2d, ant, humanoid)"
+                        );
+                    }
+                }
+                Ok(())
+            }
             BenchCommand::Learning {
                 seeds, steps, jobs, ..
             } => {
@@ -168,6 +240,33 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             out,
             set,
         } => bench_learning(seeds, steps, jobs, &algos, &out, &set),
+        BenchCommand::Training {
+            envs,
+            algos,
+            steps,
+            learning_starts,
+            hidden,
+            batch_size,
+            seeds,
+            jobs,
+            device,
+            python,
+            no_python,
+            out,
+        } => training::TrainingBench {
+            envs,
+            algos,
+            steps,
+            learning_starts,
+            hidden,
+            batch_size,
+            seeds,
+            jobs,
+            device,
+            python: (!no_python).then(|| python.unwrap_or_else(peers_python)),
+            out,
+        }
+        .run(),
         BenchCommand::Envs {
             seconds,
             num_envs,
@@ -458,6 +557,21 @@ pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Resul
         count += 1;
     }
     Ok(count as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The setup step's venv with Stable-Baselines3, SBX and Gymnasium (`scripts/setup.sh`'s
+/// `peers_venv`), next to the torch venv in the cache.
+fn peers_python() -> PathBuf {
+    let cache = std::env::var_os("VIREL_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(base.join("virel-lab"))
+        })
+        .unwrap_or_else(|| PathBuf::from(".cache/virel-lab"));
+    cache.join("peers/bin/python")
 }
 
 fn default_python() -> PathBuf {

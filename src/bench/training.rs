@@ -1,0 +1,377 @@
+//! `bench training`: end-to-end learning speed (env steps/s, collection, gradient steps and the
+//! final evaluation included) and final deterministic return of our algorithms, next to
+//! Stable-Baselines3 (PyTorch) and SBX (JAX) SAC and TD3 on Gymnasium's MuJoCo envs, run in
+//! the same invocation with the same settings, one thread per run, as ratios.
+
+use crate::rl::Algo;
+use crate::training::RunSummary;
+use crate::training::config::{DeviceChoice, TrainConfig};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+/// What `bench training` runs and how.
+#[derive(Clone, Debug)]
+pub struct TrainingBench {
+    pub envs: Vec<String>,
+    pub algos: Vec<Algo>,
+    pub steps: u64,
+    pub learning_starts: u64,
+    pub hidden: Vec<i64>,
+    pub batch_size: i64,
+    pub seeds: u64,
+    pub jobs: usize,
+    pub device: DeviceChoice,
+    /// Python with stable-baselines3, sbx-rl and gymnasium[mujoco]; `None`: ours only.
+    pub python: Option<PathBuf>,
+    pub out: PathBuf,
+}
+
+/// A peer library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lib {
+    Sb3,
+    Sbx,
+}
+
+impl Lib {
+    fn flag(self) -> &'static str {
+        match self {
+            Lib::Sb3 => "sb3",
+            Lib::Sbx => "sbx",
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            Lib::Sb3 => "SB3",
+            Lib::Sbx => "SBX",
+        }
+    }
+}
+
+/// Who trains a cell: our binary or a peer library.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Ours,
+    Peer(Lib),
+}
+
+#[derive(Clone, Debug)]
+struct Cell {
+    side: Side,
+    algo: Algo,
+    env: String,
+    seed: u64,
+}
+
+/// What a finished cell measured.
+#[derive(Clone, Copy, Debug)]
+struct Outcome {
+    steps_per_second: f64,
+    final_return: f64,
+}
+
+/// Gymnasium's id of a shipped env.
+pub fn gymnasium_id(env: &str) -> Option<&'static str> {
+    Some(match env {
+        "pendulum" => "Pendulum-v1",
+        "half_cheetah" => "HalfCheetah-v5",
+        "hopper" => "Hopper-v5",
+        "walker2d" => "Walker2d-v5",
+        "ant" => "Ant-v5",
+        "humanoid" => "Humanoid-v5",
+        _ => return None,
+    })
+}
+
+fn script_path() -> PathBuf {
+    let local = Path::new("scripts/bench_training.py");
+    if local.exists() {
+        local.to_path_buf()
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_training.py")
+    }
+}
+
+impl TrainingBench {
+    fn cells(&self) -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for seed in 1..=self.seeds {
+            for env in &self.envs {
+                for &algo in &self.algos {
+                    cells.push(Cell {
+                        side: Side::Ours,
+                        algo,
+                        env: env.clone(),
+                        seed,
+                    });
+                    if self.python.is_some() && matches!(algo, Algo::Sac | Algo::Td3) {
+                        for lib in [Lib::Sbx, Lib::Sb3] {
+                            cells.push(Cell {
+                                side: Side::Peer(lib),
+                                algo,
+                                env: env.clone(),
+                                seed,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        cells
+    }
+
+    fn cell_dir(&self, c: &Cell) -> PathBuf {
+        let side = match c.side {
+            Side::Ours => "virel-lab",
+            Side::Peer(lib) => lib.flag(),
+        };
+        self.out
+            .join(format!("{}__{}__{side}__seed{}", c.env, c.algo, c.seed))
+    }
+
+    /// The run config our side trains: the env's preset with the bench's shared settings.
+    fn our_config(&self, c: &Cell) -> Result<TrainConfig> {
+        let mut cfg = TrainConfig::for_env(&c.env);
+        cfg.algo = c.algo;
+        cfg.seed = c.seed;
+        cfg.steps = self.steps;
+        cfg.device = self.device;
+        cfg.torch_threads = 1;
+        cfg.eval_every = 0;
+        cfg.checkpoint_every = 0;
+        cfg.checkpoint_buffer = false;
+        cfg.tensorboard = false;
+        cfg.agents.set_learning_starts(self.learning_starts);
+        cfg.agents.set_hidden(&self.hidden);
+        cfg.agents.virel.batch_size = self.batch_size;
+        cfg.agents.sac.batch_size = self.batch_size;
+        cfg.agents.td3.batch_size = self.batch_size;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn spawn(&self, c: &Cell) -> Result<Child> {
+        let dir = self.cell_dir(c);
+        match c.side {
+            Side::Ours => {
+                let cfg = self.our_config(c)?;
+                std::fs::create_dir_all(&self.out)?;
+                let config_file = self.out.join(format!(
+                    "{}.toml",
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                std::fs::write(&config_file, cfg.to_toml())?;
+                Ok(Command::new(std::env::current_exe()?)
+                    .args(["train", "--quiet", "--config"])
+                    .arg(&config_file)
+                    .arg("--out")
+                    .arg(&dir)
+                    .env("OMP_WAIT_POLICY", "PASSIVE")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()?)
+            }
+            Side::Peer(lib) => {
+                let python = self.python.as_ref().context("no --python for the peers")?;
+                let id = gymnasium_id(&c.env)
+                    .with_context(|| format!("env '{}' has no Gymnasium peer", c.env))?;
+                let cfg = self.our_config(c)?;
+                let (policy_lr, q_lr) = match c.algo {
+                    Algo::Td3 => (cfg.agents.td3.learning_rate, cfg.agents.td3.learning_rate),
+                    _ => (cfg.agents.sac.policy_lr, cfg.agents.sac.q_lr),
+                };
+                Ok(Command::new(python)
+                    .arg(script_path())
+                    .args(["--lib", lib.flag(), "--algo", c.algo.name(), "--env", id])
+                    .args(["--steps", &self.steps.to_string()])
+                    .args(["--learning-starts", &self.learning_starts.to_string()])
+                    .arg("--hidden")
+                    .args(self.hidden.iter().map(|h| h.to_string()))
+                    .args(["--batch", &self.batch_size.to_string()])
+                    .args(["--policy-lr", &policy_lr.to_string()])
+                    .args(["--q-lr", &q_lr.to_string()])
+                    .args(["--eval-episodes", &cfg.eval_episodes.to_string()])
+                    .args(["--seed", &c.seed.to_string()])
+                    .args([
+                        "--device",
+                        if self.device == DeviceChoice::Cuda {
+                            "cuda"
+                        } else {
+                            "cpu"
+                        },
+                    ])
+                    .env("OMP_WAIT_POLICY", "PASSIVE")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .with_context(|| format!("cannot run {}", python.display()))?)
+            }
+        }
+    }
+
+    fn outcome(&self, c: &Cell, out: std::process::Output) -> Result<Outcome> {
+        let err = || String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        match c.side {
+            Side::Ours => {
+                if !out.status.success() {
+                    bail!("{} failed ({}): {}", describe(c), out.status, err());
+                }
+                let path = self
+                    .cell_dir(c)
+                    .join(crate::training::run_dir::SUMMARY_FILE);
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let s: RunSummary =
+                    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+                Ok(Outcome {
+                    steps_per_second: s.steps_per_second,
+                    final_return: s.final_eval.map_or(f64::NAN, |e| e.mean),
+                })
+            }
+            Side::Peer(_) => {
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let figures: Option<Vec<f64>> = stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("result "))
+                    .map(|r| {
+                        r.split_whitespace()
+                            .filter_map(|x| x.parse().ok())
+                            .collect()
+                    });
+                match figures.as_deref() {
+                    Some([sps, ret, _wall]) => Ok(Outcome {
+                        steps_per_second: *sps,
+                        final_return: *ret,
+                    }),
+                    _ => bail!("{} failed ({}): {}", describe(c), out.status, err()),
+                }
+            }
+        }
+    }
+
+    /// Runs every cell, `jobs` at a time, and prints the table.
+    pub fn run(&self) -> Result<()> {
+        let cells = self.cells();
+        for c in cells.iter().filter(|c| c.side == Side::Ours) {
+            let dir = self.cell_dir(c);
+            if dir.exists() {
+                bail!("{} already holds a run: pass another --out", dir.display());
+            }
+            self.our_config(c)?;
+        }
+        let start = Instant::now();
+        let mut results: Vec<(Cell, Result<Outcome>)> = Vec::new();
+        let mut running: Vec<(Cell, Child)> = Vec::new();
+        let mut pending = cells.into_iter();
+        loop {
+            while running.len() < self.jobs.max(1) {
+                let Some(c) = pending.next() else { break };
+                let child = self.spawn(&c)?;
+                running.push((c, child));
+            }
+            if running.is_empty() {
+                break;
+            }
+            let (c, child) = running.remove(0);
+            let out = child.wait_with_output()?;
+            let outcome = self.outcome(&c, out);
+            match &outcome {
+                Ok(o) => eprintln!(
+                    "done: {} — {:.1} steps/s, return {:.1} ({:.0} s elapsed)",
+                    describe(&c),
+                    o.steps_per_second,
+                    o.final_return,
+                    start.elapsed().as_secs_f64()
+                ),
+                Err(e) => eprintln!("{e:#}"),
+            }
+            results.push((c, outcome));
+        }
+        print!("{}", self.table(&results));
+        Ok(())
+    }
+
+    fn table(&self, results: &[(Cell, Result<Outcome>)]) -> String {
+        let mut s = format!(
+            "bench training — {} env steps (learning from {}), hidden {:?}, batch {}, one gradient \
+             step per env step, 1 thread per run, {} runs at a time, {} seed(s), device {:?}\n\
+             steps/s: env steps / wall time of training and its final deterministic evaluation\n",
+            self.steps,
+            self.learning_starts,
+            self.hidden,
+            self.batch_size,
+            self.jobs,
+            self.seeds,
+            self.device
+        );
+        s += &format!(
+            "{:<14} {:<18} {:>9} {:>10} {:>9} {:>9} {:>12}\n",
+            "env", "run", "steps/s", "return", "vs SBX", "vs SB3", "vs our SAC"
+        );
+        let summary = |side: Side, algo: Algo, env: &str| -> Option<(f64, f64)> {
+            let (sps, ret): (Vec<f64>, Vec<f64>) = results
+                .iter()
+                .filter(|(c, _)| c.side == side && c.algo == algo && c.env == env)
+                .filter_map(|(_, o)| o.as_ref().ok())
+                .map(|o| (o.steps_per_second, o.final_return))
+                .unzip();
+            (!sps.is_empty()).then(|| {
+                (
+                    super::median(&sps),
+                    ret.iter().sum::<f64>() / ret.len() as f64,
+                )
+            })
+        };
+        let ratio = |a: f64, b: Option<(f64, f64)>| {
+            b.map_or("–".to_owned(), |(b, _)| format!("{:.2}×", a / b))
+        };
+        for env in &self.envs {
+            let mut rows: Vec<(Side, Algo)> = self.algos.iter().map(|&a| (Side::Ours, a)).collect();
+            for lib in [Lib::Sbx, Lib::Sb3] {
+                for &a in self
+                    .algos
+                    .iter()
+                    .filter(|a| matches!(a, Algo::Sac | Algo::Td3))
+                {
+                    rows.push((Side::Peer(lib), a));
+                }
+            }
+            for (side, algo) in rows {
+                let Some((sps, ret)) = summary(side, algo, env) else {
+                    continue;
+                };
+                let name = match side {
+                    Side::Ours => format!("virel-lab {algo}"),
+                    Side::Peer(lib) => format!("{} {algo}", lib.label()),
+                };
+                let (vs_sbx, vs_sb3, vs_sac) = match (side, algo) {
+                    (Side::Ours, Algo::Sac | Algo::Td3) => (
+                        ratio(sps, summary(Side::Peer(Lib::Sbx), algo, env)),
+                        ratio(sps, summary(Side::Peer(Lib::Sb3), algo, env)),
+                        "".to_owned(),
+                    ),
+                    (Side::Ours, _) => (
+                        "".to_owned(),
+                        "".to_owned(),
+                        ratio(sps, summary(Side::Ours, Algo::Sac, env)),
+                    ),
+                    _ => Default::default(),
+                };
+                s += &format!(
+                    "{env:<14} {name:<18} {sps:>9.1} {ret:>10.1} {vs_sbx:>9} {vs_sb3:>9} {vs_sac:>12}\n"
+                );
+            }
+        }
+        s
+    }
+}
+
+fn describe(c: &Cell) -> String {
+    let side = match c.side {
+        Side::Ours => "virel-lab".to_owned(),
+        Side::Peer(lib) => lib.label().to_owned(),
+    };
+    format!("{side} {} on {} (seed {})", c.algo, c.env, c.seed)
+}
