@@ -432,3 +432,20 @@ fn polyak_update_of_flat_buffers_equals_the_per_variable_update() {
         assert!(diff < 1e-6, "variable {i}: differs by {diff}");
     }
 }
+
+/// TD3's actor loss follows Q₁ alone: `TwinQ::q1` equals the first row of the fused pass.
+#[test]
+fn the_first_critic_alone_equals_the_first_row_of_the_twin_pass() {
+    use virel_lab::rl::nets::TwinQ;
+    let _torch = torch_lock();
+    tch::manual_seed(5);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let twin = TwinQ::new(&vs.root(), 3, 2, &[16, 16]);
+    let obs = Tensor::randn([7, 3], (Kind::Float, Device::Cpu));
+    let act = Tensor::randn([7, 2], (Kind::Float, Device::Cpu));
+    let diff = (twin.q1(&obs, &act) - twin.forward(&obs, &act).get(0))
+        .abs()
+        .max()
+        .double_value(&[]);
+    assert!(diff < 1e-6, "differs by {diff}");
+}

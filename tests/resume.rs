@@ -5,6 +5,7 @@ use common::torch_lock;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use virel_lab::rl::Algo;
+use virel_lab::rl::virel::EpsilonEstimator;
 use virel_lab::training::checkpoint;
 use virel_lab::training::config::{DeviceChoice, TrainConfig};
 use virel_lab::training::{Trainer, obs_tensor, tensor_to_vec};
@@ -73,6 +74,11 @@ fn a_resumed_run_continues_the_same_learning_curve() {
     for algo in Algo::ALL {
         assert_resume_is_exact(&small(algo), 250, 450, algo.name());
     }
+    // VIREL's default ε_ω is the running one, whose average the checkpoint carries; the
+    // authors' pass keeps only its last value.
+    let mut batch = small(Algo::Virel);
+    batch.agents.virel.epsilon_estimator = EpsilonEstimator::Batch;
+    assert_resume_is_exact(&batch, 250, 450, "virel with the batch ε_ω");
 }
 
 #[test]

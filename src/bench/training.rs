@@ -1,7 +1,8 @@
 //! `bench training`: end-to-end learning speed (env steps/s, collection, gradient steps and the
 //! final evaluation included) and final deterministic return of our algorithms, next to
 //! Stable-Baselines3 (PyTorch) and SBX (JAX) SAC and TD3 on Gymnasium's MuJoCo envs, run in
-//! the same invocation with the same settings, one thread per run, as ratios.
+//! the same invocation with the same settings, one thread per run (each run pinned to a core
+//! of its own where the machine has one per job), as ratios.
 
 use crate::rl::Algo;
 use crate::training::RunSummary;
@@ -152,7 +153,16 @@ impl TrainingBench {
         Ok(cfg)
     }
 
-    fn spawn(&self, c: &Cell) -> Result<Child> {
+    /// Starts a cell's process, pinned to `core` when given.
+    fn spawn(&self, c: &Cell, core: Option<usize>) -> Result<Child> {
+        let mut cmd = self.command(c)?;
+        if let Some(core) = core {
+            pin_to_core(&mut cmd, core);
+        }
+        Ok(cmd.spawn()?)
+    }
+
+    fn command(&self, c: &Cell) -> Result<Command> {
         let dir = self.cell_dir(c);
         match c.side {
             Side::Ours => {
@@ -163,15 +173,15 @@ impl TrainingBench {
                     dir.file_name().unwrap_or_default().to_string_lossy()
                 ));
                 std::fs::write(&config_file, cfg.to_toml())?;
-                Ok(Command::new(std::env::current_exe()?)
-                    .args(["train", "--quiet", "--config"])
+                let mut cmd = Command::new(std::env::current_exe()?);
+                cmd.args(["train", "--quiet", "--config"])
                     .arg(&config_file)
                     .arg("--out")
                     .arg(&dir)
                     .env("OMP_WAIT_POLICY", "PASSIVE")
                     .stdout(Stdio::null())
-                    .stderr(Stdio::piped())
-                    .spawn()?)
+                    .stderr(Stdio::piped());
+                Ok(cmd)
             }
             Side::Peer(lib) => {
                 let python = self.python.as_ref().context("no --python for the peers")?;
@@ -182,8 +192,8 @@ impl TrainingBench {
                     Algo::Td3 => (cfg.agents.td3.learning_rate, cfg.agents.td3.learning_rate),
                     _ => (cfg.agents.sac.policy_lr, cfg.agents.sac.q_lr),
                 };
-                Ok(Command::new(python)
-                    .arg(script_path())
+                let mut cmd = Command::new(python);
+                cmd.arg(script_path())
                     .args(["--lib", lib.flag(), "--algo", c.algo.name(), "--env", id])
                     .args(["--steps", &self.steps.to_string()])
                     .args(["--learning-starts", &self.learning_starts.to_string()])
@@ -204,9 +214,8 @@ impl TrainingBench {
                     ])
                     .env("OMP_WAIT_POLICY", "PASSIVE")
                     .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .with_context(|| format!("cannot run {}", python.display()))?)
+                    .stderr(Stdio::piped());
+                Ok(cmd)
             }
         }
     }
@@ -263,19 +272,40 @@ impl TrainingBench {
         }
         let start = Instant::now();
         let mut results: Vec<(Cell, Result<Outcome>)> = Vec::new();
-        let mut running: Vec<(Cell, Child)> = Vec::new();
+        // Each run on a core of its own where there are enough: a peer's helper threads (XLA
+        // keeps two busy besides its main one) then take nothing from the run beside it.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pin = self.jobs <= cores;
+        let mut free_cores: Vec<usize> = (0..self.jobs.max(1)).rev().collect();
+        let mut running: Vec<(Cell, Child, usize)> = Vec::new();
         let mut pending = cells.into_iter();
         loop {
-            while running.len() < self.jobs.max(1) {
+            while let Some(&slot) = free_cores.last() {
                 let Some(c) = pending.next() else { break };
-                let child = self.spawn(&c)?;
-                running.push((c, child));
+                free_cores.pop();
+                let child = self.spawn(&c, pin.then_some(slot))?;
+                running.push((c, child, slot));
             }
             if running.is_empty() {
                 break;
             }
-            let (c, child) = running.remove(0);
+            // The first run to finish frees its core.
+            let finished = loop {
+                let mut done = None;
+                for (i, (_, child, _)) in running.iter_mut().enumerate() {
+                    if child.try_wait()?.is_some() {
+                        done = Some(i);
+                        break;
+                    }
+                }
+                match done {
+                    Some(i) => break i,
+                    None => std::thread::sleep(std::time::Duration::from_millis(200)),
+                }
+            };
+            let (c, child, slot) = running.remove(finished);
             let out = child.wait_with_output()?;
+            free_cores.push(slot);
             let outcome = self.outcome(&c, out);
             match &outcome {
                 Ok(o) => eprintln!(
@@ -365,6 +395,23 @@ impl TrainingBench {
             }
         }
         s
+    }
+}
+
+/// Runs the child on one core only (its threads included).
+fn pin_to_core(cmd: &mut Command, core: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only builds a CPU set on the stack and makes
+    // one system call, both async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

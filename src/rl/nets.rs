@@ -97,6 +97,20 @@ impl TwinQ {
         x.squeeze_dim(-1)
     }
 
+    /// Q₁(obs, actions) alone, `[B]`, with Q₁'s weights only (half the work of
+    /// [`Self::forward`]; TD3's actor follows Q₁).
+    pub fn q1(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        let mut x = Tensor::cat(&[obs, actions], 1);
+        let last = self.layers.len() - 1;
+        for (i, (w, bias)) in self.layers.iter().enumerate() {
+            x = bias.get(0).addmm(&x, &w.get(0));
+            if i < last {
+                x = x.relu();
+            }
+        }
+        x.squeeze_dim(-1)
+    }
+
     /// min(Q₁, Q₂), `[B]`: the clipped double-Q estimate.
     pub fn min_q(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
         self.forward(obs, actions).amin(0, false)

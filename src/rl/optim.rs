@@ -50,6 +50,7 @@ impl Adam {
     }
 
     /// zero_grad → backward → step.
+    #[inline(never)]
     pub fn backward_step(&mut self, loss: &Tensor) {
         self.zero_grad();
         loss.backward();
@@ -74,6 +75,7 @@ impl Adam {
         Tensor::cat(&grads, 0)
     }
 
+    #[inline(never)]
     pub fn step(&mut self) {
         self.steps += 1;
         let t = self.steps as i32;

@@ -98,6 +98,8 @@ impl SoftActorCritic {
     }
 
     /// r + γ(1 − d)·(min Q_target(s', a') − entropy_coef·log π(a'|s')), a' ~ π(s').
+    /// (Not inlined, here and in the other phases of a step, so that a profile names them.)
+    #[inline(never)]
     pub fn td_target(&self, batch: &Batch, gamma: f64, entropy_coef: f64) -> TdTarget {
         tch::no_grad(|| {
             let (next_mean, next_log_std) = self.actor.distribution(&batch.next_obs);

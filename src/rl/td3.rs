@@ -177,8 +177,7 @@ impl Agent for Td3 {
             self.critic_vs.freeze();
             let actor_loss = -self
                 .critic
-                .forward(&b.obs, &self.actor.forward(&b.obs))
-                .get(0)
+                .q1(&b.obs, &self.actor.forward(&b.obs))
                 .mean(None);
             self.actor_opt.backward_step(&actor_loss);
             self.critic_vs.unfreeze();

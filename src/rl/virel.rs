@@ -273,6 +273,7 @@ impl Virel {
     /// The double-sampled targets y₁, y₂ of the first [`Self::scored_rows`] transitions of
     /// `batch`, from the TD target's actor pass at s'; taken before the critic step, as the
     /// Q(s, a) they are scored against.
+    #[inline(never)]
     fn scored_targets(&self, batch: &Batch, td: &TdTarget) -> (Tensor, Tensor) {
         let rows = |t: &Tensor| t.narrow(0, 0, self.scored_rows());
         double_sampled_targets(
