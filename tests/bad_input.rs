@@ -415,6 +415,26 @@ fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
             "--jobs 0: expected at least 1",
         ),
         (
+            &["bench", "updates", "--batch-size", "256", "0"],
+            "--batch-size 0: expected 1 to 1048576",
+        ),
+        (
+            &["bench", "training", "--steps", "500"],
+            "--learning-starts 1000: expected fewer than --steps 500",
+        ),
+        (
+            &["bench", "training", "--env", "identity"],
+            "--env identity: expected an env with a Gymnasium peer",
+        ),
+        (
+            &["bench", "training", "--hidden", "256", "0"],
+            "--hidden 0: expected layer widths of at least 1",
+        ),
+        (
+            &["bench", "training", "--jobs", "0"],
+            "--jobs 0: expected at least 1",
+        ),
+        (
             &["app", "--width", "0"],
             "--width 0: expected 64 to 16384 pixels",
         ),

@@ -431,3 +431,62 @@ fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("missing.ron"), "{}", stderr(&o));
 }
+
+/// `bench training` trains each algorithm end to end in its own run folder and prints its
+/// steps/s and final return, with VIREL's speed as a ratio to our SAC; a peer that cannot run
+/// (no Python with SB3/SBX here) is reported and left out of the table, not fatal.
+#[test]
+fn bench_training_runs_each_algorithm_and_prints_its_speed_and_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let o = virel(&[
+        "bench",
+        "training",
+        "--env",
+        "pendulum",
+        "--algos",
+        "sac",
+        "virel",
+        "--steps",
+        "300",
+        "--learning-starts",
+        "100",
+        "--hidden",
+        "16",
+        "16",
+        "--batch-size",
+        "32",
+        "--python",
+        "/bin/false",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout);
+    let row = |name: &str| -> Vec<String> {
+        table
+            .lines()
+            .find(|l| l.starts_with("pendulum") && l.contains(name))
+            .unwrap_or_else(|| panic!("no row for {name} in:\n{table}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    };
+    let (sac, virel_row) = (row("virel-lab sac"), row("virel-lab virel"));
+    let steps_per_second: f64 = sac[3].parse().unwrap();
+    let ret: f64 = sac[4].parse().unwrap();
+    assert!(
+        steps_per_second > 0.0 && (-2000.0..0.0).contains(&ret),
+        "{sac:?}"
+    );
+    assert!(virel_row.last().unwrap().ends_with('×'), "{virel_row:?}");
+    assert!(
+        stderr(&o).contains("SBX sac on pendulum (seed 1) failed"),
+        "{}",
+        stderr(&o)
+    );
+    for algo in ["sac", "virel"] {
+        let run = out.join(format!("pendulum__{algo}__virel-lab__seed1"));
+        assert!(run.join("summary.toml").exists(), "{}", run.display());
+    }
+}

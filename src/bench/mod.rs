@@ -13,6 +13,7 @@
 
 pub mod training;
 
+use crate::rl::virel::EpsilonEstimator;
 use crate::rl::{AgentSpec, Algo, buffer::ReplayBuffer};
 use crate::training::RunSummary;
 use crate::training::config::{DeviceChoice, TrainConfig};
@@ -41,6 +42,9 @@ pub enum BenchCommand {
         /// Skip the Python side.
         #[arg(long)]
         no_python: bool,
+        /// Minibatch sizes to time (e.g. `--batch-size 256 1024` on a GPU).
+        #[arg(long, num_args = 1.., default_values_t = [256])]
+        batch_size: Vec<i64>,
     },
     /// Env steps per second of each robot with random actions: 1 env on 1 thread, and N envs
     /// on 2 threads, next to Gymnasium + MuJoCo timed in the same run (when `--python` has it).
@@ -78,40 +82,7 @@ pub enum BenchCommand {
     /// End-to-end env steps/s and final deterministic return of each algorithm, next to
     /// Stable-Baselines3 and SBX SAC/TD3 on Gymnasium's envs with the same settings, one thread
     /// per run, timed in the same invocation.
-    Training {
-        /// Envs (shipped names with a Gymnasium peer).
-        #[arg(long = "env", num_args = 1.., default_values = ["pendulum", "hopper"])]
-        envs: Vec<String>,
-        #[arg(long, value_enum, num_args = 1.., default_values_t = Algo::ALL)]
-        algos: Vec<Algo>,
-        /// Env steps of each run.
-        #[arg(long, default_value_t = 10_000)]
-        steps: u64,
-        /// Env steps of random actions before learning (every run).
-        #[arg(long, default_value_t = 1_000)]
-        learning_starts: u64,
-        /// Hidden layer widths of every network.
-        #[arg(long, num_args = 1.., default_values_t = [256, 256])]
-        hidden: Vec<i64>,
-        #[arg(long, default_value_t = 256)]
-        batch_size: i64,
-        #[arg(long, default_value_t = 1)]
-        seeds: u64,
-        /// Runs at once, each on one thread.
-        #[arg(long, default_value_t = 2)]
-        jobs: usize,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
-        device: DeviceChoice,
-        /// Python with stable-baselines3, sbx-rl and gymnasium[mujoco] (the setup step's
-        /// peers venv by default).
-        #[arg(long)]
-        python: Option<PathBuf>,
-        /// Our runs only.
-        #[arg(long)]
-        no_python: bool,
-        #[arg(long, default_value = "runs/bench-training")]
-        out: PathBuf,
-    },
+    Training(training::TrainingBench),
     /// Final deterministic return of each algorithm on Pendulum over several seeds.
     Learning {
         #[arg(long, default_value_t = 5)]
@@ -157,9 +128,13 @@ impl BenchCommand {
             BenchCommand::Updates {
                 seconds: s,
                 threads,
+                batch_size,
                 ..
             } => {
                 seconds(*s)?;
+                if let Some(b) = batch_size.iter().find(|&&b| !(1..=1 << 20).contains(&b)) {
+                    bail!("--batch-size {b}: expected 1 to {}", 1 << 20);
+                }
                 if !(1..=1024).contains(threads) {
                     bail!("--threads {threads}: expected 1 to 1024");
                 }
@@ -177,37 +152,7 @@ impl BenchCommand {
                 Ok(())
             }
             BenchCommand::Gait { steps, .. } => at_least_one("--steps", *steps as u64),
-            BenchCommand::Training {
-                envs,
-                steps,
-                learning_starts,
-                hidden,
-                batch_size,
-                seeds,
-                jobs,
-                ..
-            } => {
-                at_least_one("--steps", *steps)?;
-                at_least_one("--seeds", *seeds)?;
-                at_least_one("--jobs", *jobs as u64)?;
-                at_least_one("--batch-size", (*batch_size).max(0) as u64)?;
-                if learning_starts >= steps {
-                    bail!(
-                        "--learning-starts {learning_starts}: expected fewer than --steps {steps}"
-                    );
-                }
-                if let Some(h) = hidden.iter().find(|&&h| h < 1) {
-                    bail!("--hidden {h}: expected layer widths of at least 1");
-                }
-                for env in envs {
-                    if training::gymnasium_id(env).is_none() {
-                        bail!(
-                            "--env {env}: expected an env with a Gymnasium peer (pendulum, half_cheetah, hopper, walker2d, ant, humanoid)"
-                        );
-                    }
-                }
-                Ok(())
-            }
+            BenchCommand::Training(bench) => bench.check(),
             BenchCommand::Learning {
                 seeds, steps, jobs, ..
             } => {
@@ -231,7 +176,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             device,
             python,
             no_python,
-        } => bench_updates(seconds, threads, device, python, no_python),
+            batch_size,
+        } => bench_updates(seconds, threads, device, python, no_python, &batch_size),
         BenchCommand::Learning {
             seeds,
             steps,
@@ -240,33 +186,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             out,
             set,
         } => bench_learning(seeds, steps, jobs, &algos, &out, &set),
-        BenchCommand::Training {
-            envs,
-            algos,
-            steps,
-            learning_starts,
-            hidden,
-            batch_size,
-            seeds,
-            jobs,
-            device,
-            python,
-            no_python,
-            out,
-        } => training::TrainingBench {
-            envs,
-            algos,
-            steps,
-            learning_starts,
-            hidden,
-            batch_size,
-            seeds,
-            jobs,
-            device,
-            python: (!no_python).then(|| python.unwrap_or_else(peers_python)),
-            out,
-        }
-        .run(),
+        BenchCommand::Training(bench) => bench.run(),
         BenchCommand::Envs {
             seconds,
             num_envs,
@@ -328,7 +248,7 @@ fn env_steps_per_second(name: &str, copies: usize, threads: usize, seconds: f64)
 /// Runs `scripts/<script>` with `python` and `args`; its `<robot> <figures…>` lines, or none
 /// (with a note) when that Python cannot run it.
 fn python_rows(python: &Path, script: &str, args: &[String]) -> Vec<(String, Vec<f64>)> {
-    let script = script_path().with_file_name(script);
+    let script = script_path(script);
     match Command::new(python).arg(&script).args(args).output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .lines()
@@ -518,8 +438,15 @@ fn bench_gait(steps: usize, seed: u64, python: &Path, envs: &[String]) -> Result
 const BENCH_OBS: usize = 17;
 const BENCH_ACT: usize = 6;
 
-/// Updates/s of `algo` on a buffer of random transitions.
-pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Result<f64> {
+/// Updates/s of `algo` on a buffer of random transitions, minibatches of `batch`, VIREL's ε_ω
+/// by `estimator`.
+pub fn tch_updates_per_second(
+    algo: Algo,
+    seconds: f64,
+    device: Device,
+    batch: i64,
+    estimator: EpsilonEstimator,
+) -> Result<f64> {
     crate::training::seed_torch(0);
     let spec = AgentSpec {
         env: "bench".into(),
@@ -528,7 +455,11 @@ pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Resul
         act_low: vec![-1.0; BENCH_ACT],
         act_high: vec![1.0; BENCH_ACT],
     };
-    let cfg = TrainConfig::default();
+    let mut cfg = TrainConfig::default();
+    cfg.agents.sac.batch_size = batch;
+    cfg.agents.virel.batch_size = batch;
+    cfg.agents.td3.batch_size = batch;
+    cfg.agents.virel.epsilon_estimator = estimator;
     let mut agent = cfg.agents.build(algo, &spec, device)?;
     let n = 100_000;
     let mut buffer = ReplayBuffer::new(n, BENCH_OBS, BENCH_ACT, device)?;
@@ -561,7 +492,7 @@ pub fn tch_updates_per_second(algo: Algo, seconds: f64, device: Device) -> Resul
 
 /// The setup step's venv with Stable-Baselines3, SBX and Gymnasium (`scripts/setup.sh`'s
 /// `peers_venv`), next to the torch venv in the cache.
-fn peers_python() -> PathBuf {
+pub(crate) fn peers_python() -> PathBuf {
     let cache = std::env::var_os("VIREL_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
@@ -588,12 +519,15 @@ fn default_python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-fn script_path() -> PathBuf {
-    let local = Path::new("scripts/bench_update.py");
+/// `scripts/<name>`, from the working directory or else from the source tree.
+pub(crate) fn script_path(name: &str) -> PathBuf {
+    let local = Path::new("scripts").join(name);
     if local.exists() {
-        local.to_path_buf()
+        local
     } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_update.py")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name)
     }
 }
 
@@ -603,9 +537,10 @@ fn python_updates_per_second(
     seconds: f64,
     threads: i32,
     device: Device,
+    batch: i64,
 ) -> Result<f64> {
     let out = Command::new(python)
-        .arg(script_path())
+        .arg(script_path("bench_update.py"))
         .args(["--algo", if algo == Algo::Sac { "sac" } else { "virel" }])
         .args([
             "--seconds",
@@ -620,6 +555,7 @@ fn python_updates_per_second(
             &BENCH_ACT.to_string(),
         ])
         .args(["--device", if device.is_cuda() { "cuda" } else { "cpu" }])
+        .args(["--batch", &batch.to_string()])
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
@@ -641,29 +577,60 @@ fn bench_updates(
     device: DeviceChoice,
     python: Option<PathBuf>,
     no_python: bool,
+    batches: &[i64],
 ) -> Result<()> {
     crate::runtime::init_torch(threads);
     let device = device.resolve()?;
     let python = python.unwrap_or_else(default_python);
     println!(
-        "gradient updates/s — 2×256 MLPs, batch 256, obs {BENCH_OBS}, act {BENCH_ACT}, {threads} torch thread(s), device {device:?}"
+        "gradient updates/s — 2×256 MLPs, obs {BENCH_OBS}, act {BENCH_ACT}, {threads} torch thread(s), device {device:?}"
     );
     println!(
-        "{:<12} {:>12} {:>14} {:>8}",
-        "algorithm", "tch", "PyTorch 2.11", "ratio"
+        "{:<30} {:>6} {:>10} {:>14} {:>8}",
+        "algorithm", "batch", "tch", "PyTorch 2.11", "ratio"
     );
-    for algo in [Algo::Sac, Algo::Virel] {
-        let rust = tch_updates_per_second(algo, seconds, device)?;
-        if no_python {
-            println!("{:<12} {rust:>12.1}", algo.name());
-            continue;
+    // PyTorch's VIREL is the authors' (a 4096-transition ε_ω pass each step): compared with
+    // ours on the same estimator; our default, the running one, is timed against our SAC.
+    let rows = [
+        (Algo::Sac, EpsilonEstimator::Running, "sac", true),
+        (
+            Algo::Virel,
+            EpsilonEstimator::Batch,
+            "virel (authors' ε_ω pass)",
+            true,
+        ),
+        (
+            Algo::Virel,
+            EpsilonEstimator::Running,
+            "virel (running ε_ω) vs our sac",
+            false,
+        ),
+    ];
+    for &batch in batches {
+        let mut sac = f64::NAN;
+        for (algo, estimator, label, with_python) in rows {
+            let rust = tch_updates_per_second(algo, seconds, device, batch, estimator)?;
+            if algo == Algo::Sac {
+                sac = rust;
+            }
+            if !with_python {
+                println!(
+                    "{label:<30} {batch:>6} {rust:>10.1} {:>14} {:>7.2}×",
+                    "",
+                    rust / sac
+                );
+                continue;
+            }
+            if no_python {
+                println!("{label:<30} {batch:>6} {rust:>10.1}");
+                continue;
+            }
+            let py = python_updates_per_second(&python, algo, seconds, threads, device, batch)?;
+            println!(
+                "{label:<30} {batch:>6} {rust:>10.1} {py:>14.1} {:>7.2}×",
+                rust / py
+            );
         }
-        let py = python_updates_per_second(&python, algo, seconds, threads, device)?;
-        println!(
-            "{:<12} {rust:>12.1} {py:>14.1} {:>7.2}×",
-            algo.name(),
-            rust / py
-        );
     }
     Ok(())
 }

@@ -8,24 +8,44 @@ use crate::rl::Algo;
 use crate::training::RunSummary;
 use crate::training::config::{DeviceChoice, TrainConfig};
 use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-/// What `bench training` runs and how.
-#[derive(Clone, Debug)]
+/// What `bench training` runs and how (its command-line flags).
+#[derive(Clone, Debug, clap::Args)]
 pub struct TrainingBench {
+    /// Envs (shipped names with a Gymnasium peer).
+    #[arg(long = "env", num_args = 1.., default_values = ["pendulum", "hopper"])]
     pub envs: Vec<String>,
+    #[arg(long, value_enum, num_args = 1.., default_values_t = Algo::ALL)]
     pub algos: Vec<Algo>,
+    /// Env steps of each run.
+    #[arg(long, default_value_t = 10_000)]
     pub steps: u64,
+    /// Env steps of random actions before learning (every run).
+    #[arg(long, default_value_t = 1_000)]
     pub learning_starts: u64,
+    /// Hidden layer widths of every network.
+    #[arg(long, num_args = 1.., default_values_t = [256, 256])]
     pub hidden: Vec<i64>,
+    #[arg(long, default_value_t = 256)]
     pub batch_size: i64,
+    #[arg(long, default_value_t = 1)]
     pub seeds: u64,
+    /// Runs at once, each on one thread (and on a core of its own where there are enough).
+    #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
-    /// Python with stable-baselines3, sbx-rl and gymnasium[mujoco]; `None`: ours only.
+    /// Python with stable-baselines3, sbx-rl and gymnasium[mujoco] (default: the setup step's
+    /// peers venv in the cache).
+    #[arg(long)]
     pub python: Option<PathBuf>,
+    /// Our runs only.
+    #[arg(long)]
+    pub no_python: bool,
+    #[arg(long, default_value = "runs/bench-training")]
     pub out: PathBuf,
 }
 
@@ -86,16 +106,46 @@ pub fn gymnasium_id(env: &str) -> Option<&'static str> {
     })
 }
 
-fn script_path() -> PathBuf {
-    let local = Path::new("scripts/bench_training.py");
-    if local.exists() {
-        local.to_path_buf()
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_training.py")
-    }
-}
-
 impl TrainingBench {
+    /// Flags within their ranges: an error names the flag and its value.
+    pub fn check(&self) -> Result<()> {
+        let at_least_one = |flag: &str, v: u64| {
+            if v >= 1 {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("{flag} 0: expected at least 1"))
+            }
+        };
+        at_least_one("--steps", self.steps)?;
+        at_least_one("--seeds", self.seeds)?;
+        at_least_one("--jobs", self.jobs as u64)?;
+        if self.batch_size < 1 {
+            bail!("--batch-size {}: expected at least 1", self.batch_size);
+        }
+        if self.learning_starts >= self.steps {
+            bail!(
+                "--learning-starts {}: expected fewer than --steps {}",
+                self.learning_starts,
+                self.steps
+            );
+        }
+        if let Some(h) = self.hidden.iter().find(|&&h| h < 1) {
+            bail!("--hidden {h}: expected layer widths of at least 1");
+        }
+        if let Some(env) = self.envs.iter().find(|e| gymnasium_id(e).is_none()) {
+            bail!(
+                "--env {env}: expected an env with a Gymnasium peer (pendulum, half_cheetah, \
+                 hopper, walker2d, ant, humanoid)"
+            );
+        }
+        Ok(())
+    }
+
+    /// The peers' Python, unless `--no-python`.
+    fn python(&self) -> Option<PathBuf> {
+        (!self.no_python).then(|| self.python.clone().unwrap_or_else(super::peers_python))
+    }
+
     fn cells(&self) -> Vec<Cell> {
         let mut cells = Vec::new();
         for seed in 1..=self.seeds {
@@ -107,7 +157,7 @@ impl TrainingBench {
                         env: env.clone(),
                         seed,
                     });
-                    if self.python.is_some() && matches!(algo, Algo::Sac | Algo::Td3) {
+                    if !self.no_python && matches!(algo, Algo::Sac | Algo::Td3) {
                         for lib in [Lib::Sbx, Lib::Sb3] {
                             cells.push(Cell {
                                 side: Side::Peer(lib),
@@ -159,7 +209,8 @@ impl TrainingBench {
         if let Some(core) = core {
             pin_to_core(&mut cmd, core);
         }
-        Ok(cmd.spawn()?)
+        cmd.spawn()
+            .with_context(|| format!("cannot start {}", cmd.get_program().to_string_lossy()))
     }
 
     fn command(&self, c: &Cell) -> Result<Command> {
@@ -184,7 +235,9 @@ impl TrainingBench {
                 Ok(cmd)
             }
             Side::Peer(lib) => {
-                let python = self.python.as_ref().context("no --python for the peers")?;
+                let python = self
+                    .python()
+                    .context("no Python for the peers (--no-python)")?;
                 let id = gymnasium_id(&c.env)
                     .with_context(|| format!("env '{}' has no Gymnasium peer", c.env))?;
                 let cfg = self.our_config(c)?;
@@ -193,7 +246,7 @@ impl TrainingBench {
                     _ => (cfg.agents.sac.policy_lr, cfg.agents.sac.q_lr),
                 };
                 let mut cmd = Command::new(python);
-                cmd.arg(script_path())
+                cmd.arg(super::script_path("bench_training.py"))
                     .args(["--lib", lib.flag(), "--algo", c.algo.name(), "--env", id])
                     .args(["--steps", &self.steps.to_string()])
                     .args(["--learning-starts", &self.learning_starts.to_string()])
