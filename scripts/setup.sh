@@ -89,37 +89,33 @@ torch_venv() {
     echo "$venv"
 }
 
-# gym_venv: creates (once) a venv with Gymnasium + MuJoCo, the peers of `bench envs` and
-# `bench gait`, and prints its python. Without network the benchmarks fall back to the
-# reference's anchors (and say so).
-gym_venv() {
-    local venv="$cache/gym"
-    if ! "$venv/bin/python" -c 'import gymnasium, mujoco' >/dev/null 2>&1; then
-        log "installing gymnasium[mujoco]==1.4.0 into $venv (the peers of bench envs and gait)"
+# peer_venv NAME IMPORTS WHAT FALLBACK PACKAGES…: creates (once) the venv $cache/NAME with
+# PACKAGES, unless its python already imports IMPORTS, and prints its python. WHAT names it in
+# the log; FALLBACK says what the benchmarks do when it cannot be installed (no network).
+peer_venv() {
+    local venv="$cache/$1" imports="$2" what="$3" fallback="$4"
+    shift 4
+    if ! "$venv/bin/python" -c "import $imports" >/dev/null 2>&1; then
+        log "installing $* into $venv ($what)"
         rm -rf "$venv"
         mkdir -p "$cache"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install -q "gymnasium[mujoco]==1.4.0" >&2 \
-            || log "could not install Gymnasium: the benchmarks will show the reference's anchors"
+        "$venv/bin/pip" install -q "$@" >&2 || log "could not install $what: $fallback"
     fi
     echo "$venv/bin/python"
 }
 
-# peers_venv: creates (once) a venv with Stable-Baselines3 (PyTorch), SBX (JAX) and
-# Gymnasium + MuJoCo, the peers of `bench training`, and prints its python. Without network
-# `bench training` says the peers failed and shows our runs alone.
+# Gymnasium + MuJoCo, the peers of `bench envs` and `bench gait`.
+gym_venv() {
+    peer_venv gym "gymnasium, mujoco" "the peers of bench envs and gait" \
+        "the benchmarks will show the reference's anchors" "gymnasium[mujoco]==1.4.0"
+}
+
+# Stable-Baselines3 (PyTorch), SBX (JAX) and Gymnasium + MuJoCo, the peers of `bench training`.
 peers_venv() {
-    local venv="$cache/peers"
-    if ! "$venv/bin/python" -c 'import stable_baselines3, sbx, gymnasium, mujoco' >/dev/null 2>&1; then
-        log "installing stable-baselines3 2.9.2, sbx-rl 0.28.0, gymnasium[mujoco] 1.4.0 into $venv (the peers of bench training)"
-        rm -rf "$venv"
-        mkdir -p "$cache"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q "torch==$TORCH_VERSION" "stable-baselines3==2.9.2" \
-            "sbx-rl==0.28.0" "gymnasium[mujoco]==1.4.0" >&2 \
-            || log "could not install the peers: bench training will show our runs alone"
-    fi
-    echo "$venv/bin/python"
+    peer_venv peers "stable_baselines3, sbx, gymnasium, mujoco" "the peers of bench training" \
+        "bench training will show our runs alone" "torch==$TORCH_VERSION" \
+        "stable-baselines3==2.9.2" "sbx-rl==0.28.0" "gymnasium[mujoco]==1.4.0"
 }
 
 if [ -z "${VIREL_TORCH_CUDA:-}" ]; then
