@@ -12,12 +12,19 @@ algo="$1"; env="$2"; steps="${3:-3000}"; shift $(( $# >= 3 ? 3 : $# ))
 bin="${CARGO_TARGET_DIR:-$HOME/.cache/virel-lab/target}/release/virel-lab"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 case "$algo" in virel|beta-virel) table=virel ;; *) table="$algo" ;; esac
+# record NAME "PERF_FLAGS" [TRAIN_ARGS…]: one sampled training run into $work/NAME.data.
+record() {
+    local name="$1" flags="$2"
+    shift 2
+    # shellcheck disable=SC2086 # the perf flags are words
+    perf record -q $flags -o "$work/$name.data" -- \
+        "$bin" train --algo "$algo" --env "$env" --steps "$steps" --quiet --threads 1 \
+        --eval-every 0 --checkpoint-every 0 --out "$work/run-$name" \
+        --set "$table.learning_starts=1000" "$@" >/dev/null 2>&1
+}
 
 # 1. Kinds of work: flat profile, every sample counted.
-perf record -q -F 499 -o "$work/flat.data" -- \
-    "$bin" train --algo "$algo" --env "$env" --steps "$steps" --quiet --threads 1 \
-    --eval-every 0 --checkpoint-every 0 --out "$work/run-flat" \
-    --set "$table.learning_starts=1000" "$@" >/dev/null 2>&1
+record flat "-F 499" "$@"
 echo "== $algo on $env, $steps steps (learning from 1000): kinds of work (share of all samples)"
 perf report -i "$work/flat.data" --no-children --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9.]+%' |
 awk '{p=$1; sub("%","",p); l=$0; g="other";
@@ -31,10 +38,7 @@ awk '{p=$1; sub("%","",p); l=$0; g="other";
   s[g]+=p} END {for (k in s) printf "%6.1f%%  %s\n", s[k], k}' | sort -rn
 
 # 2. Phases: DWARF call graphs; shares of the samples whose stack unwinds to the trainer.
-perf record -q -F 99 --call-graph dwarf,32768 -o "$work/graph.data" -- \
-    "$bin" train --algo "$algo" --env "$env" --steps "$steps" --quiet --threads 1 \
-    --eval-every 0 --checkpoint-every 0 --out "$work/run-graph" \
-    --set "$table.learning_starts=1000" "$@" >/dev/null 2>&1
+record graph "-F 99 --call-graph dwarf,32768" "$@"
 echo "== phases (share of the samples that unwind to Trainer::step)"
 perf report -i "$work/graph.data" --no-inline --children --sort symbol 2>/dev/null |
 grep -E '^ +[0-9.]+% +[0-9.]+%' | sed -E 's/^ +([0-9.]+)% +[0-9.]+% +\[.\] +/\1 /; s/ +- +- *$//' |

@@ -490,31 +490,28 @@ pub fn tch_updates_per_second(
     Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
-/// The setup step's venv with Stable-Baselines3, SBX and Gymnasium (`scripts/setup.sh`'s
-/// `peers_venv`), next to the torch venv in the cache.
-pub(crate) fn peers_python() -> PathBuf {
-    let cache = std::env::var_os("VIREL_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-            Some(base.join("virel-lab"))
-        })
-        .unwrap_or_else(|| PathBuf::from(".cache/virel-lab"));
-    cache.join("peers/bin/python")
-}
-
-fn default_python() -> PathBuf {
+/// The torch venv the setup step linked as `.libtorch` (or `LIBTORCH`'s):
+/// `<venv>/lib/pythonX.Y/site-packages/torch` → `<venv>`. It lives in the cache directory.
+fn torch_venv() -> Option<PathBuf> {
     let libtorch = std::env::var_os("LIBTORCH")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".libtorch"));
-    // <venv>/lib/pythonX.Y/site-packages/torch → <venv>/bin/python
-    let candidate = libtorch
-        .canonicalize()
-        .ok()
-        .and_then(|p| Some(p.parent()?.parent()?.parent()?.parent()?.join("bin/python")));
-    candidate
+    let venv = libtorch.canonicalize().ok()?;
+    Some(venv.parent()?.parent()?.parent()?.parent()?.to_path_buf())
+}
+
+/// The setup step's venv with Stable-Baselines3, SBX and Gymnasium (`scripts/setup.sh`'s
+/// `peers_venv`), beside the torch venv in the cache.
+pub(crate) fn peers_python() -> PathBuf {
+    torch_venv()
+        .and_then(|v| Some(v.parent()?.join("peers/bin/python")))
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// The torch venv's python, or `python3`.
+fn default_python() -> PathBuf {
+    torch_venv()
+        .map(|v| v.join("bin/python"))
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("python3"))
 }

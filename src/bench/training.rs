@@ -182,8 +182,9 @@ impl TrainingBench {
             .join(format!("{}__{}__{side}__seed{}", c.env, c.algo, c.seed))
     }
 
-    /// The run config our side trains: the env's preset with the bench's shared settings.
-    fn our_config(&self, c: &Cell) -> Result<TrainConfig> {
+    /// The run config our side trains: the env's preset with the bench's shared settings
+    /// ([`Self::run`] validates it once, before any run starts).
+    fn our_config(&self, c: &Cell) -> TrainConfig {
         let mut cfg = TrainConfig::for_env(&c.env);
         cfg.algo = c.algo;
         cfg.seed = c.seed;
@@ -199,8 +200,7 @@ impl TrainingBench {
         cfg.agents.virel.batch_size = self.batch_size;
         cfg.agents.sac.batch_size = self.batch_size;
         cfg.agents.td3.batch_size = self.batch_size;
-        cfg.validate()?;
-        Ok(cfg)
+        cfg
     }
 
     /// Starts a cell's process, pinned to `core` when given.
@@ -217,7 +217,7 @@ impl TrainingBench {
         let dir = self.cell_dir(c);
         match c.side {
             Side::Ours => {
-                let cfg = self.our_config(c)?;
+                let cfg = self.our_config(c);
                 std::fs::create_dir_all(&self.out)?;
                 let config_file = self.out.join(format!(
                     "{}.toml",
@@ -240,7 +240,7 @@ impl TrainingBench {
                     .context("no Python for the peers (--no-python)")?;
                 let id = gymnasium_id(&c.env)
                     .with_context(|| format!("env '{}' has no Gymnasium peer", c.env))?;
-                let cfg = self.our_config(c)?;
+                let cfg = self.our_config(c);
                 let (policy_lr, q_lr) = match c.algo {
                     Algo::Td3 => (cfg.agents.td3.learning_rate, cfg.agents.td3.learning_rate),
                     _ => (cfg.agents.sac.policy_lr, cfg.agents.sac.q_lr),
@@ -321,7 +321,7 @@ impl TrainingBench {
             if dir.exists() {
                 bail!("{} already holds a run: pass another --out", dir.display());
             }
-            self.our_config(c)?;
+            self.our_config(c).validate()?;
         }
         let start = Instant::now();
         let mut results: Vec<(Cell, Result<Outcome>)> = Vec::new();

@@ -250,14 +250,21 @@ impl Virel {
     pub fn observe_residual(&mut self, buffer: &ReplayBuffer) -> f64 {
         let batch = self.scaled(buffer.sample(self.cfg.batch_size));
         let td = self.nets.td_target(&batch, self.cfg.gamma, 0.0);
-        let (y1, y2) = self.scored_targets(&batch, &td);
+        let targets = self.scored_targets(&batch, &td);
         let k = self.scored_rows();
         let q_sa = tch::no_grad(|| {
             self.nets
                 .critic
                 .forward(&batch.obs.narrow(0, 0, k), &batch.actions.narrow(0, 0, k))
         });
-        let score = residual_score(&q_sa, &y1, &y2, self.cfg.p);
+        self.add_score(&q_sa, targets)
+    }
+
+    /// Adds the score of Q_i(s, a) (`[2, B]`, B ≥ [`Self::scored_rows`]) against the scored
+    /// targets to the running estimate, and returns the estimate.
+    fn add_score(&mut self, q_sa: &Tensor, (y1, y2): (Tensor, Tensor)) -> f64 {
+        let k = self.scored_rows();
+        let score = residual_score(&q_sa.narrow(1, 0, k), &y1, &y2, self.cfg.p);
         self.running.add(
             score,
             RunningEpsilon::lambda(k, self.cfg.epsilon_batch_size),
@@ -376,13 +383,9 @@ impl Agent for Virel {
         let critic = self.nets.critic_step(&batch, &td.target);
         let mut pass = None;
         match targets {
-            Some((y1, y2)) => {
+            Some(targets) => {
                 // Q(s, a) from the critic step's forward pass, before its Adam step.
-                let k = self.scored_rows();
-                let score = residual_score(&critic.q.narrow(1, 0, k), &y1, &y2, self.cfg.p);
-                let lambda = RunningEpsilon::lambda(k, self.cfg.epsilon_batch_size);
-                self.running.add(score, lambda);
-                self.epsilon = self.running.value();
+                self.epsilon = self.add_score(&critic.q, targets);
                 let every = self.cfg.epsilon_check_every;
                 if every > 0 && (self.updates + 1).is_multiple_of(every) {
                     pass = self.estimate_epsilon(buffer);
