@@ -9,7 +9,7 @@ use virel_lab::rl::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use virel_lab::rl::virel::{EpsilonEstimator, RunningEpsilon, Virel, residual_error};
 use virel_lab::rl::{AgentSpec, Algo};
 use virel_lab::training::config::{DeviceChoice, TrainConfig};
-use virel_lab::training::{Trainer, obs_tensor, tensor_to_vec};
+use virel_lab::training::{Trainer, obs_tensor, seed_torch, tensor_to_vec};
 
 fn config(env: &str, algo: Algo, steps: u64, seed: u64) -> TrainConfig {
     let mut cfg = TrainConfig::for_env(env);
@@ -113,6 +113,25 @@ fn every_algorithm_learns_the_identity_task() {
             r.mean
         );
     }
+}
+
+#[test]
+fn evaluations_of_different_seeds_start_from_different_states() {
+    let _torch = torch_lock();
+    // Untrained networks of one init: only the start states can tell the returns apart.
+    let returns = |seed: u64| {
+        let mut t = Trainer::new(config("pendulum", Algo::Sac, 1, seed)).unwrap();
+        seed_torch(7);
+        t.agent = t.cfg.build_agent(&t.spec, t.device).unwrap();
+        t.evaluate(10).unwrap().returns
+    };
+    let (one, two) = (returns(1), returns(2));
+    assert_eq!(one, returns(1), "an evaluation repeats itself");
+    let shared: Vec<_> = one.iter().filter(|r| two.contains(r)).collect();
+    assert!(
+        shared.is_empty(),
+        "seeds 1 and 2 share evaluation episodes with returns {shared:?}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ pub mod run_dir;
 mod trainer;
 
 pub use run::{RunSummary, resume, run};
-pub use trainer::{StepReport, Trainer};
+pub use trainer::{EVAL_SEED_STRIDE, StepReport, Trainer, eval_seed};
 
 use crate::envs::Env;
 use crate::rl::{Agent, AgentSpec};
