@@ -1,5 +1,5 @@
 //! The command line: `virel-lab` (the desktop app) and `app | play | train | eval | config |
-//! scene | bench`.
+//! scene | bench | sweep | report`.
 
 use crate::rl::Algo;
 use crate::training::config::{ConfigBuilder, DeviceChoice, TrainConfig, default_run_dir};
@@ -46,6 +46,60 @@ pub enum Command {
     /// Benchmarks: gradient updates/s against PyTorch, and learning on Pendulum.
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+    /// Run a grid of runs (envs × algorithms × variants × seeds) from a sweep file: on this
+    /// machine (--local -j N), as a Slurm job array (--slurm), or one cell (--cell K).
+    /// Finished cells are skipped and interrupted ones resumed.
+    Sweep(SweepArgs),
+    /// Learning curves (IQM across seeds, 95% bootstrap bands) as PNG and SVG, a table of
+    /// final returns per env × algorithm (Markdown, CSV), and the probability of improvement
+    /// over SAC, from run folders.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Run folders, or folders of run folders (a sweep's `out` or `archive`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Folder for curves-ENV.png/.svg, results.md and results.csv.
+    #[arg(long, default_value = "report", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also put results.md into this Markdown file, between `<!-- report:begin -->` and
+    /// `<!-- report:end -->`.
+    #[arg(long, value_name = "FILE")]
+    pub readme: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["local", "slurm", "cell", "status"])))]
+pub struct SweepArgs {
+    /// The sweep file (TOML): name, out, steps, envs, algos, seeds, [set], [variants.NAME],
+    /// [slurm].
+    pub file: PathBuf,
+    /// Run the cells on this machine, -j at a time.
+    #[arg(long)]
+    pub local: bool,
+    /// Cells at once with --local (each pinned to its own core when there are enough).
+    #[arg(short = 'j', long, default_value_t = 1, requires = "local")]
+    pub jobs: usize,
+    /// Write the job-array script to OUT/sweep.sbatch and submit it with sbatch.
+    #[arg(long)]
+    pub slurm: bool,
+    /// With --local or --slurm: print the cells (and the script) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start, resume or skip one cell (what each array task and pool worker runs).
+    #[arg(long, value_name = "K")]
+    pub cell: Option<usize>,
+    /// Print every cell and where it stands.
+    #[arg(long)]
+    pub status: bool,
+    /// Train every cell on this device instead of the one its config names.
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceChoice>,
+    /// No progress bar (a cell run by --cell).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Options that shape a run's config; each overrides the config file and `--set`.
@@ -330,6 +384,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let command = cli.command.unwrap_or(Command::App(AppArgs::default()));
     match command {
         Command::Train(args) => train(args),
+        Command::Sweep(args) => sweep(args),
         command => run_other(command).map(|()| ExitCode::SUCCESS),
     }
 }
@@ -381,6 +436,89 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         out.display()
     );
     Ok(if s.interrupted {
+        ExitCode::from(crate::training::interrupt::exit_code())
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn sweep(args: SweepArgs) -> Result<ExitCode> {
+    use crate::study::{pool, slurm, sweep};
+    crate::training::interrupt::install_handler();
+    at_least_one("-j", args.jobs, "job")?;
+    let sw = sweep::Sweep::load(&args.file)?;
+    let print_cells = |sw: &sweep::Sweep| -> Result<()> {
+        for (cell, state) in sw.cells.iter().zip(sw.states()?) {
+            println!("{:>4}  {:<40} {state}", cell.index, cell.name());
+        }
+        Ok(())
+    };
+    let exe = std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this program: {e}"))?;
+    if let Some(k) = args.cell {
+        let progress = !args.quiet && std::io::stderr().is_terminal();
+        let opts = sweep::CellOptions {
+            device: args.device,
+            progress,
+        };
+        let outcome = sweep::run_cell(&sw, k, &opts)?;
+        let name = sw.cell(k)?.name();
+        match &outcome {
+            sweep::CellOutcome::AlreadyDone => println!("{name}: already finished"),
+            sweep::CellOutcome::Trained(s) => println!(
+                "{name}: {} steps{}",
+                s.env_steps,
+                s.final_eval.as_ref().map_or(" (interrupted)".to_owned(), |e| format!(
+                    ", final eval return {:.1} ± {:.1}",
+                    e.mean, e.std
+                ))
+            ),
+        }
+        return Ok(ExitCode::from(sweep::exit_code(&outcome)));
+    }
+    if args.status || args.dry_run && args.local {
+        print_cells(&sw)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.slurm {
+        let cells = slurm::pending_cells(&sw)?;
+        if args.dry_run {
+            print_cells(&sw)?;
+            println!();
+            print!("{}", slurm::script(&sw, &cells, &exe));
+            return Ok(ExitCode::SUCCESS);
+        }
+        let id = slurm::submit(&sw, &cells, &exe)?;
+        println!(
+            "submitted job {id}: {} cells of {} (script {})",
+            cells.len(),
+            sw.name,
+            sw.out.join("sweep.sbatch").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = pool::run_pool(
+        &sw,
+        &pool::PoolOptions {
+            jobs: args.jobs,
+            device: args.device,
+            exe,
+        },
+    )?;
+    println!(
+        "sweep {}: {} finished now, {} finished before, {} running elsewhere, {} interrupted, {} failed",
+        sw.name,
+        report.finished.len(),
+        report.already_done.len(),
+        report.busy.len(),
+        report.interrupted.len(),
+        report.failed.len()
+    );
+    for (name, why) in &report.failed {
+        eprintln!("failed: {name}: {why}");
+    }
+    Ok(if !report.failed.is_empty() {
+        ExitCode::FAILURE
+    } else if !report.interrupted.is_empty() {
         ExitCode::from(crate::training::interrupt::exit_code())
     } else {
         ExitCode::SUCCESS
@@ -477,5 +615,27 @@ fn run_other(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Bench(cmd) => crate::bench::run(cmd),
+        Command::Sweep(args) => sweep(args).map(|_| ()),
+        Command::Report(args) => {
+            let w = crate::study::report::write_report(
+                &args.dirs,
+                &args.out,
+                std::io::stderr().is_terminal(),
+            )?;
+            if let Some(readme) = &args.readme {
+                crate::study::report::splice_readme(readme, &w.markdown, &args.out)?;
+            }
+            println!(
+                "read {} runs; {} env × algorithm rows; wrote {}",
+                w.runs,
+                w.rows.len(),
+                w.files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
     }
 }

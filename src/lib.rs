@@ -16,6 +16,8 @@
 //!   patched for speed).
 //! - [`record`] — demo videos: off-screen `record`, the overlay's Record button, encoders.
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
+//! - [`study`] — grids of runs (`sweep`: locally or on Slurm) and their reports (`report`:
+//!   curves and tables with confidence intervals).
 //! - [`cli`] — the command line; `main.rs` only calls it.
 //! - [`runtime`] — process-wide libtorch settings.
 
@@ -28,4 +30,5 @@ pub mod rl;
 pub mod runtime;
 pub mod scene;
 pub mod sim;
+pub mod study;
 pub mod training;

@@ -86,3 +86,21 @@ pub fn flush_denormals() {
         _mm_setcsr(_mm_getcsr() | 0x8040);
     }
 }
+
+/// Runs a child process on one core only (its threads included): runs side by side then
+/// neither share nor trade cores.
+pub fn pin_to_core(cmd: &mut std::process::Command, core: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec the closure only builds a CPU set on the stack and makes
+    // one system call, both async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(core, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

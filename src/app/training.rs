@@ -52,12 +52,7 @@ struct SpeedMeter {
 }
 
 fn label(n: usize, cfg: &TrainConfig, loaded: Option<&Path>) -> String {
-    let algo = match cfg.algo {
-        crate::rl::Algo::Virel => "VIREL",
-        crate::rl::Algo::BetaVirel => "β-VIREL",
-        crate::rl::Algo::Sac => "SAC",
-        crate::rl::Algo::Td3 => "TD3",
-    };
+    let algo = cfg.algo.display_name();
     let from = loaded.map_or(String::new(), |p| {
         format!(
             " from {}",

@@ -207,7 +207,7 @@ impl TrainingBench {
     fn spawn(&self, c: &Cell, core: Option<usize>) -> Result<Child> {
         let mut cmd = self.command(c)?;
         if let Some(core) = core {
-            pin_to_core(&mut cmd, core);
+            crate::runtime::pin_to_core(&mut cmd, core);
         }
         cmd.spawn()
             .with_context(|| format!("cannot start {}", cmd.get_program().to_string_lossy()))
@@ -448,23 +448,6 @@ impl TrainingBench {
             }
         }
         s
-    }
-}
-
-/// Runs the child on one core only (its threads included).
-fn pin_to_core(cmd: &mut Command, core: usize) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: between fork and exec the closure only builds a CPU set on the stack and makes
-    // one system call, both async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(core, &mut set);
-            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
     }
 }
 

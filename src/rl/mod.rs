@@ -44,6 +44,16 @@ impl Algo {
             Algo::Td3 => "td3",
         }
     }
+
+    /// The name people read: in the overlay, in reports.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Algo::Virel => "VIREL",
+            Algo::BetaVirel => "β-VIREL",
+            Algo::Sac => "SAC",
+            Algo::Td3 => "TD3",
+        }
+    }
 }
 
 impl std::fmt::Display for Algo {

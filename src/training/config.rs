@@ -362,7 +362,8 @@ impl ConfigBuilder {
         self.set_value(key, value, &origin)
     }
 
-    fn set_value(&mut self, key: &str, value: toml::Value, origin: &str) -> Result<()> {
+    /// Sets `key.path` to `value`; `origin` (a file and table, a flag) names it in errors.
+    pub fn set_value(&mut self, key: &str, value: toml::Value, origin: &str) -> Result<()> {
         let mut nested = value;
         for part in key.rsplit('.') {
             let mut t = toml::Table::new();

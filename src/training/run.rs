@@ -26,6 +26,24 @@ pub struct RunSummary {
     pub steps_per_second: f64,
     pub interrupted: bool,
     pub final_eval: Option<EvalResult>,
+    /// The machine this invocation ran on (its host name), and its device.
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub device: String,
+}
+
+/// This machine's host name ("" if it has none).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        String::new()
+    }
 }
 
 /// Trains `cfg` in a new run folder `out`. Nothing is written before the run could be built,
@@ -197,6 +215,8 @@ fn drive(mut t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
         steps_per_second: (t.counters.env_steps - start_counters.env_steps) as f64 / wall.max(1e-9),
         interrupted,
         final_eval,
+        host: host_name(),
+        device: format!("{:?}", t.device).to_lowercase(),
     };
     checkpoint::write_atomically(
         &out.join(SUMMARY_FILE),

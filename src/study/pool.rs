@@ -1,0 +1,203 @@
+//! `sweep --local -j N`: the cells run as child processes (`virel-lab sweep FILE --cell K`,
+//! the command a Slurm array task runs), N at a time on a rayon pool in the sweep's order,
+//! each pinned to its own core when there are enough; finished cells are skipped, partial
+//! ones resumed. A signal to the pool reaches every running cell, which checkpoints and stops.
+
+use super::sweep::{CellState, Sweep};
+use crate::training::config::DeviceChoice;
+use crate::training::interrupt;
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How the local pool runs.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Cells at once.
+    pub jobs: usize,
+    /// Every cell on this device instead of its own.
+    pub device: Option<DeviceChoice>,
+    /// The binary that runs a cell (`virel-lab`).
+    pub exe: std::path::PathBuf,
+}
+
+/// How the cells of one pool invocation ended.
+#[derive(Debug, Default)]
+pub struct PoolReport {
+    pub finished: Vec<String>,
+    pub already_done: Vec<String>,
+    pub busy: Vec<String>,
+    pub failed: Vec<(String, String)>,
+    pub interrupted: Vec<String>,
+}
+
+fn clock() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Cores this process may run on.
+fn usable_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The last non-empty line of a cell's log: what a failure said.
+fn last_line(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("(empty log)")
+        .to_owned()
+}
+
+/// Waits for a cell's process, passing a signal the pool received on to it once.
+fn wait_forwarding_signals(child: &mut Child) -> std::io::Result<std::process::ExitStatus> {
+    let mut forwarded = false;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if interrupt::requested() && !forwarded {
+            // SAFETY: kill(2) on the pid of a child this process has not yet reaped.
+            unsafe {
+                libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+            }
+            forwarded = true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs every unfinished cell of `sweep`, `opts.jobs` at a time.
+pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
+    let states = sweep.states()?;
+    let report = Mutex::new(PoolReport::default());
+    let mut todo = Vec::new();
+    for (cell, state) in sweep.cells.iter().zip(&states) {
+        match state {
+            CellState::Done { .. } => report.lock().unwrap().already_done.push(cell.name()),
+            CellState::Busy { pid } => {
+                println!("{} skip  {} (process {pid} runs it)", clock(), cell.name());
+                report.lock().unwrap().busy.push(cell.name());
+            }
+            _ => todo.push((cell.index, state.clone())),
+        }
+    }
+    let total = todo.len();
+    println!(
+        "{} sweep {}: {} cells, {} done, {} to run, {} at a time → {}",
+        clock(),
+        sweep.name,
+        sweep.cells.len(),
+        report.lock().unwrap().already_done.len(),
+        total,
+        opts.jobs,
+        sweep.out.display()
+    );
+    let logs = sweep.log_dir();
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let pin = opts.jobs <= usable_cores();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .thread_name(|i| format!("sweep-worker-{i}"))
+        .build()
+        .context("cannot start the pool's threads")?;
+    let started = Mutex::new(0usize);
+    pool.scope_fifo(|s| {
+        for (index, state) in todo {
+            let (report, started, logs) = (&report, &started, &logs);
+            s.spawn_fifo(move |_| {
+                let cell = &sweep.cells[index];
+                let name = cell.name();
+                if interrupt::requested() {
+                    report.lock().unwrap().interrupted.push(name);
+                    return;
+                }
+                let n = {
+                    let mut k = started.lock().unwrap();
+                    *k += 1;
+                    *k
+                };
+                println!("{} start {n}/{total} {name} ({state})", clock());
+                let log = logs.join(format!("{name}.log"));
+                let outcome = run_child(sweep, index, opts, &log, pin);
+                let mut r = report.lock().unwrap();
+                match outcome {
+                    Ok((status, took)) if status.success() => {
+                        let result = sweep
+                            .state(cell)
+                            .map_or_else(|e| format!("{e:#}"), |s| s.to_string());
+                        println!(
+                            "{} done  {name}: {result} in {:.1} min",
+                            clock(),
+                            took.as_secs_f64() / 60.0
+                        );
+                        r.finished.push(name);
+                    }
+                    Ok((status, _)) if interrupt::requested() => {
+                        println!("{} stopped {name} ({status}): it resumes next time", clock());
+                        r.interrupted.push(name);
+                    }
+                    Ok((status, _)) => {
+                        let why = last_line(&log);
+                        println!(
+                            "{} FAILED {name} ({status}): {why} (log: {})",
+                            clock(),
+                            log.display()
+                        );
+                        r.failed.push((name, why));
+                    }
+                    Err(e) => {
+                        println!("{} FAILED {name}: {e:#}", clock());
+                        r.failed.push((name, format!("{e:#}")));
+                    }
+                }
+            });
+        }
+    });
+    Ok(report.into_inner().unwrap())
+}
+
+fn run_child(
+    sweep: &Sweep,
+    index: usize,
+    opts: &PoolOptions,
+    log: &Path,
+    pin: bool,
+) -> Result<(std::process::ExitStatus, Duration)> {
+    let out = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("cannot open {}", log.display()))?;
+    let mut cmd = Command::new(&opts.exe);
+    cmd.arg("sweep")
+        .arg(&sweep.file)
+        .args(["--cell", &index.to_string(), "--quiet"])
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out);
+    if let Some(d) = opts.device {
+        cmd.args(["--device", &d.to_string()]);
+    }
+    if pin && let Some(core) = rayon::current_thread_index() {
+        crate::runtime::pin_to_core(&mut cmd, core);
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", opts.exe.display()))?;
+    let status = wait_forwarding_signals(&mut child)?;
+    Ok((status, start.elapsed()))
+}

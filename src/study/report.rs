@@ -1,0 +1,715 @@
+//! `virel-lab report DIR... --out report/`: reads run folders (a run folder, or a folder of
+//! them), groups them by env and algorithm (with the sweep variant, when the folder is named
+//! `env__algo__variant__seed`), and writes
+//! - per env, learning curves of the deterministic evaluations: IQM across seeds with a 95%
+//!   bootstrap band, on one step grid, as `curves-ENV.png` and `.svg`;
+//! - per env × algorithm, the final deterministic return (IQM, mean, 95% CI of the IQM),
+//!   forward velocity and episode length: `results.md` and `results.csv`;
+//! - across envs, the probability of improvement of each algorithm over SAC with its 95% CI
+//!   (rliable's), in the same files.
+
+use super::stats::{self, Interval};
+use super::sweep::NAME_SEPARATOR;
+use crate::rl::Algo;
+use crate::training::RunSummary;
+use crate::training::checkpoint::write_atomically;
+use crate::training::config::TrainConfig;
+use crate::training::logger::METRICS_FILE;
+use crate::training::run_dir::{CONFIG_FILE, SUMMARY_FILE};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The metric the curves and the final return come from.
+pub const EVAL_METRIC: &str = "eval/episodic_return";
+
+/// One run as the report reads it.
+#[derive(Clone, Debug)]
+pub struct RunRecord {
+    pub dir: PathBuf,
+    pub env: String,
+    pub algo: Algo,
+    /// Sweep variant (`default` or none: the algorithm alone).
+    pub variant: Option<String>,
+    pub seed: u64,
+    /// Deterministic evaluations: (env step, mean return), by step.
+    pub curve: Vec<(u64, f64)>,
+    /// How it ended, when it did.
+    pub summary: Option<RunSummary>,
+}
+
+impl RunRecord {
+    /// The group a run is aggregated in: the algorithm, and its variant unless `default`.
+    pub fn label(&self) -> String {
+        match &self.variant {
+            Some(v) if v != super::sweep::DEFAULT_VARIANT => {
+                format!("{} ({v})", self.algo.display_name())
+            }
+            _ => self.algo.display_name().to_owned(),
+        }
+    }
+
+    /// The final evaluation of a run that finished (not interrupted).
+    pub fn final_eval(&self) -> Option<&crate::training::EvalResult> {
+        self.summary
+            .as_ref()
+            .filter(|s| !s.interrupted)
+            .and_then(|s| s.final_eval.as_ref())
+    }
+}
+
+/// Reads the evaluation curve out of a `metrics.csv`.
+pub fn read_curve(path: &Path) -> Result<Vec<(u64, f64)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut curve = BTreeMap::new();
+    // A line without its newline is being written by a running run: left for next time.
+    let complete = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
+    for (i, line) in complete.map(str::trim_end).enumerate().skip(1) {
+        let f: Vec<&str> = line.splitn(4, ',').collect();
+        if f.len() != 4 {
+            bail!(
+                "{} line {}: expected step,wall_time,metric,value",
+                path.display(),
+                i + 1
+            );
+        }
+        if f[2] != EVAL_METRIC {
+            continue;
+        }
+        let bad = || format!("{} line {}: '{line}' is not a number", path.display(), i + 1);
+        let step: u64 = f[0].parse().with_context(bad)?;
+        let value: f64 = f[3].trim().parse().with_context(bad)?;
+        // A resumed run logs again what its interrupted process logged after the checkpoint:
+        // the later row wins.
+        curve.insert(step, value);
+    }
+    Ok(curve.into_iter().collect())
+}
+
+/// Reads one run folder.
+pub fn read_run(dir: &Path) -> Result<RunRecord> {
+    let cfg_path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&cfg_path)
+        .with_context(|| format!("cannot read {}", cfg_path.display()))?;
+    let cfg: TrainConfig = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!("{}: not a run config: {}", cfg_path.display(), e.message().trim())
+    })?;
+    let summary_path = dir.join(SUMMARY_FILE);
+    let summary = if summary_path.exists() {
+        let text = std::fs::read_to_string(&summary_path)
+            .with_context(|| format!("cannot read {}", summary_path.display()))?;
+        Some(toml::from_str::<RunSummary>(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a run summary: {}",
+                summary_path.display(),
+                e.message().trim()
+            )
+        })?)
+    } else {
+        None
+    };
+    let metrics = dir.join(METRICS_FILE);
+    let curve = if metrics.exists() {
+        read_curve(&metrics)?
+    } else {
+        Vec::new()
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parts: Vec<&str> = name.split(NAME_SEPARATOR).collect();
+    let variant = (parts.len() == 4 && parts[1] == cfg.algo.name()).then(|| parts[2].to_owned());
+    Ok(RunRecord {
+        dir: dir.to_owned(),
+        env: super::sweep::env_label(&cfg.env),
+        algo: cfg.algo,
+        variant,
+        seed: cfg.seed,
+        curve,
+        summary,
+    })
+}
+
+/// The run folders in `paths`: each is a run folder (it holds `config.toml`) or a folder
+/// whose sub-folders are.
+pub fn find_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut runs = Vec::new();
+    for p in paths {
+        if p.join(CONFIG_FILE).is_file() {
+            runs.push(p.clone());
+            continue;
+        }
+        if !p.is_dir() {
+            bail!("{}: not a run folder nor a folder of them (no such folder)", p.display());
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+            .with_context(|| format!("cannot read {}", p.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|d| d.join(CONFIG_FILE).is_file())
+            .collect();
+        if found.is_empty() {
+            bail!(
+                "{}: holds no run folder (a folder with {CONFIG_FILE})",
+                p.display()
+            );
+        }
+        found.sort();
+        runs.extend(found);
+    }
+    Ok(runs)
+}
+
+/// One run's curve on `grid`: linear between its evaluations, none before its first or
+/// after its last.
+pub fn on_grid(curve: &[(u64, f64)], grid: &[u64]) -> Vec<Option<f64>> {
+    grid.iter()
+        .map(|&g| {
+            let after = curve.iter().position(|&(s, _)| s >= g)?;
+            let (s1, v1) = curve[after];
+            if s1 == g {
+                return Some(v1);
+            }
+            let (s0, v0) = *curve.get(after.checked_sub(1)?)?;
+            Some(v0 + (v1 - v0) * (g - s0) as f64 / (s1 - s0) as f64)
+        })
+        .collect()
+}
+
+/// The step grid of an env's runs: multiples of the smallest gap between evaluations, up to
+/// the longest run.
+pub fn step_grid(curves: &[&[(u64, f64)]]) -> Vec<u64> {
+    let gap = curves
+        .iter()
+        .flat_map(|c| c.windows(2).map(|w| w[1].0 - w[0].0))
+        .filter(|&g| g > 0)
+        .min();
+    let last = curves.iter().filter_map(|c| c.last()).map(|p| p.0).max();
+    match (gap, last) {
+        (Some(gap), Some(last)) => (1..=last / gap).map(|k| k * gap).collect(),
+        (None, Some(last)) => vec![last],
+        _ => Vec::new(),
+    }
+}
+
+/// An aggregated curve: at each grid step that at least one run reached, the IQM and its
+/// 95% interval over the runs there.
+#[derive(Clone, Debug)]
+pub struct CurvePoint {
+    pub step: u64,
+    pub runs: usize,
+    pub iqm: f64,
+    pub ci: Interval,
+}
+
+pub fn aggregate_curve(runs: &[&RunRecord], grid: &[u64]) -> Vec<CurvePoint> {
+    let on: Vec<Vec<Option<f64>>> = runs.iter().map(|r| on_grid(&r.curve, grid)).collect();
+    grid.iter()
+        .enumerate()
+        .filter_map(|(k, &step)| {
+            let values: Vec<f64> = on.iter().filter_map(|c| c[k]).collect();
+            if values.is_empty() {
+                return None;
+            }
+            let (iqm, ci) = stats::iqm_with_interval(&values);
+            Some(CurvePoint {
+                step,
+                runs: values.len(),
+                iqm,
+                ci,
+            })
+        })
+        .collect()
+}
+
+/// One row of the results table.
+#[derive(Clone, Debug)]
+pub struct ResultRow {
+    pub env: String,
+    pub label: String,
+    pub finished: usize,
+    pub runs: usize,
+    pub steps: (u64, u64),
+    pub iqm: f64,
+    pub mean: f64,
+    pub ci: Interval,
+    /// Mean over finished runs of the final evaluation's forward velocity (m/s).
+    pub velocity: Option<f64>,
+    pub episode_length: f64,
+    /// Where the runs ran: `host/device`, each once.
+    pub ran_on: Vec<String>,
+}
+
+/// Forward velocity of an evaluation: its `forward` term over the scene's weight.
+fn velocity(env: &str, eval: &crate::training::EvalResult) -> Option<f64> {
+    let forward = eval.term_means.get("forward")?;
+    let w = crate::scene::load(env).ok()?.task.forward_reward_weight;
+    (w != 0.0).then(|| forward / f64::from(w))
+}
+
+/// Envs → labels → runs, in a stable order (labels as SAC, TD3, VIREL, β-VIREL sort by name).
+pub type Groups<'a> = BTreeMap<String, BTreeMap<String, Vec<&'a RunRecord>>>;
+
+pub fn group(runs: &[RunRecord]) -> Groups<'_> {
+    let mut g: Groups = BTreeMap::new();
+    for r in runs {
+        g.entry(r.env.clone())
+            .or_default()
+            .entry(r.label())
+            .or_default()
+            .push(r);
+    }
+    g
+}
+
+pub fn result_row(env: &str, label: &str, runs: &[&RunRecord]) -> Option<ResultRow> {
+    let finished: Vec<&RunRecord> = runs
+        .iter()
+        .copied()
+        .filter(|r| r.final_eval().is_some())
+        .collect();
+    if finished.is_empty() {
+        return None;
+    }
+    let returns: Vec<f64> = finished
+        .iter()
+        .map(|r| r.final_eval().expect("finished").mean)
+        .collect();
+    let (iqm, ci) = stats::iqm_with_interval(&returns);
+    let velocities: Vec<f64> = finished
+        .iter()
+        .filter_map(|r| velocity(&r.env, r.final_eval()?))
+        .collect();
+    let steps: Vec<u64> = finished
+        .iter()
+        .map(|r| r.summary.as_ref().map_or(0, |s| s.env_steps))
+        .collect();
+    let mut ran_on: Vec<String> = finished
+        .iter()
+        .map(|r| {
+            let s = r.summary.as_ref().expect("finished");
+            if s.host.is_empty() {
+                "unrecorded".to_owned()
+            } else {
+                format!("{}/{}", s.host, s.device)
+            }
+        })
+        .collect();
+    ran_on.sort();
+    ran_on.dedup();
+    Some(ResultRow {
+        env: env.to_owned(),
+        label: label.to_owned(),
+        finished: finished.len(),
+        runs: runs.len(),
+        steps: (
+            steps.iter().copied().min().unwrap_or(0),
+            steps.iter().copied().max().unwrap_or(0),
+        ),
+        iqm,
+        mean: stats::mean(&returns),
+        ci,
+        velocity: (!velocities.is_empty()).then(|| stats::mean(&velocities)),
+        episode_length: stats::mean(
+            &finished
+                .iter()
+                .map(|r| r.final_eval().expect("finished").mean_length)
+                .collect::<Vec<_>>(),
+        ),
+        ran_on,
+    })
+}
+
+/// The probability that `label` beats `baseline` on a random env of those where both have
+/// finished runs, with its 95% interval and the envs it covers.
+#[derive(Clone, Debug)]
+pub struct Improvement {
+    pub label: String,
+    pub baseline: String,
+    pub envs: Vec<String>,
+    pub probability: f64,
+    pub ci: Interval,
+}
+
+pub fn improvements(groups: &Groups, baseline: &str) -> Vec<Improvement> {
+    let finals = |runs: &Vec<&RunRecord>| -> Vec<f64> {
+        runs.iter()
+            .filter_map(|r| r.final_eval().map(|e| e.mean))
+            .collect()
+    };
+    let labels: std::collections::BTreeSet<&String> =
+        groups.values().flat_map(|g| g.keys()).collect();
+    labels
+        .into_iter()
+        .filter(|l| l.as_str() != baseline)
+        .filter_map(|label| {
+            let mut envs = Vec::new();
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            for (env, g) in groups {
+                let (Some(a), Some(b)) = (g.get(label), g.get(baseline)) else {
+                    continue;
+                };
+                let (a, b) = (finals(a), finals(b));
+                if a.is_empty() || b.is_empty() {
+                    continue;
+                }
+                envs.push(env.clone());
+                x.push(a);
+                y.push(b);
+            }
+            if envs.is_empty() {
+                return None;
+            }
+            let (probability, ci) = stats::probability_of_improvement_with_interval(&x, &y);
+            Some(Improvement {
+                label: label.clone(),
+                baseline: baseline.to_owned(),
+                envs,
+                probability,
+                ci,
+            })
+        })
+        .collect()
+}
+
+/// Colours of the curves: one per algorithm, the same in every picture.
+fn colour(label: &str) -> plotters::style::RGBColor {
+    use plotters::style::RGBColor;
+    let base = match label.split(' ').next().unwrap_or(label) {
+        "VIREL" => RGBColor(31, 119, 180),
+        "β-VIREL" => RGBColor(148, 103, 189),
+        "SAC" => RGBColor(255, 127, 14),
+        "TD3" => RGBColor(44, 160, 44),
+        _ => RGBColor(127, 127, 127),
+    };
+    if label.contains('(') {
+        // A variant: the algorithm's colour, darker.
+        RGBColor(base.0 / 2, base.1 / 2, base.2 / 2)
+    } else {
+        base
+    }
+}
+
+/// Makes egui's bundled Ubuntu font plotters' sans-serif (no system fonts needed).
+fn register_font() -> Result<()> {
+    static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        )
+        .is_ok()
+    });
+    if !ok {
+        bail!("the bundled font could not be loaded");
+    }
+    Ok(())
+}
+
+/// Draws one env's curves on any plotters backend.
+fn draw_curves<DB: plotters::prelude::DrawingBackend>(
+    root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    env: &str,
+    curves: &[(String, usize, Vec<CurvePoint>)],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    use plotters::prelude::*;
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("drawing {env}: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let points = curves.iter().flat_map(|c| c.2.iter());
+    let x_max = points.clone().map(|p| p.step).max().unwrap_or(1) as f64;
+    let (mut y_min, mut y_max) = points.fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.ci.lo).min(p.iqm), hi.max(p.ci.hi).max(p.iqm))
+    });
+    if y_min > y_max {
+        (y_min, y_max) = (0.0, 1.0);
+    }
+    let pad = ((y_max - y_min) * 0.05).max(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!("{env}: deterministic evaluation return (IQM, 95% CI)"),
+            ("sans-serif", 24),
+        )
+        .margin(12)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..x_max / 1000.0, (y_min - pad)..(y_max + pad))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("env steps (thousands)")
+        .y_desc("return")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .label_style(("sans-serif", 15))
+        .axis_desc_style(("sans-serif", 17))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    for (label, seeds, points) in curves {
+        let c = colour(label);
+        let band: Vec<(f64, f64)> = points
+            .iter()
+            .map(|p| (p.step as f64 / 1000.0, p.ci.hi))
+            .chain(
+                points
+                    .iter()
+                    .rev()
+                    .map(|p| (p.step as f64 / 1000.0, p.ci.lo)),
+            )
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.step as f64 / 1000.0, p.iqm)),
+                c.stroke_width(3),
+            ))
+            .map_err(err)?
+            .label(format!(
+                "{label} ({seeds} seed{})",
+                if *seeds == 1 { "" } else { "s" }
+            ))
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// What a report wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub runs: usize,
+    pub files: Vec<PathBuf>,
+    pub rows: Vec<ResultRow>,
+    pub improvements: Vec<Improvement>,
+    pub markdown: String,
+}
+
+fn fmt_ci(ci: &Interval) -> String {
+    format!("[{:.0}, {:.0}]", ci.lo, ci.hi)
+}
+
+/// Reads `paths` and writes the report into `out`.
+pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Written> {
+    let dirs = find_runs(paths)?;
+    let bar = if progress {
+        indicatif::ProgressBar::new(dirs.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("reading runs [{wide_bar}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut runs = Vec::new();
+    for d in &dirs {
+        bar.set_message(d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        runs.push(read_run(d)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    register_font()?;
+    let groups = group(&runs);
+    let mut files = Vec::new();
+    let mut rows = Vec::new();
+    let mut md = String::new();
+    writeln!(
+        md,
+        "Deterministic evaluations (10 episodes unless a run's config says otherwise). Curves: \
+         interquartile mean (IQM) across seeds with a 95% stratified-bootstrap band ({} \
+         resamples). Final return: each finished run's last evaluation; IQM, mean and the 95% \
+         bootstrap CI of the IQM across seeds (with fewer than 4 seeds the IQM is the mean).\n",
+        stats::BOOTSTRAP_REPS
+    )?;
+    for (env, labels) in &groups {
+        let all: Vec<&[(u64, f64)]> = labels
+            .values()
+            .flat_map(|rs| rs.iter().map(|r| r.curve.as_slice()))
+            .collect();
+        let grid = step_grid(&all);
+        let curves: Vec<(String, usize, Vec<CurvePoint>)> = labels
+            .iter()
+            .map(|(l, rs)| (l.clone(), rs.len(), aggregate_curve(rs, &grid)))
+            .collect();
+        let png = out.join(format!("curves-{env}.png"));
+        let svg = out.join(format!("curves-{env}.svg"));
+        {
+            use plotters::prelude::*;
+            draw_curves(
+                BitMapBackend::new(&png, (960, 600)).into_drawing_area(),
+                env,
+                &curves,
+            )?;
+            draw_curves(
+                SVGBackend::new(&svg, (960, 600)).into_drawing_area(),
+                env,
+                &curves,
+            )?;
+        }
+        files.extend([png, svg]);
+        writeln!(md, "### {env}\n")?;
+        writeln!(md, "![{env}: learning curves](curves-{env}.png)\n")?;
+        writeln!(
+            md,
+            "| algorithm | seeds (finished/all) | env steps | IQM | mean | 95% CI (IQM) | forward velocity | episode length | ran on |"
+        )?;
+        writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
+        for (label, rs) in labels {
+            let Some(row) = result_row(env, label, rs) else {
+                writeln!(
+                    md,
+                    "| {label} | 0/{} | | | | | | | (none finished) |",
+                    rs.len()
+                )?;
+                continue;
+            };
+            let steps = if row.steps.0 == row.steps.1 {
+                row.steps.0.to_string()
+            } else {
+                format!("{}–{}", row.steps.0, row.steps.1)
+            };
+            writeln!(
+                md,
+                "| {label} | {}/{} | {steps} | {:.0} | {:.0} | {} | {} | {:.0} | {} |",
+                row.finished,
+                row.runs,
+                row.iqm,
+                row.mean,
+                fmt_ci(&row.ci),
+                row.velocity
+                    .map_or("–".to_owned(), |v| format!("{v:.2} m/s")),
+                row.episode_length,
+                row.ran_on.join(", ")
+            )?;
+            rows.push(row);
+        }
+        writeln!(md)?;
+    }
+    let improvements = improvements(&groups, Algo::Sac.display_name());
+    if !improvements.is_empty() {
+        writeln!(md, "### Probability of improvement over SAC\n")?;
+        writeln!(
+            md,
+            "P(X > SAC): the chance that a run of X ends above a run of SAC on an env drawn at \
+             random from those where both finished (rliable's probability of improvement; ties \
+             count ½), with its 95% stratified-bootstrap CI. Above 0.5 favours X.\n"
+        )?;
+        writeln!(md, "| algorithm | P(X > SAC) | 95% CI | envs |")?;
+        writeln!(md, "|---|---:|---:|---|")?;
+        for i in &improvements {
+            writeln!(
+                md,
+                "| {} | {:.2} | [{:.2}, {:.2}] | {} |",
+                i.label,
+                i.probability,
+                i.ci.lo,
+                i.ci.hi,
+                i.envs.join(", ")
+            )?;
+        }
+    }
+    let md_path = out.join("results.md");
+    write_atomically(&md_path, md.as_bytes())?;
+    let mut csv = String::from(
+        "env,algorithm,finished,runs,min_steps,max_steps,iqm,mean,ci_low,ci_high,forward_velocity,episode_length,ran_on\n",
+    );
+    for r in &rows {
+        writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            r.env,
+            r.label,
+            r.finished,
+            r.runs,
+            r.steps.0,
+            r.steps.1,
+            r.iqm,
+            r.mean,
+            r.ci.lo,
+            r.ci.hi,
+            r.velocity.map_or(String::new(), |v| v.to_string()),
+            r.episode_length,
+            r.ran_on.join(" ")
+        )?;
+    }
+    for i in &improvements {
+        writeln!(
+            csv,
+            "(all: {}),P({} > {}),,,,,{},,{},{},,,",
+            i.envs.join(" "),
+            i.label,
+            i.baseline,
+            i.probability,
+            i.ci.lo,
+            i.ci.hi
+        )?;
+    }
+    let csv_path = out.join("results.csv");
+    write_atomically(&csv_path, csv.as_bytes())?;
+    files.extend([md_path, csv_path]);
+    Ok(Written {
+        runs: runs.len(),
+        files,
+        rows,
+        improvements,
+        markdown: md,
+    })
+}
+
+/// Markers around the part of a Markdown file that `report --readme` replaces.
+pub const README_BEGIN: &str = "<!-- report:begin -->";
+pub const README_END: &str = "<!-- report:end -->";
+
+/// Replaces the text between [`README_BEGIN`] and [`README_END`] in `readme` with `body`, a
+/// report written to `out` (its pictures are linked from the readme's folder); the rest of
+/// the file is untouched. Refused when the markers are missing.
+pub fn splice_readme(readme: &Path, body: &str, out: &Path) -> Result<()> {
+    let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()));
+    let base = abs(readme)?.parent().map(Path::to_owned).unwrap_or_default();
+    let prefix = abs(out)?
+        .strip_prefix(&base)
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--readme {}: the report folder {} must lie under the readme's folder, for its pictures to be linked",
+                readme.display(),
+                out.display()
+            )
+        })?
+        .to_owned();
+    let body = body.replace("](curves-", &format!("]({}/curves-", prefix.display()));
+    let text = std::fs::read_to_string(readme)
+        .with_context(|| format!("cannot read {}", readme.display()))?;
+    let (Some(b), Some(e)) = (text.find(README_BEGIN), text.find(README_END)) else {
+        bail!(
+            "{}: no '{README_BEGIN}' … '{README_END}' markers to put the report between",
+            readme.display()
+        );
+    };
+    if e < b {
+        bail!("{}: '{README_END}' comes before '{README_BEGIN}'", readme.display());
+    }
+    let spliced = format!(
+        "{}{README_BEGIN}\n{body}{}",
+        &text[..b],
+        &text[e..]
+    );
+    write_atomically(readme, spliced.as_bytes())
+}

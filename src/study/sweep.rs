@@ -1,0 +1,586 @@
+//! A sweep file (TOML) and the grid of cells it describes: envs × algorithms × named override
+//! sets (variants) × seeds, each cell one run folder `env__algo__variant__seed` under the
+//! file's `out` folder. A cell is started, resumed, or skipped when finished by
+//! [`run_cell`], the one path both the local pool ([`super::pool`]) and a Slurm array task
+//! ([`super::slurm`]) take.
+//!
+//! ```toml
+//! name = "five-robots"
+//! out = "../../runs/five-robots"        # run folders, relative to this file
+//! archive = "runs"                      # finished cells' summary, config, thinned metrics
+//! steps = 100_000
+//! envs = ["hopper", "half_cheetah"]
+//! algos = [["virel", "sac"], ["beta-virel", "td3"]]   # groups, run in this order
+//! seeds = [1, 2, 3]
+//! [set]                                 # any config key, for every cell
+//! eval_every = 10_000
+//! [variants.batch]                      # named override sets (default: one, "default")
+//! "virel.epsilon_estimator" = "batch"
+//! [slurm]
+//! time = "48:00:00"
+//! ```
+
+use crate::rl::Algo;
+use crate::training::checkpoint;
+use crate::training::config::{ConfigBuilder, TrainConfig};
+use crate::training::run_dir::{CONFIG_FILE, LOCK_FILE, SUMMARY_FILE};
+use crate::training::{RunSummary, interrupt};
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The variant of a sweep without `[variants]`: no overrides.
+pub const DEFAULT_VARIANT: &str = "default";
+/// Joins the parts of a cell's name; never inside a part.
+pub const NAME_SEPARATOR: &str = "__";
+
+/// A sweep file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFileText {
+    name: String,
+    out: PathBuf,
+    #[serde(default)]
+    archive: Option<PathBuf>,
+    steps: u64,
+    envs: Vec<String>,
+    algos: AlgoGroups,
+    seeds: Vec<u64>,
+    #[serde(default)]
+    set: toml::Table,
+    #[serde(default)]
+    variants: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    slurm: SlurmSettings,
+}
+
+/// Algorithms as one list, or as groups that run one after the other (the claim first).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AlgoGroups {
+    One(Vec<Algo>),
+    Groups(Vec<Vec<Algo>>),
+}
+
+/// What an array job asks Slurm for, per cell.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmSettings {
+    /// Cores per cell (also the cell's torch threads).
+    pub cpus_per_task: u32,
+    /// GPUs per cell; with any, cells train with `--device cuda`.
+    pub gpus: u32,
+    /// Time limit per cell, as `sbatch --time` takes it.
+    pub time: String,
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    /// Cells running at once (`--array=…%N`); none: as many as Slurm allows.
+    pub max_parallel: Option<u32>,
+    /// Memory per cell, as `sbatch --mem` takes it.
+    pub mem: Option<String>,
+}
+
+impl Default for SlurmSettings {
+    fn default() -> Self {
+        Self {
+            cpus_per_task: 1,
+            gpus: 0,
+            time: "24:00:00".into(),
+            partition: None,
+            account: None,
+            max_parallel: None,
+            mem: None,
+        }
+    }
+}
+
+/// A sweep: its file, where its runs go, and every cell, in the order they run.
+#[derive(Debug)]
+pub struct Sweep {
+    /// The sweep file, absolute.
+    pub file: PathBuf,
+    pub name: String,
+    /// Folder of the cells' run folders.
+    pub out: PathBuf,
+    /// Folder where finished cells are copied, thinned, to be committed.
+    pub archive: Option<PathBuf>,
+    pub slurm: SlurmSettings,
+    pub cells: Vec<Cell>,
+}
+
+/// One run of the grid.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    /// Position in the sweep (the Slurm array index).
+    pub index: usize,
+    pub env: String,
+    pub algo: Algo,
+    pub variant: String,
+    pub seed: u64,
+    /// The run's config: env preset, `[set]`, the variant, then env, algo, seed and steps.
+    pub config: TrainConfig,
+}
+
+impl Cell {
+    /// `env__algo__variant__seed`, the run folder's name.
+    pub fn name(&self) -> String {
+        [
+            env_label(&self.env),
+            self.algo.name().to_owned(),
+            self.variant.clone(),
+            self.seed.to_string(),
+        ]
+        .join(NAME_SEPARATOR)
+    }
+}
+
+/// An env as it appears in names: a scene file by its stem.
+pub fn env_label(env: &str) -> String {
+    if env.ends_with(".ron") || env.contains('/') {
+        Path::new(env)
+            .file_stem()
+            .map_or_else(|| env.to_owned(), |s| s.to_string_lossy().into_owned())
+    } else {
+        env.to_owned()
+    }
+}
+
+fn check_part(file: &Path, key: &str, part: &str) -> Result<()> {
+    let ok = !part.is_empty()
+        && !part.contains(NAME_SEPARATOR)
+        && part
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if !ok {
+        bail!(
+            "{}: {key} '{part}': a name part is letters, digits, '-', '_' or '.', without '{NAME_SEPARATOR}'",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// `a.b = v` for every leaf of a table.
+fn leaves(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => leaves(&key, t, out),
+            v => out.push((key, v.clone())),
+        }
+    }
+}
+
+/// Keys the grid sets itself, refused in `[set]` and variants.
+const GRID_KEYS: [&str; 4] = ["env", "algo", "seed", "steps"];
+
+impl Sweep {
+    /// Reads and expands a sweep file; every cell's config is built and checked, so that a
+    /// bad key fails here, naming the file, the table and the key, before anything runs.
+    pub fn load(file: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read sweep file {}", file.display()))?;
+        let f: SweepFileText = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "sweep file {}{line}: {}",
+                file.display(),
+                e.message().trim()
+            )
+        })?;
+        let file = std::path::absolute(file)
+            .with_context(|| format!("cannot resolve {}", file.display()))?;
+        let base = file.parent().unwrap_or(Path::new("/"));
+        check_part(&file, "name", &f.name)?;
+        let groups = match f.algos {
+            AlgoGroups::One(a) => vec![a],
+            AlgoGroups::Groups(g) => g,
+        };
+        for (key, empty) in [
+            ("envs", f.envs.is_empty()),
+            ("algos", groups.iter().all(Vec::is_empty)),
+            ("seeds", f.seeds.is_empty()),
+        ] {
+            if empty {
+                bail!("{}: {key} is empty: a sweep needs at least one", file.display());
+            }
+        }
+        if f.steps == 0 {
+            bail!("{}: steps = 0: a cell needs at least 1 env step", file.display());
+        }
+        let mut set = Vec::new();
+        leaves("", &f.set, &mut set);
+        let mut variants: Vec<(String, Vec<(String, toml::Value)>)> = f
+            .variants
+            .iter()
+            .map(|(name, t)| {
+                let mut v = Vec::new();
+                leaves("", t, &mut v);
+                (name.clone(), v)
+            })
+            .collect();
+        if variants.is_empty() {
+            variants.push((DEFAULT_VARIANT.to_owned(), Vec::new()));
+        }
+        for (table, keys) in std::iter::once(("set".to_owned(), &set))
+            .chain(variants.iter().map(|(n, v)| (format!("variants.{n}"), v)))
+        {
+            if let Some((k, _)) = keys.iter().find(|(k, _)| GRID_KEYS.contains(&k.as_str())) {
+                bail!(
+                    "{}: [{table}] sets '{k}', which the grid sets for each cell (use envs, algos, seeds, steps)",
+                    file.display()
+                );
+            }
+        }
+        for (n, _) in &variants {
+            check_part(&file, "variant", n)?;
+        }
+        for env in &f.envs {
+            check_part(&file, "env", &env_label(env))?;
+        }
+        let mut cells = Vec::new();
+        for group in &groups {
+            for &seed in &f.seeds {
+                for env in &f.envs {
+                    for (variant, overrides) in &variants {
+                        for &algo in group {
+                            let config = cell_config(
+                                &file, env, algo, seed, f.steps, &set, variant, overrides,
+                            )?;
+                            cells.push(Cell {
+                                index: cells.len(),
+                                env: env.clone(),
+                                algo,
+                                variant: variant.clone(),
+                                seed,
+                                config,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let mut names: Vec<String> = cells.iter().map(Cell::name).collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            bail!(
+                "{}: the cell {} appears twice (an env, algorithm or seed is listed twice)",
+                file.display(),
+                w[0]
+            );
+        }
+        Ok(Self {
+            out: base.join(&f.out),
+            archive: f.archive.map(|a| base.join(a)),
+            name: f.name,
+            slurm: f.slurm,
+            cells,
+            file,
+        })
+    }
+
+    pub fn dir(&self, cell: &Cell) -> PathBuf {
+        self.out.join(cell.name())
+    }
+
+    /// Logs of the cells' processes.
+    pub fn log_dir(&self) -> PathBuf {
+        self.out.join("logs")
+    }
+
+    pub fn cell(&self, index: usize) -> Result<&Cell> {
+        self.cells.get(index).with_context(|| {
+            format!(
+                "--cell {index}: the sweep {} has cells 0 to {}",
+                self.file.display(),
+                self.cells.len().saturating_sub(1)
+            )
+        })
+    }
+
+    /// Where each cell stands, read from its folder.
+    pub fn states(&self) -> Result<Vec<CellState>> {
+        self.cells.iter().map(|c| self.state(c)).collect()
+    }
+
+    pub fn state(&self, cell: &Cell) -> Result<CellState> {
+        cell_state(&self.dir(cell), cell.config.steps)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cell_config(
+    file: &Path,
+    env: &str,
+    algo: Algo,
+    seed: u64,
+    steps: u64,
+    set: &[(String, toml::Value)],
+    variant: &str,
+    overrides: &[(String, toml::Value)],
+) -> Result<TrainConfig> {
+    let mut b = ConfigBuilder::new(None, Some(env))?;
+    for (k, v) in set {
+        b.set_value(k, v.clone(), &format!("sweep file {} [set]", file.display()))?;
+    }
+    for (k, v) in overrides {
+        let origin = format!("sweep file {} [variants.{variant}]", file.display());
+        b.set_value(k, v.clone(), &origin)?;
+    }
+    let origin = format!("sweep file {}", file.display());
+    b.set_flag("env", Some(&env), &format!("{origin} envs"))?;
+    b.set_flag("algo", Some(&algo), &format!("{origin} algos"))?;
+    b.set_flag("seed", Some(&seed), &format!("{origin} seeds"))?;
+    b.set_flag("steps", Some(&steps), &format!("{origin} steps"))?;
+    b.build()
+        .with_context(|| format!("cell {env} {algo} {variant} seed {seed}"))
+}
+
+/// Where a cell's run folder stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CellState {
+    /// No run yet.
+    New,
+    /// Finished its steps.
+    Done { summary: Box<RunSummary> },
+    /// Checkpointed part of the way: the next invocation resumes it.
+    Partial { env_steps: u64 },
+    /// A run that stopped before its first checkpoint: nothing to resume; it is moved aside
+    /// and started again.
+    Stale,
+    /// Another process holds the folder.
+    Busy { pid: String },
+}
+
+impl std::fmt::Display for CellState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CellState::New => f.write_str("new"),
+            CellState::Done { summary } => write!(
+                f,
+                "done ({} steps{})",
+                summary.env_steps,
+                summary
+                    .final_eval
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(", return {:.1}", e.mean))
+            ),
+            CellState::Partial { env_steps } => write!(f, "partial ({env_steps} steps)"),
+            CellState::Stale => f.write_str("stopped before its first checkpoint"),
+            CellState::Busy { pid } => write!(f, "running (process {pid})"),
+        }
+    }
+}
+
+fn is_held(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(LOCK_FILE);
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(None);
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(None),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Some(
+            std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot read the lock {}", path.display()))
+        }
+    }
+}
+
+/// Reads the state of the run folder `dir` of a cell of `steps` env steps.
+pub fn cell_state(dir: &Path, steps: u64) -> Result<CellState> {
+    if !dir.exists() {
+        return Ok(CellState::New);
+    }
+    if let Some(pid) = is_held(dir)? {
+        return Ok(CellState::Busy { pid });
+    }
+    let checkpoints = checkpoint::list(dir)?;
+    let summary_path = dir.join(SUMMARY_FILE);
+    if summary_path.exists() {
+        let text = std::fs::read_to_string(&summary_path)
+            .with_context(|| format!("cannot read {}", summary_path.display()))?;
+        let summary: RunSummary = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a run summary: {}",
+                summary_path.display(),
+                e.message().trim()
+            )
+        })?;
+        if !summary.interrupted && summary.env_steps >= steps {
+            return Ok(CellState::Done {
+                summary: Box::new(summary),
+            });
+        }
+    }
+    if let Some(newest) = checkpoints.last() {
+        let h = checkpoint::read_header(newest)?;
+        return Ok(CellState::Partial {
+            env_steps: h.counters.env_steps,
+        });
+    }
+    if dir.join(CONFIG_FILE).exists() {
+        return Ok(CellState::Stale);
+    }
+    Ok(CellState::New)
+}
+
+/// What [`run_cell`] did.
+#[derive(Debug)]
+pub enum CellOutcome {
+    /// Already finished before this invocation.
+    AlreadyDone,
+    /// Trained (started or resumed) to its end, or until a signal.
+    Trained(Box<RunSummary>),
+}
+
+/// Options of a cell's run that the sweep file leaves to the machine.
+#[derive(Clone, Debug, Default)]
+pub struct CellOptions {
+    /// Overrides the cell's device (a GPU machine runs the CPU sweep with `--device cuda`).
+    pub device: Option<crate::training::config::DeviceChoice>,
+    pub progress: bool,
+}
+
+/// Starts, resumes, or skips cell `index`: the one thing a Slurm array task or a pool worker
+/// does. A resumed cell must be the run the sweep describes (same config but for the
+/// schedule keys); a cell that stopped before its first checkpoint is moved aside to
+/// `NAME.stale-<unix time>` and started again.
+pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellOutcome> {
+    let cell = sweep.cell(index)?;
+    let dir = sweep.dir(cell);
+    let mut cfg = cell.config.clone();
+    if let Some(d) = opts.device {
+        cfg.device = d;
+    }
+    let state = cell_state(&dir, cfg.steps)?;
+    let summary = match state {
+        CellState::Done { .. } => {
+            archive_cell(sweep, cell)?;
+            return Ok(CellOutcome::AlreadyDone);
+        }
+        CellState::Busy { pid } => bail!(
+            "cell {} ({}) is being trained by process {pid}",
+            cell.name(),
+            dir.display()
+        ),
+        CellState::Partial { .. } => {
+            let own = crate::training::run_dir::RunDir::open(&dir)?.config()?;
+            let differ = own.differences(&cfg);
+            if !differ.is_empty() {
+                bail!(
+                    "{} holds another run than the sweep's cell {} (it differs in {}): move it away, or change the sweep file back",
+                    dir.display(),
+                    cell.name(),
+                    differ.join(", ")
+                );
+            }
+            crate::training::resume(
+                &dir,
+                |c| {
+                    c.steps = cfg.steps;
+                    c.device = cfg.device;
+                    Ok(())
+                },
+                opts.progress,
+            )?
+        }
+        CellState::Stale => {
+            let aside = dir.with_file_name(format!(
+                "{}.stale-{}",
+                cell.name(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            ));
+            std::fs::rename(&dir, &aside).with_context(|| {
+                format!("cannot move {} aside to {}", dir.display(), aside.display())
+            })?;
+            eprintln!(
+                "{} stopped before its first checkpoint: moved to {}, starting again",
+                dir.display(),
+                aside.display()
+            );
+            crate::training::run(cfg, &dir, opts.progress)?
+        }
+        CellState::New => crate::training::run(cfg, &dir, opts.progress)?,
+    };
+    if !summary.interrupted {
+        archive_cell(sweep, cell)?;
+    }
+    Ok(CellOutcome::Trained(Box::new(summary)))
+}
+
+/// The exit status of a cell's process: 0, or 128 + the signal that stopped it.
+pub fn exit_code(outcome: &CellOutcome) -> u8 {
+    match outcome {
+        CellOutcome::Trained(s) if s.interrupted => interrupt::exit_code(),
+        _ => 0,
+    }
+}
+
+/// Env steps between the rows kept of each training metric in an archived `metrics.csv`
+/// (evaluations are all kept).
+pub const ARCHIVE_EVERY: u64 = 1_000;
+
+/// Copies a finished cell's config, summary and thinned metrics to the sweep's archive.
+pub fn archive_cell(sweep: &Sweep, cell: &Cell) -> Result<()> {
+    let Some(archive) = &sweep.archive else {
+        return Ok(());
+    };
+    let from = sweep.dir(cell);
+    let to = archive.join(cell.name());
+    std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+    for f in [CONFIG_FILE, SUMMARY_FILE] {
+        let bytes =
+            std::fs::read(from.join(f)).with_context(|| format!("cannot read {}", from.join(f).display()))?;
+        checkpoint::write_atomically(&to.join(f), &bytes)?;
+    }
+    let metrics = from.join(crate::training::logger::METRICS_FILE);
+    let text = std::fs::read_to_string(&metrics)
+        .with_context(|| format!("cannot read {}", metrics.display()))?;
+    checkpoint::write_atomically(
+        &to.join(crate::training::logger::METRICS_FILE),
+        thin_metrics(&text, ARCHIVE_EVERY).as_bytes(),
+    )
+}
+
+/// Keeps the header, every `eval/` row, and of each other metric the first row in each
+/// window of `every` env steps.
+pub fn thin_metrics(csv: &str, every: u64) -> String {
+    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut out = String::new();
+    for (i, line) in csv.lines().enumerate() {
+        let mut parts = line.splitn(4, ',');
+        let (step, metric) = (parts.next(), parts.nth(1));
+        let keep = i == 0
+            || match (step.and_then(|s| s.parse::<u64>().ok()), metric) {
+                (Some(step), Some(m)) if !m.starts_with("eval/") => {
+                    let window = step / every.max(1);
+                    let fresh = last.get(m).is_none_or(|&w| w != window);
+                    if fresh {
+                        last.insert(m, window);
+                    }
+                    fresh
+                }
+                _ => true,
+            };
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
