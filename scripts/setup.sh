@@ -4,7 +4,7 @@
 #   - a Rust toolchain (rustup) when cargo is absent,
 #   - what the desktop app needs at run time: X11 client libraries, a Vulkan loader with Mesa's
 #     drivers (software rendering where there is no GPU), Xvfb for the window tests without a
-#     display, ffmpeg for video recording,
+#     display, ffmpeg for video recording, Slurm and munge for the sweep's Slurm test,
 #   - libtorch, from PyPI's torch==2.11.0 wheel, into a venv in a cache directory OUTSIDE the repo
 #     (full CUDA install where an NVIDIA GPU is present, a lean CPU install otherwise),
 # and wires tch to it: the `.libtorch` link in the repo root (read by .cargo/config.toml) and
@@ -54,6 +54,9 @@ fi
 # Desktop runtime: winit loads the X11 libraries and wgpu the Vulkan loader at run time.
 apt_install_missing libx11-6 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0 libvulkan1 \
     mesa-vulkan-drivers xvfb ffmpeg
+# Slurm and munge: `sweep --slurm` submits to a cluster's sbatch; the Slurm test starts its own
+# munged, slurmctld and slurmd from these packages (their system services are not used).
+apt_install_missing slurm-wlm munge
 
 # 2. Rust toolchain.
 if ! command -v cargo >/dev/null; then

@@ -45,7 +45,7 @@ struct SweepFileText {
     archive: Option<PathBuf>,
     steps: u64,
     envs: Vec<String>,
-    algos: AlgoGroups,
+    algos: toml::Value,
     seeds: Vec<u64>,
     #[serde(default)]
     set: toml::Table,
@@ -55,12 +55,36 @@ struct SweepFileText {
     slurm: SlurmSettings,
 }
 
-/// Algorithms as one list, or as groups that run one after the other (the claim first).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum AlgoGroups {
-    One(Vec<Algo>),
-    Groups(Vec<Vec<Algo>>),
+/// `algos`: one list of algorithms, or a list of groups that run one after the other (the
+/// claim first).
+fn algo_groups(file: &Path, v: &toml::Value) -> Result<Vec<Vec<Algo>>> {
+    let algo = |v: &toml::Value| -> Result<Algo> {
+        let name = v.as_str().unwrap_or_default();
+        Algo::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .with_context(|| {
+                format!(
+                    "{}: algos: {v} is not an algorithm ({})",
+                    file.display(),
+                    Algo::ALL.map(Algo::name).join(", ")
+                )
+            })
+    };
+    let Some(items) = v.as_array() else {
+        bail!(
+            "{}: algos = {v}: expected a list of algorithms, or a list of lists",
+            file.display()
+        );
+    };
+    if items.iter().all(toml::Value::is_array) {
+        items
+            .iter()
+            .map(|g| g.as_array().expect("an array").iter().map(algo).collect())
+            .collect()
+    } else {
+        Ok(vec![items.iter().map(algo).collect::<Result<_>>()?])
+    }
 }
 
 /// What an array job asks Slurm for, per cell.
@@ -200,10 +224,7 @@ impl Sweep {
             .with_context(|| format!("cannot resolve {}", file.display()))?;
         let base = file.parent().unwrap_or(Path::new("/"));
         check_part(&file, "name", &f.name)?;
-        let groups = match f.algos {
-            AlgoGroups::One(a) => vec![a],
-            AlgoGroups::Groups(g) => g,
-        };
+        let groups = algo_groups(&file, &f.algos)?;
         for (key, empty) in [
             ("envs", f.envs.is_empty()),
             ("algos", groups.iter().all(Vec::is_empty)),
@@ -425,7 +446,7 @@ pub fn cell_state(dir: &Path, steps: u64) -> Result<CellState> {
             });
         }
     }
-    if let Some(newest) = checkpoints.last() {
+    if let Some(newest) = checkpoints.first() {
         let h = checkpoint::read_header(newest)?;
         return Ok(CellState::Partial {
             env_steps: h.counters.env_steps,

@@ -11,7 +11,7 @@ mod run;
 pub mod run_dir;
 mod trainer;
 
-pub use run::{RunSummary, resume, run};
+pub use run::{RunSummary, host_name, resume, run};
 pub use trainer::{EVAL_SEED_STRIDE, StepReport, Trainer, eval_seed};
 
 use crate::envs::Env;

@@ -1,0 +1,472 @@
+//! Studies: sweep files expand to the right cells, a cut sweep resumes, the job-array script
+//! runs the right cell, and the report's statistics equal hand computations.
+
+mod common;
+
+use common::{stderr, virel, wait_until};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use virel_lab::rl::Algo;
+use virel_lab::study::report::{self, RunRecord};
+use virel_lab::study::stats::{self, Interval};
+use virel_lab::study::sweep::{self, CellState, Sweep};
+use virel_lab::study::slurm;
+use virel_lab::training::EvalResult;
+use virel_lab::training::RunSummary;
+
+/// A sweep of tiny Pendulum runs: 64-64 networks, learning from step 100.
+fn tiny_sweep(dir: &Path, steps: u64, extra: &str) -> std::path::PathBuf {
+    let file = dir.join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "tiny"
+out = "runs"
+archive = "kept"
+steps = {steps}
+envs = ["pendulum"]
+algos = ["sac", "td3"]
+seeds = [1, 2]
+[set]
+eval_every = 0
+eval_episodes = 1
+checkpoint_every = 100
+device = "cpu"
+tensorboard = false
+"sac.learning_starts" = 100
+"td3.learning_starts" = 100
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn a_sweep_file_expands_to_its_cells_in_group_order_with_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(
+        &file,
+        r#"name = "grid"
+out = "runs"
+steps = 5000
+envs = ["hopper", "half_cheetah"]
+algos = [["virel", "sac"], ["td3"]]
+seeds = [3, 7]
+[set]
+eval_episodes = 2
+[variants.default]
+[variants.wide]
+"sac.hidden" = [400, 300]
+"#,
+    )
+    .unwrap();
+    let s = Sweep::load(&file).unwrap();
+    let names: Vec<String> = s.cells.iter().map(|c| c.name()).collect();
+    let mut expected = Vec::new();
+    for group in [&["virel", "sac"][..], &["td3"]] {
+        for seed in [3, 7] {
+            for env in ["hopper", "half_cheetah"] {
+                for variant in ["default", "wide"] {
+                    for algo in group {
+                        expected.push(format!("{env}__{algo}__{variant}__{seed}"));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(names, expected);
+    assert_eq!(s.out, dir.path().join("runs"));
+    for (k, c) in s.cells.iter().enumerate() {
+        assert_eq!(c.index, k);
+        assert_eq!(c.config.env, c.env);
+        assert_eq!(c.config.algo, c.algo);
+        assert_eq!(c.config.seed, c.seed);
+        assert_eq!(c.config.steps, 5000);
+        assert_eq!(c.config.eval_episodes, 2);
+        let wide = c.variant == "wide";
+        assert_eq!(c.config.agents.sac.hidden == vec![400, 300], wide, "{}", c.name());
+    }
+    // The env preset still applies under the sweep's keys.
+    let cheetah = s.cells.iter().find(|c| c.env == "half_cheetah").unwrap();
+    assert_eq!(cheetah.config.agents.virel.reward_scale, 0.1);
+}
+
+#[test]
+fn bad_sweep_files_name_the_file_the_table_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "name = \"s\"\nout = \"r\"\nsteps = 100\nenvs = [\"pendulum\"]\nalgos = [\"sac\"]\nseeds = [1]\n";
+    let cases = [
+        (format!("{base}colour = 3\n"), vec!["unknown field `colour`", "line"]),
+        (
+            format!("{base}[set]\n\"sac.batch_sise\" = 3\n"),
+            vec!["[set]", "batch_sise"],
+        ),
+        (
+            format!("{base}[variants.big]\n\"sac.batch_size\" = 0\n"),
+            vec!["[variants.big]", "sac.batch_size"],
+        ),
+        (format!("{base}[set]\nseed = 4\n"), vec!["[set]", "'seed'"]),
+        (
+            base.replace("seeds = [1]", "seeds = [1, 1]"),
+            vec!["pendulum__sac__default__1", "twice"],
+        ),
+        (base.replace("seeds = [1]", "seeds = []"), vec!["seeds is empty"]),
+        (
+            format!("{base}[variants.\"a__b\"]\n"),
+            vec!["variant 'a__b'"],
+        ),
+        (base.replace("\"sac\"", "\"ppo\""), vec!["ppo"]),
+        (base.replace("\"pendulum\"", "\"mars\""), vec!["mars"]),
+    ];
+    for (i, (text, needles)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let err = format!("{:#}", Sweep::load(&file).unwrap_err());
+        for n in needles {
+            assert!(err.contains(n), "case {i}: '{err}' lacks '{n}'");
+        }
+        assert!(
+            err.contains(&format!("bad{i}.toml")) || err.contains("mars"),
+            "case {i}: '{err}' does not name the file"
+        );
+    }
+}
+
+#[test]
+fn array_specs_compress_runs_of_indices() {
+    assert_eq!(slurm::array_spec(&[0, 1, 2, 3]), "0-3");
+    assert_eq!(slurm::array_spec(&[7, 0, 2, 3, 5, 8, 9]), "0,2-3,5,7-9");
+    assert_eq!(slurm::array_spec(&[4]), "4");
+}
+
+#[test]
+fn the_job_array_script_runs_cell_k_as_array_task_k() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 200, "[slurm]\ntime = \"0:10:00\"\npartition = \"debug\"\nmax_parallel = 2\n");
+    let s = Sweep::load(&file).unwrap();
+    let exe = Path::new(env!("CARGO_BIN_EXE_virel-lab"));
+    let script = slurm::script(&s, &[1, 2, 3], exe);
+    assert!(script.contains("#SBATCH --array=1-3%2\n"), "{script}");
+    assert!(script.contains("#SBATCH --partition=debug\n"));
+    assert!(script.contains("#SBATCH --requeue\n"));
+    for k in 1..=3 {
+        assert!(script.contains(&format!("#   {k:>4}  {}\n", s.cells[k].name())));
+    }
+    // The script itself, as Slurm would run array task 2 (its #SBATCH lines are comments).
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let states = s.states().unwrap();
+    for (k, state) in states.iter().enumerate() {
+        assert_eq!(
+            matches!(state, CellState::Done { .. }),
+            k == 2,
+            "cell {k} ({}): {state}",
+            s.cells[k].name()
+        );
+    }
+    // The finished cell was copied to the archive: config, summary and metrics.
+    let kept = dir.path().join("kept").join(s.cells[2].name());
+    for f in ["config.toml", "summary.toml", "metrics.csv"] {
+        assert!(kept.join(f).is_file(), "{f} not archived");
+    }
+    // And the Slurm dry run lists only the cells still to run.
+    let out = virel(&["sweep", file.to_str().unwrap(), "--slurm", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("#SBATCH --array=0-1,3%2"), "{text}");
+}
+
+#[test]
+fn a_cut_sweep_resumes_its_partial_cells_and_skips_finished_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 1500, "");
+    let f = file.to_str().unwrap();
+    let s = Sweep::load(&file).unwrap();
+    // Cell 0 runs to its end; cell 1 is stopped by SIGTERM after its first checkpoint.
+    let out = virel(&["sweep", f, "--cell", "0", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+        .args(["sweep", f, "--cell", "1", "--quiet"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let cell1 = s.dir(&s.cells[1]);
+    wait_until(Duration::from_millis(20), || {
+        virel_lab::training::checkpoint::list(&cell1).is_ok_and(|c| !c.is_empty())
+    });
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143), "a cell stopped by SIGTERM says so");
+    let partial = s.state(&s.cells[1]).unwrap();
+    let CellState::Partial { env_steps } = partial else {
+        panic!("cell 1 after SIGTERM: {partial}");
+    };
+    assert!(env_steps < 1500);
+    let metrics0 = std::fs::read(s.dir(&s.cells[0]).join("metrics.csv")).unwrap();
+
+    let out = virel(&["sweep", f, "--local", "-j", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("1 done, 3 to run"), "{text}");
+    assert!(!text.contains(&format!("start 1/3 {}", s.cells[0].name())));
+    assert!(text.contains(&format!("{} (partial ({env_steps} steps))", s.cells[1].name())), "{text}");
+    assert!(text.contains("3 finished now, 1 finished before"), "{text}");
+    for c in &s.cells {
+        let st = s.state(c).unwrap();
+        let CellState::Done { summary } = st else {
+            panic!("{}: {st}", c.name())
+        };
+        assert_eq!(summary.env_steps, 1500);
+    }
+    let log = std::fs::read_to_string(s.log_dir().join(format!("{}.log", s.cells[1].name()))).unwrap();
+    assert!(log.contains(&format!("({env_steps} env steps)")), "{log}");
+    assert_eq!(
+        std::fs::read(s.dir(&s.cells[0]).join("metrics.csv")).unwrap(),
+        metrics0,
+        "a finished cell is left alone"
+    );
+    // A second pool has nothing to do.
+    let out = virel(&["sweep", f, "--local", "-j", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("4 done, 0 to run"), "{text}");
+}
+
+#[test]
+fn a_cell_folder_of_another_run_is_refused_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 300, "");
+    let s = Sweep::load(&file).unwrap();
+    // A run of the same name with another batch size, stopped part of the way.
+    let cell = &s.cells[0];
+    let mut cfg = cell.config.clone();
+    cfg.agents.sac.batch_size = 32;
+    cfg.steps = 200;
+    virel_lab::training::run(cfg, &s.dir(cell), false).unwrap();
+    let before = common::contents(&s.dir(cell));
+    let out = virel(&["sweep", file.to_str().unwrap(), "--cell", "0"]);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("sac.batch_size") && err.contains(&cell.name()), "{err}");
+    assert_eq!(common::contents(&s.dir(cell)), before, "nothing changed");
+}
+
+#[test]
+fn archived_metrics_keep_every_evaluation_and_one_row_per_metric_per_window() {
+    let csv = "step,wall_time,metric,value\n\
+               10,0.1,charts/episodic_return,1\n\
+               20,0.2,charts/episodic_return,2\n\
+               20,0.2,losses/qf_loss,5\n\
+               1000,1.0,eval/episodic_return,7\n\
+               1000,1.0,eval/episodic_return,8\n\
+               1500,1.5,charts/episodic_return,3\n\
+               2100,2.1,charts/episodic_return,4\n";
+    let thin = sweep::thin_metrics(csv, 1000);
+    assert_eq!(
+        thin,
+        "step,wall_time,metric,value\n\
+         10,0.1,charts/episodic_return,1\n\
+         20,0.2,losses/qf_loss,5\n\
+         1000,1.0,eval/episodic_return,7\n\
+         1000,1.0,eval/episodic_return,8\n\
+         1500,1.5,charts/episodic_return,3\n\
+         2100,2.1,charts/episodic_return,4\n"
+    );
+}
+
+#[test]
+fn iqm_and_its_bootstrap_interval_equal_a_hand_computation() {
+    // Sorted: 1 2 3 4 5 6 7 100; ⌊8/4⌋ = 2 cut from each end: (3+4+5+6)/4.
+    assert_eq!(stats::iqm(&[7.0, 1.0, 100.0, 3.0, 2.0, 5.0, 4.0, 6.0]), 4.5);
+    assert_eq!(stats::iqm(&[1.0, 2.0, 10.0]), 13.0 / 3.0, "below 4 runs: the mean");
+    assert_eq!(stats::percentile(&[1.0, 2.0, 4.0], 75.0), 3.0);
+
+    // Every one of the 4^4 resamples of 4 runs, equally likely: the exact bootstrap
+    // distribution of the IQM, and its 2.5 and 97.5 percentiles.
+    let runs = [10.0, 20.0, 40.0, 80.0];
+    let mut exact = Vec::new();
+    for a in 0..4 {
+        for b in 0..4 {
+            for c in 0..4 {
+                for d in 0..4 {
+                    let mut r = [runs[a], runs[b], runs[c], runs[d]];
+                    r.sort_by(f64::total_cmp);
+                    exact.push((r[1] + r[2]) / 2.0);
+                }
+            }
+        }
+    }
+    exact.sort_by(f64::total_cmp);
+    let (lo, hi) = (
+        stats::percentile(&exact, 2.5),
+        stats::percentile(&exact, 97.5),
+    );
+    let (iqm, ci) = stats::iqm_with_interval(&runs);
+    assert_eq!(iqm, 30.0);
+    assert!(ci.contains(iqm), "{ci:?} holds the IQM");
+    assert!(
+        (ci.lo - lo).abs() <= 2.5 && (ci.hi - hi).abs() <= 2.5,
+        "bootstrap {ci:?}, exact [{lo}, {hi}]"
+    );
+    // The same seed gives the same interval.
+    assert_eq!(stats::iqm_with_interval(&runs).1, ci);
+}
+
+#[test]
+fn probability_of_improvement_counts_pairs_ties_as_half_and_averages_tasks() {
+    // Task 1: 3>1, 3<5, 4>1, 4<5 → 2/4. Task 2: 2=2 (½), 2<3, 9>2, 9>3 → 2.5/4.
+    let x = vec![vec![3.0, 4.0], vec![2.0, 9.0]];
+    let y = vec![vec![1.0, 5.0], vec![2.0, 3.0]];
+    assert_eq!(stats::probability_of_improvement(&x, &y), (0.5 + 0.625) / 2.0);
+    let (p, ci) = stats::probability_of_improvement_with_interval(&x, &y);
+    assert!(ci.contains(p) && ci.lo >= 0.0 && ci.hi <= 1.0, "{p} {ci:?}");
+    // Always better on every task: 1, with nothing to resample away.
+    let (p, ci) = stats::probability_of_improvement_with_interval(&[vec![5.0, 6.0]], &[vec![1.0, 2.0]]);
+    assert_eq!((p, ci), (1.0, Interval { lo: 1.0, hi: 1.0 }));
+}
+
+fn record(algo: Algo, seed: u64, curve: &[(u64, f64)], final_return: Option<f64>) -> RunRecord {
+    RunRecord {
+        dir: format!("/runs/{seed}").into(),
+        env: "hopper".into(),
+        algo,
+        variant: None,
+        seed,
+        curve: curve.to_vec(),
+        summary: final_return.map(|r| RunSummary {
+            env: "hopper".into(),
+            algo: algo.name().into(),
+            seed,
+            env_steps: curve.last().map_or(0, |p| p.0),
+            updates: 0,
+            episodes: 0,
+            wall_seconds: 1.0,
+            steps_per_second: 1.0,
+            interrupted: false,
+            final_eval: Some(EvalResult {
+                mean: r,
+                std: 0.0,
+                returns: vec![r],
+                mean_length: 100.0,
+                term_means: [("forward".to_owned(), 1.5)].into(),
+            }),
+            host: "h".into(),
+            device: "cpu".into(),
+        }),
+    }
+}
+
+#[test]
+fn curves_of_runs_with_different_lengths_align_on_one_grid() {
+    let long = record(Algo::Sac, 1, &[(10, 0.0), (20, 10.0), (30, 20.0), (40, 30.0)], None);
+    let short = record(Algo::Sac, 2, &[(10, 100.0), (20, 110.0)], None);
+    // Evaluated at other steps: interpolated on the grid, nothing outside its span.
+    let odd = record(Algo::Sac, 3, &[(15, 0.0), (35, 40.0)], None);
+    let curves = [long.curve.as_slice(), short.curve.as_slice(), odd.curve.as_slice()];
+    let grid = report::step_grid(&curves);
+    assert_eq!(grid, vec![10, 20, 30, 40]);
+    assert_eq!(
+        report::on_grid(&odd.curve, &grid),
+        vec![None, Some(10.0), Some(30.0), None]
+    );
+    let points = report::aggregate_curve(&[&long, &short, &odd], &grid);
+    let runs: Vec<usize> = points.iter().map(|p| p.runs).collect();
+    assert_eq!(runs, vec![2, 3, 2, 1]);
+    assert_eq!(points[0].iqm, 50.0);
+    assert_eq!(points[1].iqm, (10.0 + 110.0 + 10.0) / 3.0);
+    assert_eq!(points[3].iqm, 30.0);
+}
+
+#[test]
+fn a_report_draws_curves_and_tables_from_run_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    // Folders as `train` and `sweep` write them: config.toml, metrics.csv, summary.toml.
+    let finals = [(Algo::Virel, [300.0, 500.0, 400.0]), (Algo::Sac, [100.0, 200.0, 600.0])];
+    for (algo, returns) in finals {
+        for (i, r) in returns.iter().enumerate() {
+            let seed = i as u64 + 1;
+            let d = runs.join(format!("hopper__{algo}__default__{seed}"));
+            std::fs::create_dir_all(&d).unwrap();
+            let mut cfg = virel_lab::training::config::TrainConfig::for_env("hopper");
+            cfg.algo = algo;
+            cfg.seed = seed;
+            std::fs::write(d.join("config.toml"), cfg.to_toml()).unwrap();
+            let rec = record(algo, seed, &[(1000, r / 2.0), (2000, *r)], Some(*r));
+            std::fs::write(
+                d.join("summary.toml"),
+                toml::to_string(rec.summary.as_ref().unwrap()).unwrap(),
+            )
+            .unwrap();
+            std::fs::write(
+                d.join("metrics.csv"),
+                format!(
+                    "step,wall_time,metric,value\n500,0.1,charts/episodic_return,3\n\
+                     1000,0.2,eval/episodic_return,{}\n2000,0.3,eval/episodic_return,{r}\n",
+                    r / 2.0
+                ),
+            )
+            .unwrap();
+        }
+    }
+    let out = dir.path().join("report");
+    let o = virel(&["report", runs.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    // VIREL: mean 400 (IQM = mean with 3 seeds); SAC: 300. P(VIREL > SAC) = 6/9.
+    assert!(md.contains("| VIREL | 3/3 | 2000 | 400 | 400 |"), "{md}");
+    assert!(md.contains("| SAC | 3/3 | 2000 | 300 | 300 |"), "{md}");
+    assert!(md.contains("| VIREL | 0.67 |"), "{md}");
+    // Forward velocity: the `forward` term (1.5) over the hopper's weight (1).
+    assert!(md.contains("1.50 m/s"), "{md}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with("hopper,VIREL,3,3,2000,2000,400,")), "{csv}");
+    let png = std::fs::read(out.join("curves-hopper.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    let svg = std::fs::read_to_string(out.join("curves-hopper.svg")).unwrap();
+    assert!(svg.contains("VIREL (3 seeds)") && svg.contains("SAC (3 seeds)"));
+
+    // Into a readme, between its markers, with the pictures linked from the readme's folder.
+    let readme = dir.path().join("README.md");
+    std::fs::write(&readme, "# Title\n<!-- report:begin -->\nold\n<!-- report:end -->\ntail\n").unwrap();
+    let o = virel(&[
+        "report",
+        runs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--readme",
+        readme.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(text.starts_with("# Title\n<!-- report:begin -->\n"));
+    assert!(text.ends_with("<!-- report:end -->\ntail\n"));
+    assert!(text.contains("](report/curves-hopper.png)") && !text.contains("old"));
+}
+
+#[test]
+fn report_refuses_what_is_not_a_run_folder_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = virel(&["report", dir.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("holds no run folder"), "{}", stderr(&o));
+    let run = dir.path().join("r");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("config.toml"), "algo = \"ppo\"\n").unwrap();
+    let o = virel(&["report", run.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    assert!(stderr(&o).contains("config.toml: not a run config"), "{}", stderr(&o));
+    std::fs::write(run.join("config.toml"), "algo = \"sac\"\n").unwrap();
+    std::fs::write(run.join("metrics.csv"), "step,wall_time,metric,value\nx,1,eval/episodic_return,3\n").unwrap();
+    let o = virel(&["report", run.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    assert!(stderr(&o).contains("metrics.csv line 2"), "{}", stderr(&o));
+}
