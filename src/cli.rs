@@ -97,6 +97,10 @@ pub struct SweepArgs {
     /// Train every cell on this device instead of the one its config names.
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
+    /// Every cell this many env steps long instead of the file's `steps`: the same grid,
+    /// longer (a cluster's 1M), finished cells resumed and carried on.
+    #[arg(long)]
+    pub steps: Option<u64>,
     /// No progress bar (a cell run by --cell).
     #[arg(long)]
     pub quiet: bool,
@@ -446,14 +450,15 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     use crate::study::{pool, slurm, sweep};
     crate::training::interrupt::install_handler();
     at_least_one("-j", args.jobs, "job")?;
-    let sw = sweep::Sweep::load(&args.file)?;
+    let sw = sweep::Sweep::load_with_steps(&args.file, args.steps)?;
     let print_cells = |sw: &sweep::Sweep| -> Result<()> {
         for (cell, state) in sw.cells.iter().zip(sw.states()?) {
             println!("{:>4}  {:<40} {state}", cell.index, cell.name());
         }
         Ok(())
     };
-    let exe = std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this program: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this program: {e}"))?;
     if let Some(k) = args.cell {
         let progress = !args.quiet && std::io::stderr().is_terminal();
         let opts = sweep::CellOptions {
@@ -467,10 +472,12 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
             sweep::CellOutcome::Trained(s) => println!(
                 "{name}: {} steps{}",
                 s.env_steps,
-                s.final_eval.as_ref().map_or(" (interrupted)".to_owned(), |e| format!(
-                    ", final eval return {:.1} ± {:.1}",
-                    e.mean, e.std
-                ))
+                s.final_eval
+                    .as_ref()
+                    .map_or(" (interrupted)".to_owned(), |e| format!(
+                        ", final eval return {:.1} ± {:.1}",
+                        e.mean, e.std
+                    ))
             ),
         }
         return Ok(ExitCode::from(sweep::exit_code(&outcome)));
@@ -505,12 +512,13 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
         },
     )?;
     println!(
-        "sweep {}: {} finished now, {} finished before, {} running elsewhere, {} interrupted, {} failed",
+        "sweep {}: {} finished now, {} finished before, {} running elsewhere, {} interrupted, {} not started, {} failed",
         sw.name,
         report.finished.len(),
         report.already_done.len(),
         report.busy.len(),
         report.interrupted.len(),
+        report.not_started.len(),
         report.failed.len()
     );
     for (name, why) in &report.failed {
@@ -518,7 +526,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     }
     Ok(if !report.failed.is_empty() {
         ExitCode::FAILURE
-    } else if !report.interrupted.is_empty() {
+    } else if !report.interrupted.is_empty() || !report.not_started.is_empty() {
         ExitCode::from(crate::training::interrupt::exit_code())
     } else {
         ExitCode::SUCCESS
@@ -617,6 +625,9 @@ fn run_other(command: Command) -> Result<()> {
         Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Sweep(args) => sweep(args).map(|_| ()),
         Command::Report(args) => {
+            if let Some(readme) = &args.readme {
+                crate::study::report::readme_slot(readme, &args.out)?;
+            }
             let w = crate::study::report::write_report(
                 &args.dirs,
                 &args.out,

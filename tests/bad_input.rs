@@ -443,3 +443,71 @@ fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
         fails_with(args, &[want]);
     }
 }
+
+#[test]
+fn bad_sweep_and_report_input_is_refused_naming_the_file_or_flag_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = write(
+        d,
+        "ok.toml",
+        "name = \"s\"\nout = \"r\"\nsteps = 10\nenvs = [\"pendulum\"]\nalgos = [\"sac\"]\nseeds = [1]\n",
+    );
+    let binary = write(d, "bin.toml", "\u{1}\u{2}name = [");
+    let missing = d.join("nope.toml");
+    let run = d.join("runs/x");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("config.toml"), "env = \"pendulum\"\n").unwrap();
+    std::fs::write(run.join("summary.toml"), "env_steps = \"many\"\n").unwrap();
+    let runs = d.join("runs");
+    let readme = write(d, "R.md", "no markers here\n");
+    let report_out = d.join("o");
+    let o = report_out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (
+            vec!["sweep", missing.to_str().unwrap(), "--status"],
+            vec!["nope.toml"],
+        ),
+        (
+            vec!["sweep", &binary, "--status"],
+            vec!["sweep file", "bin.toml"],
+        ),
+        (
+            vec!["sweep", &ok, "--cell", "3"],
+            vec!["--cell 3", "cells 0 to 0"],
+        ),
+        (vec!["sweep", &ok, "--local", "-j", "0"], vec!["-j 0"]),
+        (
+            vec!["sweep", &ok, "--steps", "0", "--status"],
+            vec!["--steps 0"],
+        ),
+        (vec!["report", &ok], vec!["ok.toml is a file"]),
+        (
+            vec!["report", missing.to_str().unwrap()],
+            vec!["nope.toml", "no such folder"],
+        ),
+        (
+            vec!["report", runs.to_str().unwrap(), "--out", o],
+            vec!["summary.toml: not a run summary"],
+        ),
+        (
+            vec!["report", runs.to_str().unwrap(), "--out", &ok],
+            vec!["--out", "is a file"],
+        ),
+        (
+            vec![
+                "report",
+                runs.to_str().unwrap(),
+                "--out",
+                o,
+                "--readme",
+                &readme,
+            ],
+            vec!["R.md", "markers"],
+        ),
+    ];
+    for (args, wants) in &cases {
+        fails_with(args, wants);
+    }
+    assert!(!d.join("o").exists(), "a refused report writes nothing");
+}

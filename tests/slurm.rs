@@ -47,7 +47,9 @@ impl Cluster {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         let key = dir.join("munge.key");
-        let bytes: Vec<u8> = (0..1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let bytes: Vec<u8> = (0..1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         std::fs::write(&key, bytes).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -57,7 +59,10 @@ impl Cluster {
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--key-file={}", key.display()))
             .arg(format!("--pid-file={}", dir.join("munged.pid").display()))
-            .arg(format!("--log-file={}", dir.join("log/munged.log").display()))
+            .arg(format!(
+                "--log-file={}",
+                dir.join("log/munged.log").display()
+            ))
             .arg(format!("--seed-file={}", dir.join("munge.seed").display()))
             .status()
             .unwrap()
@@ -128,9 +133,18 @@ impl Cluster {
 
 #[test]
 fn a_slurm_job_array_trains_every_cell_and_a_requeued_task_resumes() {
-    let needed = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol"];
+    let needed = [
+        "munged",
+        "slurmctld",
+        "slurmd",
+        "sbatch",
+        "squeue",
+        "scontrol",
+    ];
     if let Some(missing) = needed.iter().find(|p| !installed(p)) {
-        eprintln!("SKIPPED: {missing} is not installed (scripts/setup.sh installs slurm-wlm and munge)");
+        eprintln!(
+            "SKIPPED: {missing} is not installed (scripts/setup.sh installs slurm-wlm and munge)"
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -171,7 +185,10 @@ partition = "debug"
         .nth(2)
         .map(|s| s.trim_end_matches(':').to_owned())
         .unwrap();
-    assert!(job.chars().all(|c| c.is_ascii_digit()), "job id in '{text}'");
+    assert!(
+        job.chars().all(|c| c.is_ascii_digit()),
+        "job id in '{text}'"
+    );
     let sweep = Sweep::load(&file).unwrap();
 
     // Requeue the task of cell 0 once it has checkpointed, while it still runs.

@@ -9,9 +9,9 @@ use std::process::Command;
 use std::time::Duration;
 use virel_lab::rl::Algo;
 use virel_lab::study::report::{self, RunRecord};
+use virel_lab::study::slurm;
 use virel_lab::study::stats::{self, Interval};
 use virel_lab::study::sweep::{self, CellState, Sweep};
-use virel_lab::study::slurm;
 use virel_lab::training::EvalResult;
 use virel_lab::training::RunSummary;
 
@@ -88,7 +88,12 @@ eval_episodes = 2
         assert_eq!(c.config.steps, 5000);
         assert_eq!(c.config.eval_episodes, 2);
         let wide = c.variant == "wide";
-        assert_eq!(c.config.agents.sac.hidden == vec![400, 300], wide, "{}", c.name());
+        assert_eq!(
+            c.config.agents.sac.hidden == vec![400, 300],
+            wide,
+            "{}",
+            c.name()
+        );
     }
     // The env preset still applies under the sweep's keys.
     let cheetah = s.cells.iter().find(|c| c.env == "half_cheetah").unwrap();
@@ -100,7 +105,10 @@ fn bad_sweep_files_name_the_file_the_table_and_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let base = "name = \"s\"\nout = \"r\"\nsteps = 100\nenvs = [\"pendulum\"]\nalgos = [\"sac\"]\nseeds = [1]\n";
     let cases = [
-        (format!("{base}colour = 3\n"), vec!["unknown field `colour`", "line"]),
+        (
+            format!("{base}colour = 3\n"),
+            vec!["unknown field `colour`", "line"],
+        ),
         (
             format!("{base}[set]\n\"sac.batch_sise\" = 3\n"),
             vec!["[set]", "batch_sise"],
@@ -114,7 +122,10 @@ fn bad_sweep_files_name_the_file_the_table_and_the_key() {
             base.replace("seeds = [1]", "seeds = [1, 1]"),
             vec!["pendulum__sac__default__1", "twice"],
         ),
-        (base.replace("seeds = [1]", "seeds = []"), vec!["seeds is empty"]),
+        (
+            base.replace("seeds = [1]", "seeds = []"),
+            vec!["seeds is empty"],
+        ),
         (
             format!("{base}[variants.\"a__b\"]\n"),
             vec!["variant 'a__b'"],
@@ -146,7 +157,11 @@ fn array_specs_compress_runs_of_indices() {
 #[test]
 fn the_job_array_script_runs_cell_k_as_array_task_k() {
     let dir = tempfile::tempdir().unwrap();
-    let file = tiny_sweep(dir.path(), 200, "[slurm]\ntime = \"0:10:00\"\npartition = \"debug\"\nmax_parallel = 2\n");
+    let file = tiny_sweep(
+        dir.path(),
+        200,
+        "[slurm]\ntime = \"0:10:00\"\npartition = \"debug\"\nmax_parallel = 2\n",
+    );
     let s = Sweep::load(&file).unwrap();
     let exe = Path::new(env!("CARGO_BIN_EXE_virel-lab"));
     let script = slurm::script(&s, &[1, 2, 3], exe);
@@ -207,7 +222,11 @@ fn a_cut_sweep_resumes_its_partial_cells_and_skips_finished_ones() {
         .status()
         .unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(143), "a cell stopped by SIGTERM says so");
+    assert_eq!(
+        status.code(),
+        Some(143),
+        "a cell stopped by SIGTERM says so"
+    );
     let partial = s.state(&s.cells[1]).unwrap();
     let CellState::Partial { env_steps } = partial else {
         panic!("cell 1 after SIGTERM: {partial}");
@@ -220,7 +239,13 @@ fn a_cut_sweep_resumes_its_partial_cells_and_skips_finished_ones() {
     assert!(out.status.success(), "{text}{}", stderr(&out));
     assert!(text.contains("1 done, 3 to run"), "{text}");
     assert!(!text.contains(&format!("start 1/3 {}", s.cells[0].name())));
-    assert!(text.contains(&format!("{} (partial ({env_steps} steps))", s.cells[1].name())), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{} (partial ({env_steps} steps))",
+            s.cells[1].name()
+        )),
+        "{text}"
+    );
     assert!(text.contains("3 finished now, 1 finished before"), "{text}");
     for c in &s.cells {
         let st = s.state(c).unwrap();
@@ -229,7 +254,8 @@ fn a_cut_sweep_resumes_its_partial_cells_and_skips_finished_ones() {
         };
         assert_eq!(summary.env_steps, 1500);
     }
-    let log = std::fs::read_to_string(s.log_dir().join(format!("{}.log", s.cells[1].name()))).unwrap();
+    let log =
+        std::fs::read_to_string(s.log_dir().join(format!("{}.log", s.cells[1].name()))).unwrap();
     assert!(log.contains(&format!("({env_steps} env steps)")), "{log}");
     assert_eq!(
         std::fs::read(s.dir(&s.cells[0]).join("metrics.csv")).unwrap(),
@@ -257,7 +283,10 @@ fn a_cell_folder_of_another_run_is_refused_not_overwritten() {
     let out = virel(&["sweep", file.to_str().unwrap(), "--cell", "0"]);
     let err = stderr(&out);
     assert!(!out.status.success());
-    assert!(err.contains("sac.batch_size") && err.contains(&cell.name()), "{err}");
+    assert!(
+        err.contains("sac.batch_size") && err.contains(&cell.name()),
+        "{err}"
+    );
     assert_eq!(common::contents(&s.dir(cell)), before, "nothing changed");
 }
 
@@ -288,7 +317,11 @@ fn archived_metrics_keep_every_evaluation_and_one_row_per_metric_per_window() {
 fn iqm_and_its_bootstrap_interval_equal_a_hand_computation() {
     // Sorted: 1 2 3 4 5 6 7 100; ⌊8/4⌋ = 2 cut from each end: (3+4+5+6)/4.
     assert_eq!(stats::iqm(&[7.0, 1.0, 100.0, 3.0, 2.0, 5.0, 4.0, 6.0]), 4.5);
-    assert_eq!(stats::iqm(&[1.0, 2.0, 10.0]), 13.0 / 3.0, "below 4 runs: the mean");
+    assert_eq!(
+        stats::iqm(&[1.0, 2.0, 10.0]),
+        13.0 / 3.0,
+        "below 4 runs: the mean"
+    );
     assert_eq!(stats::percentile(&[1.0, 2.0, 4.0], 75.0), 3.0);
 
     // Every one of the 4^4 resamples of 4 runs, equally likely: the exact bootstrap
@@ -327,11 +360,15 @@ fn probability_of_improvement_counts_pairs_ties_as_half_and_averages_tasks() {
     // Task 1: 3>1, 3<5, 4>1, 4<5 → 2/4. Task 2: 2=2 (½), 2<3, 9>2, 9>3 → 2.5/4.
     let x = vec![vec![3.0, 4.0], vec![2.0, 9.0]];
     let y = vec![vec![1.0, 5.0], vec![2.0, 3.0]];
-    assert_eq!(stats::probability_of_improvement(&x, &y), (0.5 + 0.625) / 2.0);
+    assert_eq!(
+        stats::probability_of_improvement(&x, &y),
+        (0.5 + 0.625) / 2.0
+    );
     let (p, ci) = stats::probability_of_improvement_with_interval(&x, &y);
     assert!(ci.contains(p) && ci.lo >= 0.0 && ci.hi <= 1.0, "{p} {ci:?}");
     // Always better on every task: 1, with nothing to resample away.
-    let (p, ci) = stats::probability_of_improvement_with_interval(&[vec![5.0, 6.0]], &[vec![1.0, 2.0]]);
+    let (p, ci) =
+        stats::probability_of_improvement_with_interval(&[vec![5.0, 6.0]], &[vec![1.0, 2.0]]);
     assert_eq!((p, ci), (1.0, Interval { lo: 1.0, hi: 1.0 }));
 }
 
@@ -368,11 +405,20 @@ fn record(algo: Algo, seed: u64, curve: &[(u64, f64)], final_return: Option<f64>
 
 #[test]
 fn curves_of_runs_with_different_lengths_align_on_one_grid() {
-    let long = record(Algo::Sac, 1, &[(10, 0.0), (20, 10.0), (30, 20.0), (40, 30.0)], None);
+    let long = record(
+        Algo::Sac,
+        1,
+        &[(10, 0.0), (20, 10.0), (30, 20.0), (40, 30.0)],
+        None,
+    );
     let short = record(Algo::Sac, 2, &[(10, 100.0), (20, 110.0)], None);
     // Evaluated at other steps: interpolated on the grid, nothing outside its span.
     let odd = record(Algo::Sac, 3, &[(15, 0.0), (35, 40.0)], None);
-    let curves = [long.curve.as_slice(), short.curve.as_slice(), odd.curve.as_slice()];
+    let curves = [
+        long.curve.as_slice(),
+        short.curve.as_slice(),
+        odd.curve.as_slice(),
+    ];
     let grid = report::step_grid(&curves);
     assert_eq!(grid, vec![10, 20, 30, 40]);
     assert_eq!(
@@ -392,7 +438,10 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
     // Folders as `train` and `sweep` write them: config.toml, metrics.csv, summary.toml.
-    let finals = [(Algo::Virel, [300.0, 500.0, 400.0]), (Algo::Sac, [100.0, 200.0, 600.0])];
+    let finals = [
+        (Algo::Virel, [300.0, 500.0, 400.0]),
+        (Algo::Sac, [100.0, 200.0, 600.0]),
+    ];
     for (algo, returns) in finals {
         for (i, r) in returns.iter().enumerate() {
             let seed = i as u64 + 1;
@@ -420,7 +469,12 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
         }
     }
     let out = dir.path().join("report");
-    let o = virel(&["report", runs.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = virel(&[
+        "report",
+        runs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     // VIREL: mean 400 (IQM = mean with 3 seeds); SAC: 300. P(VIREL > SAC) = 6/9.
@@ -430,7 +484,11 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     // Forward velocity: the `forward` term (1.5) over the hopper's weight (1).
     assert!(md.contains("1.50 m/s"), "{md}");
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
-    assert!(csv.lines().any(|l| l.starts_with("hopper,VIREL,3,3,2000,2000,400,")), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("hopper,VIREL,3,3,2000,2000,400,")),
+        "{csv}"
+    );
     let png = std::fs::read(out.join("curves-hopper.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
     let svg = std::fs::read_to_string(out.join("curves-hopper.svg")).unwrap();
@@ -438,7 +496,11 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
 
     // Into a readme, between its markers, with the pictures linked from the readme's folder.
     let readme = dir.path().join("README.md");
-    std::fs::write(&readme, "# Title\n<!-- report:begin -->\nold\n<!-- report:end -->\ntail\n").unwrap();
+    std::fs::write(
+        &readme,
+        "# Title\n<!-- report:begin -->\nold\n<!-- report:end -->\ntail\n",
+    )
+    .unwrap();
     let o = virel(&[
         "report",
         runs.to_str().unwrap(),
@@ -463,10 +525,28 @@ fn report_refuses_what_is_not_a_run_folder_naming_it() {
     let run = dir.path().join("r");
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("config.toml"), "algo = \"ppo\"\n").unwrap();
-    let o = virel(&["report", run.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
-    assert!(stderr(&o).contains("config.toml: not a run config"), "{}", stderr(&o));
+    let o = virel(&[
+        "report",
+        run.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&o).contains("config.toml: not a run config"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(run.join("config.toml"), "algo = \"sac\"\n").unwrap();
-    std::fs::write(run.join("metrics.csv"), "step,wall_time,metric,value\nx,1,eval/episodic_return,3\n").unwrap();
-    let o = virel(&["report", run.to_str().unwrap(), "--out", dir.path().join("o").to_str().unwrap()]);
+    std::fs::write(
+        run.join("metrics.csv"),
+        "step,wall_time,metric,value\nx,1,eval/episodic_return,3\n",
+    )
+    .unwrap();
+    let o = virel(&[
+        "report",
+        run.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
     assert!(stderr(&o).contains("metrics.csv line 2"), "{}", stderr(&o));
 }

@@ -31,6 +31,8 @@ pub struct PoolReport {
     pub busy: Vec<String>,
     pub failed: Vec<(String, String)>,
     pub interrupted: Vec<String>,
+    /// Cells a signal kept from starting.
+    pub not_started: Vec<String>,
 }
 
 fn clock() -> String {
@@ -121,7 +123,7 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
                 let cell = &sweep.cells[index];
                 let name = cell.name();
                 if interrupt::requested() {
-                    report.lock().unwrap().interrupted.push(name);
+                    report.lock().unwrap().not_started.push(name);
                     return;
                 }
                 let n = {
@@ -146,7 +148,10 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
                         r.finished.push(name);
                     }
                     Ok((status, _)) if interrupt::requested() => {
-                        println!("{} stopped {name} ({status}): it resumes next time", clock());
+                        println!(
+                            "{} stopped {name} ({status}): it resumes next time",
+                            clock()
+                        );
                         r.interrupted.push(name);
                     }
                     Ok((status, _)) => {
@@ -183,7 +188,7 @@ fn run_child(
         .with_context(|| format!("cannot open {}", log.display()))?;
     let mut cmd = Command::new(&opts.exe);
     cmd.arg("sweep")
-        .arg(&sweep.file)
+        .args(super::sweep::sweep_args(sweep))
         .args(["--cell", &index.to_string(), "--quiet"])
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)

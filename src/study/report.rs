@@ -78,7 +78,13 @@ pub fn read_curve(path: &Path) -> Result<Vec<(u64, f64)>> {
         if f[2] != EVAL_METRIC {
             continue;
         }
-        let bad = || format!("{} line {}: '{line}' is not a number", path.display(), i + 1);
+        let bad = || {
+            format!(
+                "{} line {}: '{line}' is not a number",
+                path.display(),
+                i + 1
+            )
+        };
         let step: u64 = f[0].parse().with_context(bad)?;
         let value: f64 = f[3].trim().parse().with_context(bad)?;
         // A resumed run logs again what its interrupted process logged after the checkpoint:
@@ -94,7 +100,11 @@ pub fn read_run(dir: &Path) -> Result<RunRecord> {
     let text = std::fs::read_to_string(&cfg_path)
         .with_context(|| format!("cannot read {}", cfg_path.display()))?;
     let cfg: TrainConfig = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{}: not a run config: {}", cfg_path.display(), e.message().trim())
+        anyhow::anyhow!(
+            "{}: not a run config: {}",
+            cfg_path.display(),
+            e.message().trim()
+        )
     })?;
     let summary_path = dir.join(SUMMARY_FILE);
     let summary = if summary_path.exists() {
@@ -142,8 +152,17 @@ pub fn find_runs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             runs.push(p.clone());
             continue;
         }
+        if p.is_file() {
+            bail!(
+                "{} is a file: expected a run folder or a folder of them",
+                p.display()
+            );
+        }
         if !p.is_dir() {
-            bail!("{}: not a run folder nor a folder of them (no such folder)", p.display());
+            bail!(
+                "{}: not a run folder nor a folder of them (no such folder)",
+                p.display()
+            );
         }
         let mut found: Vec<PathBuf> = std::fs::read_dir(p)
             .with_context(|| format!("cannot read {}", p.display()))?
@@ -507,6 +526,12 @@ fn fmt_ci(ci: &Interval) -> String {
 
 /// Reads `paths` and writes the report into `out`.
 pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Written> {
+    if out.is_file() {
+        bail!(
+            "--out {} is a file: expected a folder for the report",
+            out.display()
+        );
+    }
     let dirs = find_runs(paths)?;
     let bar = if progress {
         indicatif::ProgressBar::new(dirs.len() as u64)
@@ -520,7 +545,11 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
     );
     let mut runs = Vec::new();
     for d in &dirs {
-        bar.set_message(d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        bar.set_message(
+            d.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         runs.push(read_run(d)?);
         bar.inc(1);
     }
@@ -682,8 +711,26 @@ pub const README_END: &str = "<!-- report:end -->";
 /// report written to `out` (its pictures are linked from the readme's folder); the rest of
 /// the file is untouched. Refused when the markers are missing.
 pub fn splice_readme(readme: &Path, body: &str, out: &Path) -> Result<()> {
-    let abs = |p: &Path| std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()));
-    let base = abs(readme)?.parent().map(Path::to_owned).unwrap_or_default();
+    let (text, prefix) = readme_slot(readme, out)?;
+    let body = body.replace("](curves-", &format!("]({}/curves-", prefix.display()));
+    let (b, e) = (
+        text.find(README_BEGIN).expect("checked"),
+        text.find(README_END).expect("checked"),
+    );
+    let spliced = format!("{}{README_BEGIN}\n{body}{}", &text[..b], &text[e..]);
+    write_atomically(readme, spliced.as_bytes())
+}
+
+/// The readme's text, checked to hold the markers in order, and the report folder as seen
+/// from the readme's folder: what [`splice_readme`] needs, checked before a report is drawn.
+pub fn readme_slot(readme: &Path, out: &Path) -> Result<(String, PathBuf)> {
+    let abs = |p: &Path| {
+        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+    };
+    let base = abs(readme)?
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default();
     let prefix = abs(out)?
         .strip_prefix(&base)
         .map_err(|_| {
@@ -694,7 +741,6 @@ pub fn splice_readme(readme: &Path, body: &str, out: &Path) -> Result<()> {
             )
         })?
         .to_owned();
-    let body = body.replace("](curves-", &format!("]({}/curves-", prefix.display()));
     let text = std::fs::read_to_string(readme)
         .with_context(|| format!("cannot read {}", readme.display()))?;
     let (Some(b), Some(e)) = (text.find(README_BEGIN), text.find(README_END)) else {
@@ -704,12 +750,10 @@ pub fn splice_readme(readme: &Path, body: &str, out: &Path) -> Result<()> {
         );
     };
     if e < b {
-        bail!("{}: '{README_END}' comes before '{README_BEGIN}'", readme.display());
+        bail!(
+            "{}: '{README_END}' comes before '{README_BEGIN}'",
+            readme.display()
+        );
     }
-    let spliced = format!(
-        "{}{README_BEGIN}\n{body}{}",
-        &text[..b],
-        &text[e..]
-    );
-    write_atomically(readme, spliced.as_bytes())
+    Ok((text, prefix))
 }

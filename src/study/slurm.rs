@@ -79,10 +79,14 @@ pub fn script(sweep: &Sweep, cells: &[usize], exe: &Path) -> String {
     lines.push(String::new());
     lines.push(format!("export OMP_NUM_THREADS={}", s.cpus_per_task));
     let device = if s.gpus > 0 { " --device cuda" } else { "" };
+    let args: Vec<String> = super::sweep::sweep_args(sweep)
+        .iter()
+        .map(|a| quote(a))
+        .collect();
     lines.push(format!(
         "exec {} sweep {} --cell \"$SLURM_ARRAY_TASK_ID\" --quiet{device}",
         quote(&exe.display().to_string()),
-        quote(&sweep.file.display().to_string())
+        args.join(" ")
     ));
     lines.join("\n") + "\n"
 }
@@ -101,7 +105,10 @@ pub fn pending_cells(sweep: &Sweep) -> Result<Vec<usize>> {
 /// Writes the script to `OUT/sweep.sbatch` and submits it; returns the job id.
 pub fn submit(sweep: &Sweep, cells: &[usize], exe: &Path) -> Result<String> {
     if cells.is_empty() {
-        bail!("every cell of {} is finished or running: nothing to submit", sweep.file.display());
+        bail!(
+            "every cell of {} is finished or running: nothing to submit",
+            sweep.file.display()
+        );
     }
     std::fs::create_dir_all(sweep.log_dir())
         .with_context(|| format!("cannot create {}", sweep.log_dir().display()))?;

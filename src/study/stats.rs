@@ -113,10 +113,7 @@ pub fn probability_of_improvement(x: &[Vec<f64>], y: &[Vec<f64>]) -> f64 {
 
 /// [`probability_of_improvement`] and its 95% interval, X's and Y's runs resampled
 /// independently within each task.
-pub fn probability_of_improvement_with_interval(
-    x: &[Vec<f64>],
-    y: &[Vec<f64>],
-) -> (f64, Interval) {
+pub fn probability_of_improvement_with_interval(x: &[Vec<f64>], y: &[Vec<f64>]) -> (f64, Interval) {
     let m = x.len();
     let tasks: Vec<Vec<f64>> = x.iter().chain(y).cloned().collect();
     let ci = stratified_bootstrap(

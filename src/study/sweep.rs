@@ -131,6 +131,9 @@ pub struct Sweep {
     pub archive: Option<PathBuf>,
     pub slurm: SlurmSettings,
     pub cells: Vec<Cell>,
+    /// `--steps N` in place of the file's `steps` (the same grid, longer: finished cells
+    /// resume and go on); every process of the sweep is passed it.
+    pub steps_override: Option<u64>,
 }
 
 /// One run of the grid.
@@ -157,6 +160,30 @@ impl Cell {
         ]
         .join(NAME_SEPARATOR)
     }
+}
+
+/// `a/b/../c` as `a/c`, without touching the file system (the folders need not exist yet).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The arguments that make another process see the same sweep: `FILE [--steps N]`.
+pub fn sweep_args(sweep: &Sweep) -> Vec<String> {
+    let mut args = vec![sweep.file.display().to_string()];
+    if let Some(n) = sweep.steps_override {
+        args.extend(["--steps".to_owned(), n.to_string()]);
+    }
+    args
 }
 
 /// An env as it appears in names: a scene file by its stem.
@@ -207,6 +234,11 @@ impl Sweep {
     /// Reads and expands a sweep file; every cell's config is built and checked, so that a
     /// bad key fails here, naming the file, the table and the key, before anything runs.
     pub fn load(file: &Path) -> Result<Self> {
+        Self::load_with_steps(file, None)
+    }
+
+    /// [`Sweep::load`], every cell `steps` long instead of the file's `steps`.
+    pub fn load_with_steps(file: &Path, steps: Option<u64>) -> Result<Self> {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read sweep file {}", file.display()))?;
         let f: SweepFileText = toml::from_str(&text).map_err(|e| {
@@ -231,12 +263,22 @@ impl Sweep {
             ("seeds", f.seeds.is_empty()),
         ] {
             if empty {
-                bail!("{}: {key} is empty: a sweep needs at least one", file.display());
+                bail!(
+                    "{}: {key} is empty: a sweep needs at least one",
+                    file.display()
+                );
             }
         }
         if f.steps == 0 {
-            bail!("{}: steps = 0: a cell needs at least 1 env step", file.display());
+            bail!(
+                "{}: steps = 0: a cell needs at least 1 env step",
+                file.display()
+            );
         }
+        if steps == Some(0) {
+            bail!("--steps 0: a cell needs at least 1 env step");
+        }
+        let cell_steps = steps.unwrap_or(f.steps);
         let mut set = Vec::new();
         leaves("", &f.set, &mut set);
         let mut variants: Vec<(String, Vec<(String, toml::Value)>)> = f
@@ -274,7 +316,7 @@ impl Sweep {
                     for (variant, overrides) in &variants {
                         for &algo in group {
                             let config = cell_config(
-                                &file, env, algo, seed, f.steps, &set, variant, overrides,
+                                &file, env, algo, seed, cell_steps, &set, variant, overrides,
                             )?;
                             cells.push(Cell {
                                 index: cells.len(),
@@ -299,8 +341,9 @@ impl Sweep {
             );
         }
         Ok(Self {
-            out: base.join(&f.out),
-            archive: f.archive.map(|a| base.join(a)),
+            out: normalize(&base.join(&f.out)),
+            archive: f.archive.map(|a| normalize(&base.join(a))),
+            steps_override: steps,
             name: f.name,
             slurm: f.slurm,
             cells,
@@ -350,7 +393,11 @@ fn cell_config(
 ) -> Result<TrainConfig> {
     let mut b = ConfigBuilder::new(None, Some(env))?;
     for (k, v) in set {
-        b.set_value(k, v.clone(), &format!("sweep file {} [set]", file.display()))?;
+        b.set_value(
+            k,
+            v.clone(),
+            &format!("sweep file {} [set]", file.display()),
+        )?;
     }
     for (k, v) in overrides {
         let origin = format!("sweep file {} [variants.{variant}]", file.display());
@@ -565,8 +612,8 @@ pub fn archive_cell(sweep: &Sweep, cell: &Cell) -> Result<()> {
     let to = archive.join(cell.name());
     std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
     for f in [CONFIG_FILE, SUMMARY_FILE] {
-        let bytes =
-            std::fs::read(from.join(f)).with_context(|| format!("cannot read {}", from.join(f).display()))?;
+        let bytes = std::fs::read(from.join(f))
+            .with_context(|| format!("cannot read {}", from.join(f).display()))?;
         checkpoint::write_atomically(&to.join(f), &bytes)?;
     }
     let metrics = from.join(crate::training::logger::METRICS_FILE);

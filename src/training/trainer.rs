@@ -55,7 +55,8 @@ fn torch_seed(seed: u64, env_steps: u64) -> u64 {
 /// (consecutive run seeds once gave blocks 1 apart, and seeds 1 and 2 shared 9 of their 10
 /// evaluation episodes), and away from the training envs' own seeds.
 pub fn eval_seed(seed: u64) -> u64 {
-    seed.wrapping_mul(EVAL_SEED_STRIDE).wrapping_add(EVAL_SEED_OFFSET)
+    seed.wrapping_mul(EVAL_SEED_STRIDE)
+        .wrapping_add(EVAL_SEED_OFFSET)
 }
 
 /// Evaluation episodes a run may hold before its start states meet the next seed's.
