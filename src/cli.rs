@@ -1,5 +1,5 @@
 //! The command line: `virel-lab` (the desktop app) and `app | play | train | eval | config |
-//! scene | bench | sweep | report`.
+//! scene | bench | sweep | report | export`.
 
 use crate::rl::Algo;
 use crate::training::config::{ConfigBuilder, DeviceChoice, TrainConfig, default_run_dir};
@@ -54,6 +54,25 @@ pub enum Command {
     /// final returns per env × algorithm (Markdown, CSV), and the probability of improvement
     /// over SAC, from run folders.
     Report(ReportArgs),
+    /// Write a checkpoint's deterministic policy (observation → action in the env's units) as
+    /// ONNX or TorchScript, the observation layout in the ONNX model's metadata.
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Checkpoint file, or a run folder (its newest checkpoint).
+    #[arg(long, value_name = "FILE|DIR")]
+    pub checkpoint: PathBuf,
+    /// The model file to write.
+    #[arg(long, default_value = "policy.onnx", value_name = "FILE")]
+    pub out: PathBuf,
+    /// onnx, or torchscript (default: from --out's extension, .pt for TorchScript).
+    #[arg(long, value_enum)]
+    pub format: Option<crate::export::Format>,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 #[derive(Args, Debug)]
@@ -624,6 +643,28 @@ fn run_other(command: Command) -> Result<()> {
         }
         Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Sweep(args) => sweep(args).map(|_| ()),
+        Command::Export(args) => {
+            use crate::export::Format;
+            let format =
+                args.format
+                    .unwrap_or(match args.out.extension().and_then(|e| e.to_str()) {
+                        Some("pt" | "pth" | "torchscript") => Format::Torchscript,
+                        _ => Format::Onnx,
+                    });
+            crate::runtime::init_torch(1);
+            let e = crate::export::export(&args.checkpoint, &args.out, format, args.overwrite)?;
+            println!(
+                "wrote the deterministic {} policy of {} ({} env steps) as {:?} to {}: observation [batch × {}] → action [batch × {}]",
+                e.algo.display_name(),
+                e.env,
+                e.env_steps,
+                e.format,
+                e.path.display(),
+                e.actor.obs_dim(),
+                e.actor.act_dim()
+            );
+            Ok(())
+        }
         Command::Report(args) => {
             if let Some(readme) = &args.readme {
                 crate::study::report::readme_slot(readme, &args.out)?;

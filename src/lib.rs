@@ -18,6 +18,8 @@
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
 //! - [`study`] — grids of runs (`sweep`: locally or on Slurm) and their reports (`report`:
 //!   curves and tables with confidence intervals).
+//! - [`export`] — policies out of the lab: a checkpoint's deterministic actor as ONNX or
+//!   TorchScript.
 //! - [`cli`] — the command line; `main.rs` only calls it.
 //! - [`runtime`] — process-wide libtorch settings.
 
@@ -25,6 +27,7 @@ pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod envs;
+pub mod export;
 pub mod record;
 pub mod rl;
 pub mod runtime;

@@ -263,6 +263,30 @@ impl Env for Locomotion {
     fn max_episode_steps(&self) -> usize {
         self.scene.task.episode_steps as usize
     }
+    /// Gymnasium's layout: positions without the root's x (and y, for a free root), then
+    /// velocities, the root's first, then each hinge's in scene order.
+    fn observation_names(&self) -> Vec<String> {
+        let (root_q, root_qd): (&[&str], &[&str]) = match self.scene.root {
+            RootJoint::Planar => (
+                &["rootz", "rooty"],
+                &["rootx_vel", "rootz_vel", "rooty_vel"],
+            ),
+            RootJoint::Free => (
+                &["root_z", "root_qw", "root_qx", "root_qy", "root_qz"],
+                &[
+                    "root_vx", "root_vy", "root_vz", "root_wx", "root_wy", "root_wz",
+                ],
+            ),
+        };
+        let joints = || self.scene.joints.iter().map(|j| j.name.clone());
+        root_q
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(joints())
+            .chain(root_qd.iter().map(|s| (*s).to_owned()))
+            .chain(joints().map(|j| format!("{j}_vel")))
+            .collect()
+    }
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
         self.reset_copy(0, seed)
     }

@@ -63,6 +63,12 @@ pub trait Env: Send {
     fn action_space(&self) -> &BoxSpace;
     /// Steps after which an episode is truncated.
     fn max_episode_steps(&self) -> usize;
+    /// What each observation component is, in order (exported policies carry it).
+    fn observation_names(&self) -> Vec<String> {
+        (0..self.observation_space().dim())
+            .map(|i| format!("obs{i}"))
+            .collect()
+    }
     /// Starts a new episode. `Some(seed)` re-seeds the env's random generator first.
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32>;
     /// Advances one control step. Actions outside the bounds are clipped by the env.

@@ -92,6 +92,11 @@ impl Env for Pendulum {
     fn max_episode_steps(&self) -> usize {
         MAX_EPISODE_STEPS
     }
+    fn observation_names(&self) -> Vec<String> {
+        ["cos_theta", "sin_theta", "theta_dot"]
+            .map(str::to_owned)
+            .to_vec()
+    }
     fn reset(&mut self, seed: Option<u64>) -> Vec<f32> {
         if let Some(seed) = seed {
             self.state.rng = ChaCha8Rng::seed_from_u64(seed);

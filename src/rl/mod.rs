@@ -101,6 +101,8 @@ pub trait Agent {
     fn temperature(&self) -> (&'static str, f64);
     /// The action distribution for the first observation of `obs` (`[N, obs_dim]`).
     fn action_distribution(&self, obs: &Tensor) -> policy::ActionDistribution;
+    /// The deterministic policy (`act(obs, false)`) as plain numbers, for export.
+    fn deterministic_actor(&self) -> policy::DeterministicActor;
     /// The agent's networks by name, for checkpoints.
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)>;
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;

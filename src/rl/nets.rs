@@ -22,6 +22,30 @@ pub fn layer_sizes(input: i64, hidden: &[i64], output: i64) -> Vec<i64> {
         .collect()
 }
 
+/// One dense layer as plain numbers: y = x·W + b.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseLayer {
+    pub inputs: usize,
+    pub outputs: usize,
+    /// W, `[inputs × outputs]`, row-major.
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// A tensor's values, in row-major order, on the CPU as f32.
+pub fn to_vec(t: &Tensor) -> Vec<f32> {
+    let t = tch::no_grad(|| {
+        t.to_device(tch::Device::Cpu)
+            .to_kind(tch::Kind::Float)
+            .contiguous()
+            .view([-1])
+    });
+    let mut v = vec![0f32; t.numel()];
+    let n = v.len();
+    t.copy_data(&mut v, n);
+    v
+}
+
 /// A fully connected network with ReLU between layers and a linear output.
 #[derive(Debug)]
 pub struct Mlp {
@@ -43,6 +67,29 @@ impl Mlp {
             })
             .collect();
         Self { layers }
+    }
+
+    /// The layers as plain numbers; of the last one only its first `outputs` outputs.
+    pub fn dense_layers(&self, outputs: i64) -> Vec<DenseLayer> {
+        let last = self.layers.len() - 1;
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, (w, b))| {
+                let (w, b) = if i == last {
+                    (w.narrow(1, 0, outputs), b.narrow(0, 0, outputs))
+                } else {
+                    (w.shallow_clone(), b.shallow_clone())
+                };
+                let size = w.size();
+                DenseLayer {
+                    inputs: size[0] as usize,
+                    outputs: size[1] as usize,
+                    weight: to_vec(&w),
+                    bias: to_vec(&b),
+                }
+            })
+            .collect()
     }
 
     pub fn forward(&self, x: &Tensor) -> Tensor {

@@ -28,6 +28,24 @@ impl ActionScale {
     }
 }
 
+/// A deterministic policy as plain numbers, for export: dense layers with ReLU between them,
+/// then a = tanh(y)·scale + bias.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeterministicActor {
+    pub layers: Vec<crate::rl::nets::DenseLayer>,
+    pub scale: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl DeterministicActor {
+    pub fn obs_dim(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.inputs)
+    }
+    pub fn act_dim(&self) -> usize {
+        self.scale.len()
+    }
+}
+
 /// The squashed Gaussian policy of SAC and VIREL: u ~ N(μ(s), σ(s)²), a = tanh(u)·scale + bias.
 #[derive(Debug)]
 pub struct TanhGaussianPolicy {
@@ -100,6 +118,15 @@ impl TanhGaussianPolicy {
                 std: crate::training::tensor_to_vec(&log_std.exp()),
             }
         })
+    }
+
+    /// [`TanhGaussianPolicy::mode`] as plain numbers: the network's μ outputs alone.
+    pub fn deterministic_actor(&self) -> DeterministicActor {
+        DeterministicActor {
+            layers: self.net.dense_layers(self.act.scale.size()[0]),
+            scale: crate::rl::nets::to_vec(&self.act.scale),
+            bias: crate::rl::nets::to_vec(&self.act.bias),
+        }
     }
 
     /// The deterministic action tanh(μ(s)), scaled.
@@ -179,5 +206,14 @@ impl DeterministicPolicy {
     }
     pub fn forward(&self, obs: &Tensor) -> Tensor {
         self.act.apply(&self.net.forward(obs).tanh())
+    }
+
+    /// [`DeterministicPolicy::forward`] as plain numbers.
+    pub fn deterministic_actor(&self) -> DeterministicActor {
+        DeterministicActor {
+            layers: self.net.dense_layers(self.act.scale.size()[0]),
+            scale: crate::rl::nets::to_vec(&self.act.scale),
+            bias: crate::rl::nets::to_vec(&self.act.bias),
+        }
     }
 }

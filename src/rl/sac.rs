@@ -173,6 +173,9 @@ impl Agent for Sac {
         self.updates += 1;
         m
     }
+    fn deterministic_actor(&self) -> crate::rl::policy::DeterministicActor {
+        self.nets.actor.deterministic_actor()
+    }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         self.nets.actor.action_distribution(obs)
     }

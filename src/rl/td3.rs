@@ -193,6 +193,9 @@ impl Agent for Td3 {
             ("losses/actor_loss", self.last_actor_loss),
         ]
     }
+    fn deterministic_actor(&self) -> crate::rl::policy::DeterministicActor {
+        self.actor.deterministic_actor()
+    }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         tch::no_grad(|| {
             let mean = self.actor.forward(&obs.narrow(0, 0, 1));

@@ -417,6 +417,9 @@ impl Agent for Virel {
         }
         m
     }
+    fn deterministic_actor(&self) -> crate::rl::policy::DeterministicActor {
+        self.nets.actor.deterministic_actor()
+    }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         self.nets.actor.action_distribution(obs)
     }
