@@ -484,7 +484,14 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
             device: args.device,
             progress,
         };
-        let outcome = sweep::run_cell(&sw, k, &opts)?;
+        let outcome = match sweep::run_cell(&sw, k, &opts) {
+            Ok(o) => o,
+            Err(e) if sweep::is_busy(&e) => {
+                eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(sweep::BUSY_EXIT));
+            }
+            Err(e) => return Err(e),
+        };
         let name = sw.cell(k)?.name();
         match &outcome {
             sweep::CellOutcome::AlreadyDone => println!("{name}: already finished"),

@@ -550,3 +550,30 @@ fn report_refuses_what_is_not_a_run_folder_naming_it() {
     ]);
     assert!(stderr(&o).contains("metrics.csv line 2"), "{}", stderr(&o));
 }
+
+#[test]
+fn two_pools_on_one_sweep_share_its_cells_without_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 1000, "");
+    let f = file.to_str().unwrap();
+    let pool = || {
+        Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+            .args(["sweep", f, "--local", "-j", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (pool(), pool());
+    for p in [a, b] {
+        let o = p.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{text}{}", stderr(&o));
+        assert!(!text.contains("FAILED"), "{text}");
+    }
+    let s = Sweep::load(&file).unwrap();
+    for c in &s.cells {
+        let st = s.state(c).unwrap();
+        assert!(matches!(st, CellState::Done { .. }), "{}: {st}", c.name());
+    }
+}

@@ -147,6 +147,14 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
                         );
                         r.finished.push(name);
                     }
+                    // Another pool took the cell between this pool's look and its start:
+                    // the folder's lock turned this one away.
+                    Ok((status, _))
+                        if status.code() == Some(i32::from(super::sweep::BUSY_EXIT)) =>
+                    {
+                        println!("{} skip  {name} (another process runs it)", clock());
+                        r.busy.push(name);
+                    }
                     Ok((status, _)) if interrupt::requested() => {
                         println!(
                             "{} stopped {name} ({status}): it resumes next time",

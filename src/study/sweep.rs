@@ -23,7 +23,7 @@
 use crate::rl::Algo;
 use crate::training::checkpoint;
 use crate::training::config::{ConfigBuilder, TrainConfig};
-use crate::training::run_dir::{CONFIG_FILE, LOCK_FILE, SUMMARY_FILE};
+use crate::training::run_dir::{CONFIG_FILE, FolderInUse, LOCK_FILE, SUMMARY_FILE};
 use crate::training::{RunSummary, interrupt};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -539,11 +539,14 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
             archive_cell(sweep, cell)?;
             return Ok(CellOutcome::AlreadyDone);
         }
-        CellState::Busy { pid } => bail!(
-            "cell {} ({}) is being trained by process {pid}",
-            cell.name(),
-            dir.display()
-        ),
+        CellState::Busy { pid } => {
+            return Err(FolderInUse(format!(
+                "cell {} ({}) is being trained by process {pid}",
+                cell.name(),
+                dir.display()
+            ))
+            .into());
+        }
         CellState::Partial { .. } => {
             let own = crate::training::run_dir::RunDir::open(&dir)?.config()?;
             let differ = own.differences(&cfg);
@@ -589,6 +592,15 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
         archive_cell(sweep, cell)?;
     }
     Ok(CellOutcome::Trained(Box::new(summary)))
+}
+
+/// The exit status of `sweep --cell K` when another process holds the cell's folder
+/// (sysexits' EX_TEMPFAIL): the pool then leaves the cell to that process.
+pub const BUSY_EXIT: u8 = 75;
+
+/// Whether an error of [`run_cell`] means that another process holds the cell.
+pub fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<FolderInUse>())
 }
 
 /// The exit status of a cell's process: 0, or 128 + the signal that stopped it.

@@ -71,7 +71,7 @@ impl RunDir {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                bail!("{}", in_use(path, &holder_pid(&lock_path)))
+                return Err(in_use(path, &holder_pid(&lock_path)).into());
             }
             Err(std::fs::TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("cannot lock {}", lock_path.display()));
@@ -182,12 +182,17 @@ fn holder_pid(lock_path: &Path) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-fn in_use(path: &Path, pid: &str) -> String {
-    format!(
+/// A run folder another process holds (its message names the folder and the process).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FolderInUse(pub String);
+
+fn in_use(path: &Path, pid: &str) -> FolderInUse {
+    FolderInUse(format!(
         "{} is in use by another virel-lab process (pid {pid}): one process per run folder; \
          wait for it to end or stop it, or choose another folder (nothing was changed)",
         path.display()
-    )
+    ))
 }
 
 /// Refuses a folder whose lock another process holds, without writing anything.
@@ -197,7 +202,7 @@ fn refuse_if_held(path: &Path) -> Result<()> {
         return Ok(());
     };
     if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock_shared() {
-        bail!("{}", in_use(path, &holder_pid(&lock_path)));
+        return Err(in_use(path, &holder_pid(&lock_path)).into());
     }
     Ok(())
 }
