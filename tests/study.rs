@@ -577,3 +577,66 @@ fn two_pools_on_one_sweep_share_its_cells_without_failing() {
         assert!(matches!(st, CellState::Done { .. }), "{}: {st}", c.name());
     }
 }
+
+#[test]
+fn a_run_differs_from_another_only_in_what_its_own_algorithm_reads() {
+    use virel_lab::training::config::TrainConfig;
+    let mut sac = TrainConfig::for_env("hopper");
+    sac.algo = Algo::Sac;
+    let mut changed = sac.clone();
+    changed.agents.virel.reward_scale = 0.5;
+    changed.agents.td3.policy_noise = 0.3;
+    assert!(
+        sac.differences(&changed).is_empty(),
+        "VIREL's and TD3's tables do not make a SAC run another"
+    );
+    changed.agents.sac.batch_size = 64;
+    assert_eq!(sac.differences(&changed), vec!["sac.batch_size".to_owned()]);
+    let mut virel = sac.clone();
+    virel.algo = Algo::Virel;
+    let mut scaled = virel.clone();
+    scaled.agents.virel.reward_scale = 0.5;
+    assert_eq!(
+        virel.differences(&scaled),
+        vec!["virel.reward_scale".to_owned()]
+    );
+}
+
+#[test]
+fn a_cell_whose_folder_holds_another_run_is_reported_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 200, "");
+    let f = file.to_str().unwrap();
+    let out = virel(&["sweep", f, "--cell", "0", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The sweep file changes what cell 0 (SAC) reads, and what it does not.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace("[set]\n", "[set]\n\"sac.tau\" = 0.01\n\"td3.tau\" = 0.01\n"),
+    )
+    .unwrap();
+    let s = Sweep::load(&file).unwrap();
+    let st = s.state(&s.cells[0]).unwrap();
+    assert_eq!(
+        st,
+        CellState::Foreign {
+            keys: vec!["sac.tau".to_owned()]
+        }
+    );
+    let before = common::contents(&s.dir(&s.cells[0]));
+    let dry = virel(&["sweep", f, "--slurm", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("#SBATCH --array=1-3\n"));
+    let out = virel(&["sweep", f, "--local", "-j", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAILED pendulum__sac__default__1 holds another run (differs in sac.tau)"),
+        "{text}"
+    );
+    assert_eq!(
+        common::contents(&s.dir(&s.cells[0])),
+        before,
+        "left as it was"
+    );
+}

@@ -45,6 +45,15 @@ impl Algo {
         }
     }
 
+    /// The table of a config file that holds this algorithm's hyper-parameters.
+    pub fn config_table(self) -> &'static str {
+        match self {
+            Algo::Virel | Algo::BetaVirel => "virel",
+            Algo::Sac => "sac",
+            Algo::Td3 => "td3",
+        }
+    }
+
     /// The name people read: in the overlay, in reports.
     pub fn display_name(self) -> &'static str {
         match self {

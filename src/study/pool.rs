@@ -93,6 +93,14 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
                 println!("{} skip  {} (process {pid} runs it)", clock(), cell.name());
                 report.lock().unwrap().busy.push(cell.name());
             }
+            CellState::Foreign { .. } => {
+                println!("{} FAILED {} {state}", clock(), cell.name());
+                report
+                    .lock()
+                    .unwrap()
+                    .failed
+                    .push((cell.name(), state.to_string()));
+            }
             _ => todo.push((cell.index, state.clone())),
         }
     }

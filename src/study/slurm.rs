@@ -91,13 +91,19 @@ pub fn script(sweep: &Sweep, cells: &[usize], exe: &Path) -> String {
     lines.join("\n") + "\n"
 }
 
-/// The cells an array submitted now would hold: every one not finished and not running.
+/// The cells an array submitted now would hold: every one not finished, not running, and
+/// not a folder of another run (which `--status` lists, and which must be moved away first).
 pub fn pending_cells(sweep: &Sweep) -> Result<Vec<usize>> {
     Ok(sweep
         .states()?
         .iter()
         .enumerate()
-        .filter(|(_, s)| !matches!(s, CellState::Done { .. } | CellState::Busy { .. }))
+        .filter(|(_, s)| {
+            !matches!(
+                s,
+                CellState::Done { .. } | CellState::Busy { .. } | CellState::Foreign { .. }
+            )
+        })
         .map(|(k, _)| k)
         .collect())
 }

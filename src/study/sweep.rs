@@ -376,7 +376,7 @@ impl Sweep {
     }
 
     pub fn state(&self, cell: &Cell) -> Result<CellState> {
-        cell_state(&self.dir(cell), cell.config.steps)
+        cell_state(&self.dir(cell), &cell.config)
     }
 }
 
@@ -426,6 +426,9 @@ pub enum CellState {
     Stale,
     /// Another process holds the folder.
     Busy { pid: String },
+    /// The folder holds another run than the cell (the sweep file or a preset changed):
+    /// left as it is; these keys differ.
+    Foreign { keys: Vec<String> },
 }
 
 impl std::fmt::Display for CellState {
@@ -444,6 +447,11 @@ impl std::fmt::Display for CellState {
             CellState::Partial { env_steps } => write!(f, "partial ({env_steps} steps)"),
             CellState::Stale => f.write_str("stopped before its first checkpoint"),
             CellState::Busy { pid } => write!(f, "running (process {pid})"),
+            CellState::Foreign { keys } => write!(
+                f,
+                "holds another run (differs in {}): move it away to run this cell",
+                keys.join(", ")
+            ),
         }
     }
 }
@@ -467,13 +475,30 @@ fn is_held(dir: &Path) -> Result<Option<String>> {
     }
 }
 
-/// Reads the state of the run folder `dir` of a cell of `steps` env steps.
-pub fn cell_state(dir: &Path, steps: u64) -> Result<CellState> {
+/// Reads the state of the run folder `dir` of a cell whose run is `cfg`.
+pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
+    let steps = cfg.steps;
     if !dir.exists() {
         return Ok(CellState::New);
     }
     if let Some(pid) = is_held(dir)? {
         return Ok(CellState::Busy { pid });
+    }
+    let config = dir.join(CONFIG_FILE);
+    if config.exists() {
+        let text = std::fs::read_to_string(&config)
+            .with_context(|| format!("cannot read {}", config.display()))?;
+        let own: TrainConfig = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a run config: {}",
+                config.display(),
+                e.message().trim()
+            )
+        })?;
+        let keys = own.differences(cfg);
+        if !keys.is_empty() {
+            return Ok(CellState::Foreign { keys });
+        }
     }
     let checkpoints = checkpoint::list(dir)?;
     let summary_path = dir.join(SUMMARY_FILE);
@@ -533,7 +558,7 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
     if let Some(d) = opts.device {
         cfg.device = d;
     }
-    let state = cell_state(&dir, cfg.steps)?;
+    let state = cell_state(&dir, &cfg)?;
     let summary = match state {
         CellState::Done { .. } => {
             archive_cell(sweep, cell)?;
@@ -547,27 +572,21 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
             ))
             .into());
         }
-        CellState::Partial { .. } => {
-            let own = crate::training::run_dir::RunDir::open(&dir)?.config()?;
-            let differ = own.differences(&cfg);
-            if !differ.is_empty() {
-                bail!(
-                    "{} holds another run than the sweep's cell {} (it differs in {}): move it away, or change the sweep file back",
-                    dir.display(),
-                    cell.name(),
-                    differ.join(", ")
-                );
-            }
-            crate::training::resume(
-                &dir,
-                |c| {
-                    c.steps = cfg.steps;
-                    c.device = cfg.device;
-                    Ok(())
-                },
-                opts.progress,
-            )?
-        }
+        CellState::Foreign { keys } => bail!(
+            "{} holds another run than the sweep's cell {} (it differs in {}): move it away, or change the sweep file back",
+            dir.display(),
+            cell.name(),
+            keys.join(", ")
+        ),
+        CellState::Partial { .. } => crate::training::resume(
+            &dir,
+            |c| {
+                c.steps = cfg.steps;
+                c.device = cfg.device;
+                Ok(())
+            },
+            opts.progress,
+        )?,
         CellState::Stale => {
             let aside = dir.with_file_name(format!(
                 "{}.stale-{}",
