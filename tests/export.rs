@@ -61,6 +61,17 @@ fn run_onnx(path: &Path, obs: &[f32], dim: usize) -> Vec<f32> {
         .collect()
 }
 
+/// `virel-lab export` of the run in `dir` to `out`.
+fn export_cli(dir: &Path, out: &Path) -> std::process::Output {
+    virel(&[
+        "export",
+        "--checkpoint",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     a.iter()
@@ -81,13 +92,7 @@ fn an_exported_onnx_policy_gives_the_apps_actions_in_an_onnx_runtime() {
         let dir = tempfile::tempdir().unwrap();
         let t = trained(env, algo, dir.path());
         let out = dir.path().join("policy.onnx");
-        let o = virel(&[
-            "export",
-            "--checkpoint",
-            dir.path().to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = export_cli(dir.path(), &out);
         assert!(o.status.success(), "{env} {algo}: {}", stderr(&o));
         let obs = observations(&t, 1000);
         let ours = tensor_to_vec(
@@ -143,13 +148,7 @@ fn the_onnx_model_names_its_input_output_and_observation_layout() {
     assert_eq!(meta["action_low"], "-1,-1,-1");
     // A second export to the same file is refused; --overwrite replaces it.
     let before = std::fs::read(&out).unwrap();
-    let o = virel(&[
-        "export",
-        "--checkpoint",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = export_cli(dir.path(), &out);
     assert!(
         !o.status.success() && stderr(&o).contains("--overwrite"),
         "{}",
@@ -164,13 +163,7 @@ fn an_exported_torchscript_policy_gives_the_apps_actions_in_libtorch() {
     let dir = tempfile::tempdir().unwrap();
     let t = trained("pendulum", Algo::Virel, dir.path());
     let out = dir.path().join("policy.pt");
-    let o = virel(&[
-        "export",
-        "--checkpoint",
-        dir.path().to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = export_cli(dir.path(), &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let obs = observations(&t, 1000);
     let x = obs_tensor(&obs, t.spec.obs_dim, Device::Cpu);

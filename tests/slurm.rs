@@ -149,29 +149,11 @@ fn a_slurm_job_array_trains_every_cell_and_a_requeued_task_resumes() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cluster = Cluster::start(&dir.path().join("slurm"));
-    let file = dir.path().join("sweep.toml");
-    std::fs::write(
-        &file,
-        r#"name = "slurm-test"
-out = "runs"
-steps = 3000
-envs = ["pendulum"]
-algos = ["sac", "td3"]
-seeds = [1, 2]
-[set]
-eval_every = 0
-eval_episodes = 1
-checkpoint_every = 200
-device = "cpu"
-tensorboard = false
-"sac.learning_starts" = 100
-"td3.learning_starts" = 100
-[slurm]
-time = "0:20:00"
-partition = "debug"
-"#,
-    )
-    .unwrap();
+    let file = common::tiny_sweep(
+        dir.path(),
+        3000,
+        "[slurm]\ntime = \"0:20:00\"\npartition = \"debug\"\n",
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_virel-lab"))
         .args(["sweep", file.to_str().unwrap(), "--slurm"])
         .env("SLURM_CONF", &cluster.conf)

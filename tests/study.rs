@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stderr, virel, wait_until};
+use common::{stderr, tiny_sweep, virel, wait_until};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -14,35 +14,6 @@ use virel_lab::study::stats::{self, Interval};
 use virel_lab::study::sweep::{self, CellState, Sweep};
 use virel_lab::training::EvalResult;
 use virel_lab::training::RunSummary;
-
-/// A sweep of tiny Pendulum runs: 64-64 networks, learning from step 100.
-fn tiny_sweep(dir: &Path, steps: u64, extra: &str) -> std::path::PathBuf {
-    let file = dir.join("sweep.toml");
-    std::fs::write(
-        &file,
-        format!(
-            r#"name = "tiny"
-out = "runs"
-archive = "kept"
-steps = {steps}
-envs = ["pendulum"]
-algos = ["sac", "td3"]
-seeds = [1, 2]
-[set]
-eval_every = 0
-eval_episodes = 1
-checkpoint_every = 100
-device = "cpu"
-tensorboard = false
-"sac.learning_starts" = 100
-"td3.learning_starts" = 100
-{extra}
-"#
-        ),
-    )
-    .unwrap();
-    file
-}
 
 #[test]
 fn a_sweep_file_expands_to_its_cells_in_group_order_with_their_names() {

@@ -15,7 +15,7 @@ use crate::training::RunSummary;
 use crate::training::checkpoint::write_atomically;
 use crate::training::config::TrainConfig;
 use crate::training::logger::METRICS_FILE;
-use crate::training::run_dir::{CONFIG_FILE, SUMMARY_FILE};
+use crate::training::run_dir::{CONFIG_FILE, SUMMARY_FILE, read_toml};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -96,27 +96,10 @@ pub fn read_curve(path: &Path) -> Result<Vec<(u64, f64)>> {
 
 /// Reads one run folder.
 pub fn read_run(dir: &Path) -> Result<RunRecord> {
-    let cfg_path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&cfg_path)
-        .with_context(|| format!("cannot read {}", cfg_path.display()))?;
-    let cfg: TrainConfig = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not a run config: {}",
-            cfg_path.display(),
-            e.message().trim()
-        )
-    })?;
+    let cfg: TrainConfig = read_toml(&dir.join(CONFIG_FILE), "a run config")?;
     let summary_path = dir.join(SUMMARY_FILE);
     let summary = if summary_path.exists() {
-        let text = std::fs::read_to_string(&summary_path)
-            .with_context(|| format!("cannot read {}", summary_path.display()))?;
-        Some(toml::from_str::<RunSummary>(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a run summary: {}",
-                summary_path.display(),
-                e.message().trim()
-            )
-        })?)
+        Some(read_toml::<RunSummary>(&summary_path, "a run summary")?)
     } else {
         None
     };

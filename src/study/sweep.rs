@@ -23,7 +23,7 @@
 use crate::rl::Algo;
 use crate::training::checkpoint;
 use crate::training::config::{ConfigBuilder, TrainConfig};
-use crate::training::run_dir::{CONFIG_FILE, FolderInUse, LOCK_FILE, SUMMARY_FILE};
+use crate::training::run_dir::{CONFIG_FILE, FolderInUse, LOCK_FILE, SUMMARY_FILE, read_toml};
 use crate::training::{RunSummary, interrupt};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -486,15 +486,7 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     }
     let config = dir.join(CONFIG_FILE);
     if config.exists() {
-        let text = std::fs::read_to_string(&config)
-            .with_context(|| format!("cannot read {}", config.display()))?;
-        let own: TrainConfig = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a run config: {}",
-                config.display(),
-                e.message().trim()
-            )
-        })?;
+        let own: TrainConfig = read_toml(&config, "a run config")?;
         let keys = own.differences(cfg);
         if !keys.is_empty() {
             return Ok(CellState::Foreign { keys });
@@ -503,15 +495,7 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     let checkpoints = checkpoint::list(dir)?;
     let summary_path = dir.join(SUMMARY_FILE);
     if summary_path.exists() {
-        let text = std::fs::read_to_string(&summary_path)
-            .with_context(|| format!("cannot read {}", summary_path.display()))?;
-        let summary: RunSummary = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a run summary: {}",
-                summary_path.display(),
-                e.message().trim()
-            )
-        })?;
+        let summary: RunSummary = read_toml(&summary_path, "a run summary")?;
         if !summary.interrupted && summary.env_steps >= steps {
             return Ok(CellState::Done {
                 summary: Box::new(summary),

@@ -110,13 +110,7 @@ impl RunDir {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a run config: {}",
-                path.display(),
-                e.message().trim()
-            )
-        })
+        parse_toml(&text, &path, "a run config")
     }
 
     /// The newest checkpoint of the run `cfg` describes that loads and holds finite numbers;
@@ -180,6 +174,23 @@ fn holder_pid(lock_path: &Path) -> String {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A TOML file of a run folder parsed as `T`; `what` names `T` in the error ("a run config").
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+    what: &str,
+) -> Result<T> {
+    toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("{}: not {what}: {}", path.display(), e.message().trim()))
+}
+
+/// Reads and parses [`parse_toml`]'s file.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_toml(&text, path, what)
 }
 
 /// A run folder another process holds (its message names the folder and the process).

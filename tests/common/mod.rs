@@ -45,3 +45,33 @@ pub fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec
         })
         .collect()
 }
+
+/// A sweep file of 4 tiny Pendulum runs (SAC and TD3, seeds 1 and 2), learning from step
+/// 100, a checkpoint every 100 steps; `extra` is appended (a `[slurm]` table).
+pub fn tiny_sweep(dir: &std::path::Path, steps: u64, extra: &str) -> std::path::PathBuf {
+    let file = dir.join("sweep.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "tiny"
+out = "runs"
+archive = "kept"
+steps = {steps}
+envs = ["pendulum"]
+algos = ["sac", "td3"]
+seeds = [1, 2]
+[set]
+eval_every = 0
+eval_episodes = 1
+checkpoint_every = 100
+device = "cpu"
+tensorboard = false
+"sac.learning_starts" = 100
+"td3.learning_starts" = 100
+{extra}
+"#
+        ),
+    )
+    .unwrap();
+    file
+}
