@@ -611,3 +611,30 @@ fn a_cell_whose_folder_holds_another_run_is_reported_and_left_alone() {
         "left as it was"
     );
 }
+
+#[test]
+fn a_cell_that_died_before_its_first_checkpoint_is_moved_aside_and_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 200, "");
+    let s = Sweep::load(&file).unwrap();
+    let cell = s.dir(&s.cells[0]);
+    std::fs::create_dir_all(&cell).unwrap();
+    std::fs::write(cell.join("config.toml"), s.cells[0].config.to_toml()).unwrap();
+    std::fs::write(cell.join("metrics.csv"), "step,wall_time,metric,value\n").unwrap();
+    assert_eq!(s.state(&s.cells[0]).unwrap(), CellState::Stale);
+    let out = virel(&["sweep", file.to_str().unwrap(), "--cell", "0", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(matches!(
+        s.state(&s.cells[0]).unwrap(),
+        CellState::Done { .. }
+    ));
+    let aside: Vec<_> = std::fs::read_dir(&s.out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("{}.stale-", s.cells[0].name())))
+        .collect();
+    assert_eq!(aside.len(), 1, "the dead run is kept beside: {aside:?}");
+    let kept = s.out.join(&aside[0]);
+    assert!(kept.join("config.toml").is_file() && kept.join("metrics.csv").is_file());
+}
