@@ -132,9 +132,9 @@ impl TrainConfig {
     ///   (and 4.4 after 30k with ε_ω every update), scale 0.1 gives 834, then 1139 (1.5 m/s)
     ///   at 30k. Hopper and walker2d, seed 1, running ε_ω (the five-robot study's first cells):
     ///   at scale 1 the policy's entropy stayed at 1.8 of the 2.08 nats of a uniform policy
-    ///   (walker2d: 3.9 of 4.16) for 100k steps, and the evaluations at 30k/40k steps were
-    ///   223/256 (hopper) and 229/204 (walker2d), ending at 300 and 193 after 100k; at scale
-    ///   0.1, 610/663 and 985/367, the entropy falling below 1 within 20k steps. The ant and
+    ///   (walker2d: 3.9 of 4.16) for 100k steps, and the evaluations ended at 300 and 193 after
+    ///   100k steps; at scale 0.1, 417 and 384 (peaks 663 at 40k and 1048 at 60k), the entropy
+    ///   falling to ~0.5 and ~1 nat within 20k steps. The ant and
     ///   the humanoid share the preset untested (the study runs them).
     pub fn for_env(env: &str) -> Self {
         let mut cfg = Self {
