@@ -104,3 +104,13 @@ pub fn pin_to_core(cmd: &mut std::process::Command, core: usize) {
         });
     }
 }
+
+/// A closed pipe downstream (`virel-lab … | head`) ends the process quietly, as it does for
+/// other Unix tools, instead of making `println!` panic: SIGPIPE back to its default action
+/// (Rust's runtime ignores it).
+pub fn exit_quietly_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -490,3 +490,18 @@ fn bench_training_runs_each_algorithm_and_prints_its_speed_and_return() {
         assert!(run.join("summary.toml").exists(), "{}", run.display());
     }
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_the_program_without_a_panic() {
+    // The reading end is closed before the program prints: its first line meets a closed pipe.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+        .args(["config", "--env", "hopper"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!e.contains("panicked"), "{e}");
+}
