@@ -6,8 +6,9 @@
 pub mod onnx;
 
 use crate::rl::AgentSpec;
+use crate::rl::nets::Mlp;
 use crate::rl::policy::DeterministicActor;
-use crate::training::checkpoint::{self, write_atomically};
+use crate::training::checkpoint::write_atomically;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
@@ -33,55 +34,27 @@ pub struct Exported {
     pub observation_names: Vec<String>,
 }
 
-/// Loads a checkpoint (file, or a run folder's newest) and its env: the deterministic actor
-/// and the names of the observation's components.
-pub fn load_actor(
-    path: &Path,
-) -> Result<(
-    checkpoint::Header,
-    DeterministicActor,
-    Vec<String>,
-    AgentSpec,
-)> {
-    let (path, ckpt) = checkpoint::load_file_or_latest(path)?;
-    let ctx = || format!("checkpoint {}", path.display());
-    let h = ckpt.header.clone();
-    let env = crate::envs::make(&h.spec.env).with_context(ctx)?;
-    let spec = AgentSpec::of(env.as_ref());
-    ckpt.check_spec(&spec).with_context(ctx)?;
-    h.config.check_keys().with_context(ctx)?;
-    crate::training::memory::check(&crate::training::memory::agent_needs(&h.config, &spec))
-        .with_context(ctx)?;
-    let mut agent = h.config.build_agent(&spec, Device::Cpu)?;
-    ckpt.restore_weights(agent.as_mut()).with_context(ctx)?;
-    Ok((
-        h,
-        agent.deterministic_actor(),
-        env.observation_names(),
-        spec,
-    ))
-}
-
 /// The actor's numbers as plain libtorch tensors (no variables, no gradients).
 pub struct ActorTensors {
-    layers: Vec<(Tensor, Tensor)>,
+    net: Mlp,
     scale: Tensor,
     bias: Tensor,
 }
 
 impl ActorTensors {
     pub fn new(actor: &DeterministicActor) -> Self {
+        let layers = actor
+            .layers
+            .iter()
+            .map(|l| {
+                (
+                    Tensor::from_slice(&l.weight).view([l.inputs as i64, l.outputs as i64]),
+                    Tensor::from_slice(&l.bias),
+                )
+            })
+            .collect();
         Self {
-            layers: actor
-                .layers
-                .iter()
-                .map(|l| {
-                    (
-                        Tensor::from_slice(&l.weight).view([l.inputs as i64, l.outputs as i64]),
-                        Tensor::from_slice(&l.bias),
-                    )
-                })
-                .collect(),
+            net: Mlp::from_layers(layers),
             scale: Tensor::from_slice(&actor.scale),
             bias: Tensor::from_slice(&actor.bias),
         }
@@ -89,15 +62,7 @@ impl ActorTensors {
 
     /// Actions `[N, act_dim]` for observations `[N, obs_dim]`.
     pub fn forward(&self, obs: &Tensor) -> Tensor {
-        let last = self.layers.len() - 1;
-        let mut x = obs.shallow_clone();
-        for (i, (w, b)) in self.layers.iter().enumerate() {
-            x = b.addmm(&x, w);
-            if i < last {
-                x = x.relu();
-            }
-        }
-        x.tanh() * &self.scale + &self.bias
+        self.net.forward(obs).tanh() * &self.scale + &self.bias
     }
 }
 
@@ -113,10 +78,15 @@ pub fn export(checkpoint: &Path, out: &Path, format: Format, overwrite: bool) ->
             out.display()
         );
     }
-    let (h, actor, names, spec) = load_actor(checkpoint)?;
-    let space = crate::envs::make(&h.spec.env)?;
-    let low = &space.action_space().low;
-    let high = &space.action_space().high;
+    let p = crate::training::load_policy(checkpoint, None, Device::Cpu)?;
+    let (h, actor, names) = (
+        p.header,
+        p.agent.deterministic_actor(),
+        p.env.observation_names(),
+    );
+    let spec = AgentSpec::of(p.env.as_ref());
+    let low = &p.env.action_space().low;
+    let high = &p.env.action_space().high;
     let join = |v: &[f32]| {
         v.iter()
             .map(|x| x.to_string())

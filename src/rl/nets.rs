@@ -32,8 +32,8 @@ pub struct DenseLayer {
     pub bias: Vec<f32>,
 }
 
-/// A tensor's values, in row-major order, on the CPU as f32.
-pub fn to_vec(t: &Tensor) -> Vec<f32> {
+/// A tensor's values (actions, weights), in row-major order, on the CPU as f32.
+pub fn tensor_to_vec(t: &Tensor) -> Vec<f32> {
     let t = tch::no_grad(|| {
         t.to_device(tch::Device::Cpu)
             .to_kind(tch::Kind::Float)
@@ -69,6 +69,11 @@ impl Mlp {
         Self { layers }
     }
 
+    /// A network of given `(weight [in × out], bias [out])` layers (no variables).
+    pub fn from_layers(layers: Vec<(Tensor, Tensor)>) -> Self {
+        Self { layers }
+    }
+
     /// The layers as plain numbers; of the last one only its first `outputs` outputs.
     pub fn dense_layers(&self, outputs: i64) -> Vec<DenseLayer> {
         let last = self.layers.len() - 1;
@@ -85,8 +90,8 @@ impl Mlp {
                 DenseLayer {
                     inputs: size[0] as usize,
                     outputs: size[1] as usize,
-                    weight: to_vec(&w),
-                    bias: to_vec(&b),
+                    weight: tensor_to_vec(&w),
+                    bias: tensor_to_vec(&b),
                 }
             })
             .collect()

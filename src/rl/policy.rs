@@ -38,6 +38,15 @@ pub struct DeterministicActor {
 }
 
 impl DeterministicActor {
+    /// `net`'s layers (of the last, its first act_dim outputs: a Gaussian head's μ) and `act`.
+    fn of(net: &Mlp, act: &ActionScale) -> Self {
+        Self {
+            layers: net.dense_layers(act.scale.size()[0]),
+            scale: crate::rl::nets::tensor_to_vec(&act.scale),
+            bias: crate::rl::nets::tensor_to_vec(&act.bias),
+        }
+    }
+
     pub fn obs_dim(&self) -> usize {
         self.layers.first().map_or(0, |l| l.inputs)
     }
@@ -114,19 +123,15 @@ impl TanhGaussianPolicy {
         tch::no_grad(|| {
             let (mean, log_std) = self.distribution(&obs.narrow(0, 0, 1));
             ActionDistribution::TanhGaussian {
-                mean: crate::training::tensor_to_vec(&mean),
-                std: crate::training::tensor_to_vec(&log_std.exp()),
+                mean: crate::rl::nets::tensor_to_vec(&mean),
+                std: crate::rl::nets::tensor_to_vec(&log_std.exp()),
             }
         })
     }
 
     /// [`TanhGaussianPolicy::mode`] as plain numbers: the network's μ outputs alone.
     pub fn deterministic_actor(&self) -> DeterministicActor {
-        DeterministicActor {
-            layers: self.net.dense_layers(self.act.scale.size()[0]),
-            scale: crate::rl::nets::to_vec(&self.act.scale),
-            bias: crate::rl::nets::to_vec(&self.act.bias),
-        }
+        DeterministicActor::of(&self.net, &self.act)
     }
 
     /// The deterministic action tanh(μ(s)), scaled.
@@ -210,10 +215,6 @@ impl DeterministicPolicy {
 
     /// [`DeterministicPolicy::forward`] as plain numbers.
     pub fn deterministic_actor(&self) -> DeterministicActor {
-        DeterministicActor {
-            layers: self.net.dense_layers(self.act.scale.size()[0]),
-            scale: crate::rl::nets::to_vec(&self.act.scale),
-            bias: crate::rl::nets::to_vec(&self.act.bias),
-        }
+        DeterministicActor::of(&self.net, &self.act)
     }
 }

@@ -201,8 +201,8 @@ impl Agent for Td3 {
             let mean = self.actor.forward(&obs.narrow(0, 0, 1));
             let std = &self.actor.act.scale * self.cfg.exploration_noise;
             ActionDistribution::ClippedGaussian {
-                mean: crate::training::tensor_to_vec(&mean),
-                std: crate::training::tensor_to_vec(&std.expand_as(&mean)),
+                mean: crate::rl::nets::tensor_to_vec(&mean),
+                std: crate::rl::nets::tensor_to_vec(&std.expand_as(&mean)),
             }
         })
     }

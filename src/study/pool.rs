@@ -87,6 +87,10 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
     let report = Mutex::new(PoolReport::default());
     let mut todo = Vec::new();
     for (cell, state) in sweep.cells.iter().zip(&states) {
+        if state.is_runnable() {
+            todo.push((cell.index, state.clone()));
+            continue;
+        }
         match state {
             CellState::Done { .. } => report.lock().unwrap().already_done.push(cell.name()),
             CellState::Busy { pid } => {
@@ -101,7 +105,8 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
                     .failed
                     .push((cell.name(), state.to_string()));
             }
-            _ => todo.push((cell.index, state.clone())),
+            // Runnable: queued above.
+            CellState::New | CellState::Partial { .. } | CellState::Stale => {}
         }
     }
     let total = todo.len();

@@ -246,10 +246,15 @@ pub struct ResultRow {
 }
 
 /// Forward velocity of an evaluation: its `forward` term over the scene's weight.
-fn velocity(env: &str, eval: &crate::training::EvalResult) -> Option<f64> {
+fn velocity(forward_weight: Option<f32>, eval: &crate::training::EvalResult) -> Option<f64> {
     let forward = eval.term_means.get("forward")?;
-    let w = crate::scene::load(env).ok()?.task.forward_reward_weight;
-    (w != 0.0).then(|| forward / f64::from(w))
+    let w = forward_weight.filter(|&w| w != 0.0)?;
+    Some(forward / f64::from(w))
+}
+
+/// The env's weight of the forward velocity in its reward (a scene's), read once per row.
+fn forward_weight(env: &str) -> Option<f32> {
+    Some(crate::scene::load(env).ok()?.task.forward_reward_weight)
 }
 
 /// Envs → labels → runs, in a stable order (labels as SAC, TD3, VIREL, β-VIREL sort by name).
@@ -281,9 +286,10 @@ pub fn result_row(env: &str, label: &str, runs: &[&RunRecord]) -> Option<ResultR
         .map(|r| r.final_eval().expect("finished").mean)
         .collect();
     let (iqm, ci) = stats::iqm_with_interval(&returns);
+    let weight = forward_weight(env);
     let velocities: Vec<f64> = finished
         .iter()
-        .filter_map(|r| velocity(&r.env, r.final_eval()?))
+        .filter_map(|r| velocity(weight, r.final_eval()?))
         .collect();
     let steps: Vec<u64> = finished
         .iter()

@@ -3,7 +3,7 @@
 //! unfinished cells are in the array, under their own indices. `--requeue`: a preempted or
 //! requeued task gets SIGTERM, checkpoints, and resumes from that checkpoint when it runs again.
 
-use super::sweep::{CellState, Sweep};
+use super::sweep::Sweep;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -98,12 +98,7 @@ pub fn pending_cells(sweep: &Sweep) -> Result<Vec<usize>> {
         .states()?
         .iter()
         .enumerate()
-        .filter(|(_, s)| {
-            !matches!(
-                s,
-                CellState::Done { .. } | CellState::Busy { .. } | CellState::Foreign { .. }
-            )
-        })
+        .filter(|(_, s)| s.is_runnable())
         .map(|(k, _)| k)
         .collect())
 }

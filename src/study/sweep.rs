@@ -23,7 +23,7 @@
 use crate::rl::Algo;
 use crate::training::checkpoint;
 use crate::training::config::{ConfigBuilder, TrainConfig};
-use crate::training::run_dir::{CONFIG_FILE, FolderInUse, LOCK_FILE, SUMMARY_FILE, read_toml};
+use crate::training::run_dir::{CONFIG_FILE, FolderInUse, SUMMARY_FILE, read_toml};
 use crate::training::{RunSummary, interrupt};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -431,6 +431,17 @@ pub enum CellState {
     Foreign { keys: Vec<String> },
 }
 
+impl CellState {
+    /// Whether a pool or a job array should run the cell: not finished, not held by another
+    /// process, not a folder of another run.
+    pub fn is_runnable(&self) -> bool {
+        !matches!(
+            self,
+            CellState::Done { .. } | CellState::Busy { .. } | CellState::Foreign { .. }
+        )
+    }
+}
+
 impl std::fmt::Display for CellState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -456,32 +467,13 @@ impl std::fmt::Display for CellState {
     }
 }
 
-fn is_held(dir: &Path) -> Result<Option<String>> {
-    let path = dir.join(LOCK_FILE);
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Ok(None);
-    };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(None),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(Some(
-            std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-        )),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot read the lock {}", path.display()))
-        }
-    }
-}
-
 /// Reads the state of the run folder `dir` of a cell whose run is `cfg`.
 pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     let steps = cfg.steps;
     if !dir.exists() {
         return Ok(CellState::New);
     }
-    if let Some(pid) = is_held(dir)? {
+    if let Some(pid) = crate::training::run_dir::holder(dir) {
         return Ok(CellState::Busy { pid });
     }
     let config = dir.join(CONFIG_FILE);

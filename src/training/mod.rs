@@ -19,7 +19,7 @@ use crate::rl::{Agent, AgentSpec};
 use anyhow::{Context, Result, bail};
 use checkpoint::Header;
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// Seeds torch's global generator (network init, minibatches, policy noise).
 pub fn seed_torch(seed: u64) {
@@ -33,18 +33,7 @@ pub fn obs_tensor(obs: &[f32], dim: usize, device: Device) -> Tensor {
         .to_device(device)
 }
 
-/// Actions tensor back to a flat Vec.
-pub fn tensor_to_vec(t: &Tensor) -> Vec<f32> {
-    let t = t
-        .to_device(Device::Cpu)
-        .to_kind(Kind::Float)
-        .contiguous()
-        .view([-1]);
-    let mut v = vec![0f32; t.numel()];
-    let n = v.len();
-    t.copy_data(&mut v, n);
-    v
-}
+pub use crate::rl::nets::tensor_to_vec;
 
 /// Mean and spread of deterministic-policy returns.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -119,6 +108,34 @@ pub fn evaluate(
     })
 }
 
+/// A checkpoint's agent, loaded into fresh networks on `device`, with a fresh env of its own
+/// (`expect_env` refuses a checkpoint of another env): what `eval` and `export` start from.
+pub struct LoadedPolicy {
+    pub header: Header,
+    pub env: Box<dyn Env>,
+    pub agent: Box<dyn Agent>,
+}
+
+/// Loads a checkpoint file, or a run folder's newest, as a [`LoadedPolicy`]. Its sizes are
+/// checked like a config file's before the networks are built.
+pub fn load_policy(path: &Path, expect_env: Option<&str>, device: Device) -> Result<LoadedPolicy> {
+    let (path, ckpt) = checkpoint::load_file_or_latest(path)?;
+    let ctx = || format!("checkpoint {}", path.display());
+    let header = ckpt.header.clone();
+    let env_name = expect_env.unwrap_or(&header.spec.env);
+    let env = crate::envs::make(env_name).with_context(ctx)?;
+    let spec = AgentSpec::of(env.as_ref());
+    ckpt.check_spec(&spec).with_context(ctx)?;
+    let sizes = || -> Result<()> {
+        header.config.check_keys()?;
+        memory::check(&memory::agent_needs(&header.config, &spec))
+    };
+    sizes().with_context(ctx)?;
+    let mut agent = header.config.build_agent(&spec, device)?;
+    ckpt.restore_weights(agent.as_mut()).with_context(ctx)?;
+    Ok(LoadedPolicy { header, env, agent })
+}
+
 /// Loads a checkpoint into a fresh agent for its env and evaluates the deterministic policy.
 /// `expect_env` refuses a checkpoint of another env.
 pub fn evaluate_checkpoint(
@@ -128,24 +145,7 @@ pub fn evaluate_checkpoint(
     device: Device,
     seed: u64,
 ) -> Result<(Header, EvalResult)> {
-    let (path, ckpt) = checkpoint::load_file_or_latest(path)?;
-    let path = path.as_path();
-    let h = ckpt.header.clone();
-    let env_name = expect_env.unwrap_or(&h.spec.env);
-    let mut env =
-        crate::envs::make(env_name).with_context(|| format!("checkpoint {}", path.display()))?;
-    let spec = AgentSpec::of(env.as_ref());
-    ckpt.check_spec(&spec)
-        .with_context(|| format!("checkpoint {}", path.display()))?;
-    // A header's sizes are checked like a config file's before the networks are built.
-    let sizes = || -> Result<()> {
-        h.config.check_keys()?;
-        memory::check(&memory::agent_needs(&h.config, &spec))
-    };
-    sizes().with_context(|| format!("checkpoint {}", path.display()))?;
-    let mut agent = h.config.build_agent(&spec, device)?;
-    ckpt.restore_weights(agent.as_mut())
-        .with_context(|| format!("checkpoint {}", path.display()))?;
-    let r = evaluate(agent.as_ref(), env.as_mut(), episodes, seed, device)?;
-    Ok((h, r))
+    let mut p = load_policy(path, expect_env, device)?;
+    let r = evaluate(p.agent.as_ref(), p.env.as_mut(), episodes, seed, device)?;
+    Ok((p.header, r))
 }

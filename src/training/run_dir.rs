@@ -208,14 +208,22 @@ fn in_use(path: &Path, pid: &str) -> FolderInUse {
 
 /// Refuses a folder whose lock another process holds, without writing anything.
 fn refuse_if_held(path: &Path) -> Result<()> {
-    let lock_path = path.join(LOCK_FILE);
-    let Ok(file) = File::open(&lock_path) else {
-        return Ok(());
-    };
-    if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock_shared() {
-        return Err(in_use(path, &holder_pid(&lock_path)).into());
+    match holder(path) {
+        Some(pid) => Err(in_use(path, &pid).into()),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The pid of the process that holds the run folder `path`, if one does; looks without
+/// taking the lock.
+pub fn holder(path: &Path) -> Option<String> {
+    let lock_path = path.join(LOCK_FILE);
+    let file = File::open(&lock_path).ok()?;
+    matches!(
+        file.try_lock_shared(),
+        Err(std::fs::TryLockError::WouldBlock)
+    )
+    .then(|| holder_pid(&lock_path))
 }
 
 /// Refuses a folder that holds files a run writes, saying what it holds.
