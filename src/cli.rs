@@ -272,9 +272,6 @@ pub struct WindowArgs {
     pub width: u32,
     #[arg(long, default_value_t = 800)]
     pub height: u32,
-    /// Milliseconds of training each frame may spend (the overlay can change it).
-    #[arg(long, default_value_t = 30.0, value_name = "MS")]
-    pub train_ms: f32,
     /// Record the window's first N frames to videos/virel-lab-<time>.mp4, as the Record
     /// button does.
     #[arg(long, value_name = "N")]
@@ -328,7 +325,6 @@ impl Default for WindowArgs {
             quality: Quality::High,
             width: 1280,
             height: 800,
-            train_ms: 30.0,
             record_frames: None,
             screenshot: None,
             screenshot_after: 120,
@@ -344,7 +340,6 @@ impl WindowArgs {
             quality: self.quality.render_quality(),
             width: self.width,
             height: self.height,
-            train_ms: self.train_ms,
             record_frames: self.record_frames,
             screenshot: self.screenshot.clone().map(|p| (p, self.screenshot_after)),
         }

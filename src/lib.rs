@@ -1,12 +1,20 @@
 //! virel-lab: watch VIREL, SAC and TD3 agents learn, in real time.
 //!
+//! Layers point one way — each module uses only those before it (a test in
+//! `tests/layers.rs` reads every `crate::` path and fails on one that points back):
+//!
+//! `runtime` · `scene` → `sim` → `envs` → `rl` → `training` → `app` / `study` / `export` →
+//! `record` / `bench` → `cli`
+//!
 //! Module map:
-//! - [`app`] — the desktop app (Bevy + egui): training, 3D view, camera, overlay plugins.
+//! - [`app`] — the desktop app (Bevy + egui), `LabPlugins`: runs on their own training
+//!   threads, 3D view, camera, overlay, the Record button; ordered sets `LabSystems`.
 //! - [`envs`] — the `Env` / `VecEnv` API and the tasks: Pendulum-v1, identity, VIREL's
 //!   tabular counterexample, and the Gymnasium v5 locomotion tasks (`locomotion.rs`).
 //! - [`rl`] — agents on tch: `virel.rs` (VIREL, β-VIREL), `sac.rs`, `td3.rs`, and the shared
 //!   networks, policies and replay buffer.
-//! - [`training`] — the collect → update loop (`trainer.rs`), runs and resumes (`run.rs`) in
+//! - [`training`] — the collect → update step (`trainer.rs`), the one training loop with its
+//!   callbacks (`driver.rs`: logs, evaluations, checkpoints, progress), runs and resumes (`run.rs`) in
 //!   run folders that defend themselves (`run_dir.rs`: one process each, only their own run
 //!   resumed), signals (`interrupt.rs`), evaluation, checkpoints, logs, the run config and its
 //!   ranges (`config.rs`, `rl/ranges.rs`), memory checks before allocating (`memory.rs`).
@@ -14,7 +22,7 @@
 //! - [`sim`] — their physics: every copy of a robot as rapier3d multibodies in one world,
 //!   hosted by bevy_rapier3d in a Bevy world the trainer steps (`vendor/rapier3d`: rapier,
 //!   patched for speed).
-//! - [`record`] — demo videos: off-screen `record`, the overlay's Record button, encoders.
+//! - [`record`] — demo videos off-screen (`virel-lab record`), with the app's plugin group.
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
 //! - [`study`] — grids of runs (`sweep`: locally or on Slurm) and their reports (`report`:
 //!   curves and tables with confidence intervals).

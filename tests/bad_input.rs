@@ -438,7 +438,6 @@ fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
             &["app", "--width", "0"],
             "--width 0: expected 64 to 16384 pixels",
         ),
-        (&["app", "--train-ms", "nan"], "--train-ms NaN"),
     ] {
         fails_with(args, &[want]);
     }

@@ -1,11 +1,36 @@
 //! [`CameraPlugin`]: an orbit camera (left drag turns, right drag pans, wheel zooms) that can
-//! follow a chosen robot copy. Mouse input over the overlay is left to the overlay.
+//! follow a chosen robot copy, and the 1 m grid on the ground around its focus. Mouse input
+//! over the overlay is left to the overlay.
 
-use super::lab::LabState;
+use super::lab::{LabSettings, LabSystems, Runs};
 use super::view::{Lanes, RenderQuality, scene_to_world};
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
 use bevy::prelude::*;
 use bevy::render::view::Msaa;
+
+/// Radians the camera turns per pixel dragged.
+const TURN_PER_PIXEL: f32 = 0.006;
+/// Lowest and highest pitch, radians above the horizon.
+const PITCH_RANGE: (f32, f32) = (-0.1, 1.5);
+/// Focus movement per pixel dragged, per metre of camera distance.
+const PAN_PER_PIXEL: f32 = 0.0015;
+/// Pixels of a touchpad scroll that count as one wheel line.
+const PIXELS_PER_LINE: f32 = 40.0;
+/// Distance factor per wheel line (towards the focus).
+const ZOOM_PER_LINE: f32 = 0.9;
+/// Nearest and farthest camera distance, m.
+const DISTANCE_RANGE: (f32, f32) = (1.0, 200.0);
+/// Distance that frames all lanes: base + this per metre of lanes, at most the maximum.
+const FIT_DISTANCE: f32 = 3.5;
+const FIT_PER_METRE: f32 = 0.55;
+const FIT_MAX_DISTANCE: f32 = 40.0;
+/// Heights (m) the followed focus stays between, whatever the robot's root does.
+const FOCUS_HEIGHT: (f32, f32) = (0.3, 1.2);
+/// Rate (1/s) at which the smooth focus closes on the followed robot.
+const FOLLOW_RATE: f32 = 6.0;
+/// The grid: just above the ground (m), cells of 1 m across each side.
+const GRID_HEIGHT: f32 = 0.003;
+const GRID_CELLS: u32 = 40;
 
 /// Orbit parameters; the camera looks at `focus` (Bevy world frame) from `distance` away.
 #[derive(Component, Clone, Debug)]
@@ -84,9 +109,15 @@ impl Plugin for CameraPlugin {
             .add_systems(Startup, spawn_camera)
             .add_systems(
                 Update,
-                (fit_lanes, orbit_with_mouse, follow_copy, place_camera)
+                (
+                    fit_lanes,
+                    orbit_with_mouse,
+                    follow_copy,
+                    place_camera,
+                    draw_grid,
+                )
                     .chain()
-                    .after(super::training::TrainingSet),
+                    .in_set(LabSystems::Camera),
             );
     }
 }
@@ -127,21 +158,22 @@ fn orbit_with_mouse(
     };
     let d = motion.delta;
     if buttons.pressed(MouseButton::Left) {
-        cam.yaw -= d.x * 0.006;
-        cam.pitch = (cam.pitch + d.y * 0.006).clamp(-0.1, 1.5);
+        cam.yaw -= d.x * TURN_PER_PIXEL;
+        cam.pitch = (cam.pitch + d.y * TURN_PER_PIXEL).clamp(PITCH_RANGE.0, PITCH_RANGE.1);
     }
     if buttons.pressed(MouseButton::Right) || buttons.pressed(MouseButton::Middle) {
         let right = Vec3::new(cam.yaw.cos(), 0.0, -cam.yaw.sin());
         let forward = Vec3::new(-cam.yaw.sin(), 0.0, -cam.yaw.cos());
-        let k = cam.distance * 0.0015;
+        let k = cam.distance * PAN_PER_PIXEL;
         cam.focus += (-right * d.x + forward * d.y) * k;
         cam.follow = false;
     }
     let lines = match scroll.unit {
         MouseScrollUnit::Line => scroll.delta.y,
-        MouseScrollUnit::Pixel => scroll.delta.y / 40.0,
+        MouseScrollUnit::Pixel => scroll.delta.y / PIXELS_PER_LINE,
     };
-    cam.distance = (cam.distance * 0.9f32.powf(lines)).clamp(1.0, 200.0);
+    cam.distance =
+        (cam.distance * ZOOM_PER_LINE.powf(lines)).clamp(DISTANCE_RANGE.0, DISTANCE_RANGE.1);
 }
 
 /// Frames all copies when a run's robots are (re)spawned.
@@ -150,12 +182,14 @@ fn fit_lanes(lanes: Res<Lanes>, mut cams: Query<&mut OrbitCamera>) {
         return;
     }
     for mut cam in &mut cams {
-        cam.distance = (3.5 + 0.55 * lanes.spacing * lanes.count as f32).min(40.0);
+        cam.distance = (FIT_DISTANCE + FIT_PER_METRE * lanes.spacing * lanes.count as f32)
+            .min(FIT_MAX_DISTANCE);
     }
 }
 
 fn follow_copy(
-    state: Res<LabState>,
+    runs: Res<Runs>,
+    settings: Res<LabSettings>,
     lanes: Res<Lanes>,
     time: Res<Time>,
     smooth: Res<SmoothFollow>,
@@ -167,13 +201,21 @@ fn follow_copy(
     if !cam.follow {
         return;
     }
-    let Some(&(root, _)) = state.poses.get(state.followed).and_then(|c| c.first()) else {
+    let copy = settings.followed.copy;
+    let Some(run) = runs.followed(settings.followed) else {
         return;
     };
-    let target = scene_to_world() * (root + lanes.offset(state.followed));
-    let target = Vec3::new(target.x, target.y.clamp(0.3, 1.2), target.z);
+    let Some(&(root, _)) = run.frame.poses.get(copy).and_then(|c| c.first()) else {
+        return;
+    };
+    let target = scene_to_world() * (root + lanes.offset(runs.lane(run.id, copy)));
+    let target = Vec3::new(
+        target.x,
+        target.y.clamp(FOCUS_HEIGHT.0, FOCUS_HEIGHT.1),
+        target.z,
+    );
     let k = if smooth.0 {
-        1.0 - (-6.0 * time.delta_secs()).exp()
+        1.0 - (-FOLLOW_RATE * time.delta_secs()).exp()
     } else {
         1.0
     };
@@ -184,4 +226,16 @@ fn place_camera(mut cams: Query<(&OrbitCamera, &mut Transform), Changed<OrbitCam
     for (orbit, mut tf) in &mut cams {
         *tf = orbit.transform();
     }
+}
+
+/// A 1 m grid around the camera's focus, on the ground.
+fn draw_grid(mut gizmos: Gizmos, cam: Query<&OrbitCamera>) {
+    let focus = cam.single().map_or(Vec3::ZERO, |c| c.focus);
+    let centre = Vec3::new(focus.x.round(), GRID_HEIGHT, focus.z.round());
+    gizmos.grid(
+        Isometry3d::new(centre, Quat::from_rotation_x(std::f32::consts::FRAC_PI_2)),
+        UVec2::splat(GRID_CELLS),
+        Vec2::splat(1.0),
+        Color::srgba(0.25, 0.25, 0.25, 0.55),
+    );
 }

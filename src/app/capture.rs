@@ -34,7 +34,7 @@ impl Plugin for CapturePlugin {
 }
 
 fn capture_then_exit(
-    recording: Option<Res<crate::record::WindowRecording>>,
+    recording: Option<Res<super::recording::WindowRecording>>,
     mut commands: Commands,
     mut c: ResMut<Capture>,
     mut exit: MessageWriter<AppExit>,

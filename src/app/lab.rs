@@ -1,26 +1,78 @@
-//! The app's model: the live run ([`Lab`], a non-send resource: tch objects stay on the main
-//! thread) and everything the view and the overlay read ([`LabState`]: plain data, so those
-//! systems need no access to torch).
+//! The app's model: plain data that the view, the camera and the overlay read, none of it
+//! torch. Each resource has one writer:
+//!
+//! - [`Runs`] — the runs training now, each with the latest [`Frame`] its training thread
+//!   published (written by the training plugin).
+//! - [`Curves`] — the curves of every run since the app started, kept after a run is replaced
+//!   (training plugin).
+//! - [`NextRun`] — the config the next new run starts from (overlay).
+//! - [`LabSettings`] — speed and the followed copy (overlay, camera).
+//! - [`LabRequest`] in, [`LabOutcome`] out — Bevy messages between the UI and the runs.
+//! - [`Pace`] and [`Activity`] — Bevy `States`: paused or running, learning or watching.
+//! - [`LabSystems`] — the app's ordered system sets.
 
+use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
-use crate::training::Trainer;
+use crate::scene::spec::SceneSpec;
 use crate::training::config::TrainConfig;
 use bevy::prelude::*;
 use std::path::PathBuf;
 
+/// The app's system sets, run in this order within `Update`: UI requests reach the runs'
+/// training threads, then what the threads handed over is taken in, then the 3D view and the
+/// camera follow it. The overlay draws afterwards, in egui's own pass.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LabSystems {
+    /// Requests, pause/watch and settings go to the training threads.
+    Requests,
+    /// The threads' frames, curve points and outcomes come in.
+    Publish,
+    /// Robots and lanes follow the frames.
+    View,
+    /// The camera follows the robots; the grid follows the camera.
+    Camera,
+}
+
+/// A run config for watching: the env's training preset, without log files, with
+/// settings that keep a CPU-only machine lively:
+/// - learning starts after 2 000 steps instead of 5 000–25 000, so the agent soon acts by itself;
+/// - one gradient step per vector step of all copies (`updates_per_step = 1/copies`) on the
+///   CPU, the published one per env step on CUDA: a 256-256 update takes ~12 ms on a 2-core
+///   CPU, which at 8 updates per vector step would show robots moving at ~10 frames/s.
+pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> TrainConfig {
+    let mut cfg = TrainConfig::for_env(env);
+    cfg.algo = algo;
+    cfg.num_envs = num_envs.max(1);
+    cfg.seed = seed;
+    cfg.tensorboard = false;
+    if env != "pendulum" && env != "identity" {
+        cfg.agents.set_learning_starts(2_000);
+    }
+    let cuda = cfg.device.resolve().is_ok_and(|d| d.is_cuda());
+    if !cuda {
+        cfg.updates_per_step = 1.0 / cfg.num_envs as f64;
+    }
+    cfg
+}
+
 /// Most points kept per curve; older halves are thinned out (every other point dropped).
 pub const MAX_CURVE_POINTS: usize = 4_000;
 
-/// The training run the app steps, if any (none while a load failed or in an empty lab).
-#[derive(Default)]
-pub struct Lab {
-    pub trainer: Option<Trainer>,
+/// A run of the lab, numbered from 1 in the order runs started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub u32);
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
 }
 
 /// What one run has shown so far; kept after the run is replaced, for comparison.
 #[derive(Clone, Debug, Default)]
 pub struct RunCurves {
-    /// e.g. "#2 VIREL · half_cheetah".
+    pub run: Option<RunId>,
+    /// e.g. "#2 VIREL · half_cheetah ×8".
     pub label: String,
     /// Metric name of the temperature: `virel/epsilon`, `losses/alpha`, `td3/exploration_noise`.
     pub temperature_name: String,
@@ -32,6 +84,41 @@ pub struct RunCurves {
     pub q_values: Vec<[f64; 2]>,
     /// (env steps, critic loss: mean squared Bellman residual of the latest batch).
     pub bellman_residual: Vec<[f64; 2]>,
+}
+
+impl RunCurves {
+    /// Appends the points a training thread published since the last frame.
+    pub fn extend(&mut self, new: &CurvePoints) {
+        for (curve, points) in [
+            (&mut self.returns, &new.returns),
+            (&mut self.temperature, &new.temperature),
+            (&mut self.q_values, &new.q_values),
+            (&mut self.bellman_residual, &new.bellman_residual),
+        ] {
+            for &p in points {
+                push_point(curve, p);
+            }
+        }
+    }
+}
+
+/// Curve points a training thread gathered between two hand-overs (same fields as
+/// [`RunCurves`]).
+#[derive(Clone, Debug, Default)]
+pub struct CurvePoints {
+    pub returns: Vec<[f64; 2]>,
+    pub temperature: Vec<[f64; 2]>,
+    pub q_values: Vec<[f64; 2]>,
+    pub bellman_residual: Vec<[f64; 2]>,
+}
+
+impl CurvePoints {
+    pub fn append(&mut self, other: &mut CurvePoints) {
+        self.returns.append(&mut other.returns);
+        self.temperature.append(&mut other.temperature);
+        self.q_values.append(&mut other.q_values);
+        self.bellman_residual.append(&mut other.bellman_residual);
+    }
 }
 
 /// Appends a point, thinning the oldest half when the curve is full.
@@ -47,28 +134,174 @@ pub fn push_point(curve: &mut Vec<[f64; 2]>, p: [f64; 2]) {
     curve.push(p);
 }
 
+/// The colour of the `i`-th run (in the order runs started), the same in the 3D view and in
+/// every plot: sRGB bytes.
+pub fn run_rgb(i: usize) -> [u8; 3] {
+    const PALETTE: [[u8; 3]; 6] = [
+        [231, 111, 81],
+        [42, 157, 143],
+        [233, 196, 106],
+        [120, 144, 255],
+        [214, 120, 214],
+        [160, 200, 90],
+    ];
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Curves of every run since the app started, in the order they started.
+#[derive(Resource, Default)]
+pub struct Curves(pub Vec<RunCurves>);
+
+impl Curves {
+    pub fn of(&self, run: RunId) -> Option<&RunCurves> {
+        self.0.iter().find(|c| c.run == Some(run))
+    }
+    pub fn of_mut(&mut self, run: RunId) -> Option<&mut RunCurves> {
+        self.0.iter_mut().find(|c| c.run == Some(run))
+    }
+    /// The position of a run's curves: its colour in every plot.
+    pub fn index_of(&self, run: RunId) -> Option<usize> {
+        self.0.iter().position(|c| c.run == Some(run))
+    }
+}
+
 /// Speed of the simulation relative to the robot's own clock.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum TimeScale {
     /// `x` × real time: x / (timestep · frame_skip) vector steps per second.
     Times(f32),
-    /// As many steps as the frame's training budget allows.
+    /// As fast as the training thread can go.
     Max,
 }
 
-/// A request from the UI (or a test), carried out by the training plugin.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LabRequest {
-    /// Starts a new run from `LabState::next_run` (the current one's curves stay).
-    NewRun,
-    /// Restarts every episode of the current run (the agent keeps what it learned).
-    ResetEpisodes,
-    Save(PathBuf),
-    /// Loads weights into a new run of the checkpoint's env and algorithm.
-    Load(PathBuf),
+/// Paused (nothing moves; [`LabRequest::Step`] advances every run by one vector step) or
+/// running.
+#[derive(States, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Pace {
+    #[default]
+    Running,
+    Paused,
 }
 
-/// Live numbers of the current run.
+/// Learning (exploring, storing, gradient steps) or watching (the deterministic policy acts,
+/// nothing is learnt or stored).
+#[derive(States, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Activity {
+    #[default]
+    Learning,
+    Watching,
+}
+
+/// A request from the UI (or a test), carried out by the training plugin.
+#[derive(Message, Clone, Debug, PartialEq)]
+pub enum LabRequest {
+    /// Starts a run from [`NextRun`]: beside the others when `alongside`, else in place of the
+    /// selected run (whose curves stay).
+    NewRun { alongside: bool },
+    /// Stops a run and takes its robots away; its curves stay.
+    CloseRun(RunId),
+    /// The run the overlay's save and statistics refer to.
+    Select(RunId),
+    /// Restarts every episode of every run (the agents keep what they learned).
+    ResetEpisodes,
+    /// One vector step of every run, while paused.
+    Step,
+    /// Saves the selected run.
+    Save(PathBuf),
+    /// Loads weights into a new run of the checkpoint's env and algorithm, in place of the
+    /// selected run or beside the others.
+    Load { path: PathBuf, alongside: bool },
+}
+
+/// What became of a request, or of a run.
+#[derive(Message, Clone, Debug, PartialEq)]
+pub enum LabOutcome {
+    Started {
+        run: RunId,
+        label: String,
+    },
+    Saved {
+        run: RunId,
+        path: PathBuf,
+    },
+    Loaded {
+        run: RunId,
+        path: PathBuf,
+        env_steps: u64,
+        algo: Algo,
+    },
+    /// A request that could not be carried out; nothing changed.
+    Refused {
+        request: String,
+        error: String,
+    },
+    /// A run's training thread stopped on an error (non-finite loss …); its curves stay.
+    Stopped {
+        run: RunId,
+        error: String,
+    },
+}
+
+impl std::fmt::Display for LabOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Started { label, .. } => write!(f, "started {label}"),
+            Self::Saved { run, path } => write!(f, "saved run {run} to {}", path.display()),
+            Self::Loaded {
+                path,
+                env_steps,
+                algo,
+                ..
+            } => write!(
+                f,
+                "loaded {} ({env_steps} steps of {})",
+                path.display(),
+                algo.display_name()
+            ),
+            Self::Refused { request, error } => write!(f, "{request}: {error}"),
+            Self::Stopped { run, error } => write!(f, "run {run} stopped: {error}"),
+        }
+    }
+}
+
+impl LabOutcome {
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Self::Refused { .. } | Self::Stopped { .. })
+    }
+}
+
+/// Config of the next run [`LabRequest::NewRun`] starts; the overlay edits it.
+#[derive(Resource, Clone, Debug)]
+pub struct NextRun(pub TrainConfig);
+
+/// How the lab runs, set by the UI.
+#[derive(Resource, Clone, Debug)]
+pub struct LabSettings {
+    pub time_scale: TimeScale,
+    /// The run and copy the camera follows and whose action distribution is shown.
+    pub followed: Followed,
+    /// Where the overlay's save/load field points.
+    pub checkpoint_path: String,
+}
+
+impl Default for LabSettings {
+    fn default() -> Self {
+        Self {
+            time_scale: TimeScale::Max,
+            followed: Followed::default(),
+            checkpoint_path: "virel-lab.ckpt".into(),
+        }
+    }
+}
+
+/// A copy of a run: the first run's first copy until chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Followed {
+    pub run: Option<RunId>,
+    pub copy: usize,
+}
+
+/// Live numbers of a run, as its training thread last published them.
 #[derive(Clone, Debug, Default)]
 pub struct LiveStats {
     /// Training env steps of the run (a loaded checkpoint's count included).
@@ -85,70 +318,71 @@ pub struct LiveStats {
     pub bellman_residual: Option<f64>,
     /// Return so far of each copy's running episode.
     pub episode_returns: Vec<f64>,
-    /// Milliseconds the last frame spent training (budget + at most one step or update).
-    pub frame_training_ms: f64,
 }
 
-/// Per-frame view of the lab for rendering and the overlay.
-#[derive(Resource)]
-pub struct LabState {
-    /// Config of the next run `NewRun` starts; the overlay edits it.
-    pub next_run: TrainConfig,
-    /// Config of the current run.
-    pub current: Option<TrainConfig>,
-    /// Curves of every run since the app started; the last one is the current run's.
-    pub runs: Vec<RunCurves>,
+/// What a training thread hands the view: everything about its run at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct Frame {
+    /// Vector steps the thread has taken (learning and watching): a new number means new poses.
+    pub vector_steps: u64,
     pub live: LiveStats,
-    /// Bumped whenever the set of robots changes (new run, load): the view respawns them.
-    pub generation: u64,
-    pub paused: bool,
-    /// One vector step requested while paused.
-    pub single_step: bool,
-    pub time_scale: TimeScale,
-    /// Milliseconds of training a frame may spend (the render loop stays responsive).
-    pub budget_ms: f32,
-    /// Watch mode: the policy acts deterministically and nothing is learnt.
-    pub watch_only: bool,
-    /// The copy the camera follows and whose action distribution is shown.
-    pub followed: usize,
+    /// World poses (translation, rotation) of every body of every copy, scene frame (z up).
+    pub poses: Vec<Vec<(Vec3, Quat)>>,
+    /// The followed copy's action distribution, if this run holds it.
     pub action_distribution: Option<ActionDistribution>,
+}
+
+/// A run training now: what it is, and its latest frame.
+#[derive(Clone, Debug)]
+pub struct RunView {
+    pub id: RunId,
+    pub label: String,
+    pub config: TrainConfig,
+    /// The robot (bodies and geoms to draw), if the env is a scene.
+    pub scene: Option<SceneSpec>,
     /// (low, high) per action dimension, and the actuated joints' names.
     pub action_bounds: Vec<(f32, f32)>,
     pub joint_names: Vec<String>,
-    /// World poses (translation, rotation) of every body of every copy, scene frame (z up).
-    pub poses: Vec<Vec<(Vec3, Quat)>>,
-    pub requests: Vec<LabRequest>,
-    /// Last outcome worth telling the user (saved file, load error …).
-    pub message: Option<String>,
-    /// Where the overlay's save/load field points.
-    pub checkpoint_path: String,
+    pub copies: usize,
+    pub frame: Frame,
+    /// A run whose thread stopped on an error stands still and says why.
+    pub stopped: Option<String>,
 }
 
-impl LabState {
-    pub fn new(next_run: TrainConfig) -> Self {
-        Self {
-            next_run,
-            current: None,
-            runs: Vec::new(),
-            live: LiveStats::default(),
-            generation: 0,
-            paused: false,
-            single_step: false,
-            time_scale: TimeScale::Max,
-            budget_ms: 30.0,
-            watch_only: false,
-            followed: 0,
-            action_distribution: None,
-            action_bounds: Vec::new(),
-            joint_names: Vec::new(),
-            poses: Vec::new(),
-            requests: vec![LabRequest::NewRun],
-            message: None,
-            checkpoint_path: "virel-lab.ckpt".into(),
-        }
-    }
+/// The runs training now, in the order they started, and the one the overlay's buttons act
+/// on.
+#[derive(Resource, Default)]
+pub struct Runs {
+    pub live: Vec<RunView>,
+    pub selected: Option<RunId>,
+    /// Bumped whenever the set of robots changes (new run, load, close): the view respawns them.
+    pub generation: u64,
+}
 
-    pub fn current_curves(&self) -> Option<&RunCurves> {
-        self.current.as_ref().and(self.runs.last())
+impl Runs {
+    pub fn get(&self, id: RunId) -> Option<&RunView> {
+        self.live.iter().find(|r| r.id == id)
+    }
+    pub fn selected(&self) -> Option<&RunView> {
+        self.selected.and_then(|id| self.get(id))
+    }
+    /// The followed run (the selected one, or the first, when `followed.run` is gone).
+    pub fn followed(&self, f: Followed) -> Option<&RunView> {
+        f.run
+            .and_then(|id| self.get(id))
+            .or_else(|| self.selected())
+            .or(self.live.first())
+    }
+    /// Lane of `copy` of `run`: runs side by side, each with its copies in a block.
+    pub fn lane(&self, run: RunId, copy: usize) -> usize {
+        self.live
+            .iter()
+            .take_while(|r| r.id != run)
+            .map(|r| r.copies)
+            .sum::<usize>()
+            + copy
+    }
+    pub fn lanes(&self) -> usize {
+        self.live.iter().map(|r| r.copies).sum()
     }
 }

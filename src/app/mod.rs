@@ -1,54 +1,79 @@
-//! The desktop app: robots learning in 3D with the VIREL overlay. One plugin per capability:
+//! The desktop app: robots learning in 3D with the VIREL overlay, as one plugin group,
+//! [`LabPlugins`], whose systems run in the public, ordered sets of [`LabSystems`]. One plugin
+//! per capability:
 //!
-//! - [`training::TrainingPlugin`] — the run: steps envs and agent within a frame budget
-//!   (headless-capable: works under `MinimalPlugins`).
-//! - [`view::ViewPlugin`] — ground, lanes, robot meshes, light, render quality.
-//! - [`camera::CameraPlugin`] — orbit camera and follow mode.
+//! - [`training::TrainingPlugin`] — the runs, each on its own training thread
+//!   ([`worker::RunWorker`]); requests in, frames and curves out (works under
+//!   `MinimalPlugins`).
+//! - [`view::ViewPlugin`] — ground, grid, lanes, robot meshes, light, render quality.
+//! - [`camera::CameraPlugin`] — orbit camera and follow mode (on the window or an image).
 //! - [`overlay::OverlayPlugin`] — the egui windows.
+//! - [`recording::WindowRecorderPlugin`] — the Record button: the window into a video
+//!   ([`video`]: the encoders).
 //! - [`capture::CapturePlugin`] — a screenshot after N frames, then exit (tests, docs).
 //!
-//! [`lab`] holds the state they share.
+//! [`lab`] holds the data they share; `record` builds the same group without the overlay.
 
 pub mod camera;
 pub mod capture;
 pub mod lab;
 pub mod overlay;
+pub mod recording;
 pub mod training;
+pub mod video;
 pub mod view;
+pub mod worker;
 
-use crate::rl::Algo;
+pub use lab::{LabSystems, desktop_config};
+
+use crate::envs;
+use crate::rl::AgentSpec;
 use crate::training::config::TrainConfig;
+use crate::training::memory;
 use anyhow::Result;
+use bevy::app::PluginGroupBuilder;
 use bevy::prelude::*;
 use bevy::window::WindowResolution;
 use std::path::PathBuf;
+
+/// The lab: training threads, 3D view, camera, overlay and the Record button. `record` builds
+/// it with the overlay and the Record button disabled and the camera on an image.
+pub struct LabPlugins {
+    /// The first run.
+    pub config: TrainConfig,
+    /// Watch this checkpoint instead of training from scratch.
+    pub checkpoint: Option<PathBuf>,
+    /// Start paused.
+    pub paused: bool,
+    pub quality: view::RenderQuality,
+    pub camera: camera::CameraPlugin,
+    /// Record the window's first N frames to `videos/` (as the Record button does).
+    pub record_frames: Option<u64>,
+}
+
+impl PluginGroup for LabPlugins {
+    fn build(self) -> PluginGroupBuilder {
+        PluginGroupBuilder::start::<Self>()
+            .add(training::TrainingPlugin {
+                config: self.config,
+                checkpoint: self.checkpoint,
+                paused: self.paused,
+            })
+            .add(view::ViewPlugin {
+                quality: self.quality,
+            })
+            .add(self.camera)
+            .add(overlay::OverlayPlugin)
+            .add(recording::WindowRecorderPlugin {
+                record_frames: self.record_frames,
+            })
+    }
+}
 
 /// The robot the app opens with.
 pub const DEFAULT_ENV: &str = "half_cheetah";
 /// Copies of it, side by side.
 pub const DEFAULT_COPIES: usize = 8;
-
-/// A run config for watching: the env's training preset, without log files, with
-/// settings that keep a CPU-only machine lively:
-/// - learning starts after 2 000 steps instead of 5 000–25 000, so the agent soon acts by itself;
-/// - one gradient step per vector step of all copies (`updates_per_step = 1/copies`) on the
-///   CPU, the published one per env step on CUDA: a 256-256 update takes ~12 ms on a 2-core
-///   CPU, which at 8 updates per vector step would show robots moving at ~10 frames/s.
-pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> TrainConfig {
-    let mut cfg = TrainConfig::for_env(env);
-    cfg.algo = algo;
-    cfg.num_envs = num_envs.max(1);
-    cfg.seed = seed;
-    cfg.tensorboard = false;
-    if env != "pendulum" && env != "identity" {
-        cfg.agents.set_learning_starts(2_000);
-    }
-    let cuda = cfg.device.resolve().is_ok_and(|d| d.is_cuda());
-    if !cuda {
-        cfg.updates_per_step = 1.0 / cfg.num_envs as f64;
-    }
-    cfg
-}
 
 /// How the desktop app starts.
 #[derive(Clone, Debug)]
@@ -61,8 +86,6 @@ pub struct AppOptions {
     pub height: u32,
     /// Record the window's first N frames to `videos/` (as the Record button does).
     pub record_frames: Option<u64>,
-    /// Initial training budget per frame, milliseconds.
-    pub train_ms: f32,
     /// Save a screenshot after this many frames, then exit.
     pub screenshot: Option<(PathBuf, u32)>,
 }
@@ -125,12 +148,6 @@ fn abstract_socket_answers(_name: &str) -> bool {
 
 /// Opens the window and runs until it is closed.
 pub fn run(opts: AppOptions) -> Result<()> {
-    if !opts.train_ms.is_finite() || opts.train_ms < 0.0 {
-        anyhow::bail!(
-            "--train-ms {}: expected a number of milliseconds ≥ 0",
-            opts.train_ms
-        );
-    }
     for (flag, v) in [("--width", opts.width), ("--height", opts.height)] {
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&v) {
             anyhow::bail!("{flag} {v}: expected {MIN_WINDOW} to {MAX_WINDOW} pixels");
@@ -144,8 +161,8 @@ pub fn run(opts: AppOptions) -> Result<()> {
     }
     check_x_server()?;
     // The first run's sizes, before a window and lanes are made for them.
-    let spec = crate::rl::AgentSpec::of(crate::envs::make(&opts.config.env)?.as_ref());
-    crate::training::memory::check_run(&opts.config, &spec)?;
+    let spec = AgentSpec::of(envs::make(&opts.config.env)?.as_ref());
+    memory::check_run(&opts.config, &spec)?;
     crate::runtime::init_torch(opts.config.torch_threads);
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
@@ -157,21 +174,14 @@ pub fn run(opts: AppOptions) -> Result<()> {
         ..default()
     }))
     .add_plugins(bevy_egui::EguiPlugin::default())
-    .add_plugins(training::TrainingPlugin {
+    .add_plugins(LabPlugins {
         config: opts.config.clone(),
         checkpoint: opts.checkpoint.clone(),
+        paused: false,
+        quality: opts.quality,
+        camera: camera::CameraPlugin::default(),
+        record_frames: opts.record_frames,
     });
-    app.world_mut().resource_mut::<lab::LabState>().budget_ms = opts.train_ms;
-    app.add_plugins((
-        view::ViewPlugin {
-            quality: opts.quality,
-        },
-        camera::CameraPlugin::default(),
-        overlay::OverlayPlugin,
-        crate::record::WindowRecorderPlugin {
-            record_frames: opts.record_frames,
-        },
-    ));
     if let Some((path, frames)) = &opts.screenshot {
         app.add_plugins(capture::CapturePlugin {
             path: path.clone(),

@@ -1,15 +1,21 @@
-//! [`OverlayPlugin`]: the egui overlay. Windows: "Run" (algorithm, env, hyper-parameters,
+//! [`OverlayPlugin`]: the egui overlay. Windows: "Run" (algorithm, env, hyper-parameters, the
+//! runs training now — start one in place of the selected run or beside it, select, close —
 //! time controls, checkpoints, quality, speed figures), "Learning curves" (every run since
 //! the app started), "ε_ω — uncertainty about the optimal action" (VIREL's temperature, SAC's
 //! α for comparison), "Critic" (Q estimate and Bellman residual of the latest batch) and
 //! "Action distribution" (per joint of the followed copy).
 
 use super::camera::OrbitCamera;
-use super::lab::{LabRequest, LabState, TimeScale};
+use super::lab::{
+    Activity, Curves, Followed, LabOutcome, LabRequest, LabSettings, NextRun, Pace, RunView, Runs,
+    TimeScale, desktop_config, run_rgb,
+};
+use super::recording::WindowRecording;
 use super::view::RenderQuality;
 use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
 use crate::rl::virel::EpsilonEstimator;
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 use egui_plot::{Legend, Line, Plot, Points, VLine};
@@ -19,7 +25,8 @@ pub struct OverlayPlugin;
 impl Plugin for OverlayPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<FrameRate>()
-            .add_systems(Update, measure_frame_rate)
+            .init_resource::<StatusLine>()
+            .add_systems(Update, (measure_frame_rate, keep_last_outcome))
             .add_systems(EguiPrimaryContextPass, draw_overlay);
     }
 }
@@ -27,6 +34,10 @@ impl Plugin for OverlayPlugin {
 /// Frames per second, smoothed.
 #[derive(Resource, Default)]
 pub struct FrameRate(pub f64);
+
+/// The last outcome worth telling the user (started, saved, a load error …).
+#[derive(Resource, Default)]
+pub struct StatusLine(pub Option<String>);
 
 /// Real time: `Time` (virtual) clamps a frame to 250 ms, which would cap slow frames at 4 FPS.
 fn measure_frame_rate(time: Res<Time<Real>>, mut fps: ResMut<FrameRate>) {
@@ -40,8 +51,11 @@ fn measure_frame_rate(time: Res<Time<Real>>, mut fps: ResMut<FrameRate>) {
     }
 }
 
-/// Robots the env picker offers (scene files come from the command line).
-const ENVS: [&str; 5] = ["half_cheetah", "hopper", "walker2d", "ant", "humanoid"];
+fn keep_last_outcome(mut outcomes: MessageReader<LabOutcome>, mut line: ResMut<StatusLine>) {
+    if let Some(o) = outcomes.read().last() {
+        line.0 = Some(o.to_string());
+    }
+}
 
 fn estimator_label(e: EpsilonEstimator) -> &'static str {
     match e {
@@ -50,21 +64,36 @@ fn estimator_label(e: EpsilonEstimator) -> &'static str {
     }
 }
 
-fn algo_label(a: Algo) -> &'static str {
+/// The algorithm's name and, for VIREL's two, its temperature.
+fn algo_label(a: Algo) -> String {
     match a {
-        Algo::Virel => "VIREL (T = ε_ω)",
-        Algo::BetaVirel => "β-VIREL (T = β·ε_ω)",
-        Algo::Sac => "SAC",
-        Algo::Td3 => "TD3",
+        Algo::Virel => format!("{} (T = ε_ω)", a.display_name()),
+        Algo::BetaVirel => format!("{} (T = β·ε_ω)", a.display_name()),
+        Algo::Sac | Algo::Td3 => a.display_name().to_owned(),
     }
+}
+
+/// What the overlay reads and changes of the lab.
+#[derive(SystemParam)]
+struct LabControls<'w> {
+    runs: Res<'w, Runs>,
+    curves: Res<'w, Curves>,
+    next: ResMut<'w, NextRun>,
+    settings: ResMut<'w, LabSettings>,
+    pace: Res<'w, State<Pace>>,
+    set_pace: ResMut<'w, NextState<Pace>>,
+    activity: Res<'w, State<Activity>>,
+    set_activity: ResMut<'w, NextState<Activity>>,
+    requests: MessageWriter<'w, LabRequest>,
+    status: Res<'w, StatusLine>,
 }
 
 fn draw_overlay(
     mut contexts: EguiContexts,
-    mut state: ResMut<LabState>,
+    mut lab: LabControls,
     mut quality: ResMut<RenderQuality>,
     mut cams: Query<&mut OrbitCamera>,
-    mut recording: ResMut<crate::record::WindowRecording>,
+    mut recording: ResMut<WindowRecording>,
     fps: Res<FrameRate>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
@@ -74,7 +103,7 @@ fn draw_overlay(
     let mut follow = cams.single().map(|c| c.follow).unwrap_or(false);
     run_window(
         ctx,
-        &mut state,
+        &mut lab,
         &mut quality,
         &mut follow,
         &mut recording,
@@ -85,19 +114,22 @@ fn draw_overlay(
     {
         c.follow = follow;
     }
-    curves_window(ctx, &state);
-    temperature_window(ctx, &state);
-    critic_window(ctx, &state);
-    actions_window(ctx, &state);
+    curves_window(ctx, &lab.curves);
+    let selected = lab.runs.selected();
+    temperature_window(ctx, &lab.curves, selected);
+    critic_window(ctx, &lab.curves, selected);
+    if let Some(run) = lab.runs.followed(lab.settings.followed) {
+        actions_window(ctx, run, lab.settings.followed.copy);
+    }
     Ok(())
 }
 
 fn run_window(
     ctx: &egui::Context,
-    state: &mut LabState,
+    lab: &mut LabControls,
     quality: &mut RenderQuality,
     follow: &mut bool,
-    recording: &mut crate::record::WindowRecording,
+    recording: &mut WindowRecording,
     fps: f64,
 ) {
     egui::Window::new("Run")
@@ -106,52 +138,64 @@ fn run_window(
         .show(ctx, |ui| {
             egui::CollapsingHeader::new("New run: algorithm, robot, hyper-parameters")
                 .default_open(false)
-                .show(ui, |ui| next_run_controls(ui, state));
+                .show(ui, |ui| next_run_controls(ui, lab));
+            ui.separator();
+            runs_list(ui, lab);
             ui.separator();
             ui.horizontal(|ui| {
-                let label = if state.paused {
-                    "▶ Resume"
-                } else {
-                    "⏸ Pause"
-                };
+                let paused = *lab.pace.get() == Pace::Paused;
+                let label = if paused { "▶ Resume" } else { "⏸ Pause" };
                 if ui.button(label).clicked() {
-                    state.paused = !state.paused;
+                    lab.set_pace
+                        .set(if paused { Pace::Running } else { Pace::Paused });
                 }
-                if ui
-                    .add_enabled(state.paused, egui::Button::new("Step"))
-                    .clicked()
-                {
-                    state.single_step = true;
+                if ui.add_enabled(paused, egui::Button::new("Step")).clicked() {
+                    lab.requests.write(LabRequest::Step);
                 }
                 if ui.button("Reset episodes").clicked() {
-                    state.requests.push(LabRequest::ResetEpisodes);
+                    lab.requests.write(LabRequest::ResetEpisodes);
                 }
             });
             ui.horizontal(|ui| {
                 ui.label("Speed");
-                for (name, scale) in [
+                let mut scale = lab.settings.time_scale;
+                for (name, s) in [
                     ("1×", TimeScale::Times(1.0)),
                     ("4×", TimeScale::Times(4.0)),
                     ("16×", TimeScale::Times(16.0)),
                     ("max", TimeScale::Max),
                 ] {
-                    ui.selectable_value(&mut state.time_scale, scale, name);
+                    ui.selectable_value(&mut scale, s, name);
+                }
+                if scale != lab.settings.time_scale {
+                    lab.settings.time_scale = scale;
                 }
             });
-            ui.add(
-                egui::Slider::new(&mut state.budget_ms, 0.0..=1000.0)
-                    .text("ms of training per frame")
-                    .logarithmic(true)
-                    .smallest_positive(1.0),
-            );
-            ui.checkbox(
-                &mut state.watch_only,
-                "Watch only (deterministic policy, no learning)",
-            );
-            let copies = state.poses.len().max(1);
+            let mut watching = *lab.activity.get() == Activity::Watching;
+            if ui
+                .checkbox(
+                    &mut watching,
+                    "Watch only (deterministic policy, no learning)",
+                )
+                .changed()
+            {
+                lab.set_activity.set(if watching {
+                    Activity::Watching
+                } else {
+                    Activity::Learning
+                });
+            }
+            let copies = lab
+                .runs
+                .followed(lab.settings.followed)
+                .map_or(1, |r| r.copies.max(1));
             ui.horizontal(|ui| {
                 ui.label("Follow copy");
-                ui.add(egui::DragValue::new(&mut state.followed).range(0..=copies - 1));
+                let mut copy = lab.settings.followed.copy.min(copies - 1);
+                ui.add(egui::DragValue::new(&mut copy).range(0..=copies - 1));
+                if copy != lab.settings.followed.copy {
+                    lab.settings.followed.copy = copy;
+                }
                 ui.checkbox(follow, "camera follows");
             });
             ui.horizontal(|ui| {
@@ -162,20 +206,26 @@ fn run_window(
             ui.separator();
             ui.horizontal(|ui| {
                 ui.label("Checkpoint");
-                ui.text_edit_singleline(&mut state.checkpoint_path);
+                ui.text_edit_singleline(&mut lab.settings.checkpoint_path);
             });
             ui.horizontal(|ui| {
-                let path = std::path::PathBuf::from(state.checkpoint_path.trim());
+                let path = std::path::PathBuf::from(lab.settings.checkpoint_path.trim());
                 if ui.button("Save").clicked() {
-                    state.requests.push(LabRequest::Save(path.clone()));
+                    lab.requests.write(LabRequest::Save(path.clone()));
                 }
                 if ui.button("Load & watch").clicked() {
-                    state.watch_only = true;
-                    state.requests.push(LabRequest::Load(path.clone()));
+                    lab.set_activity.set(Activity::Watching);
+                    lab.requests.write(LabRequest::Load {
+                        path: path.clone(),
+                        alongside: false,
+                    });
                 }
                 if ui.button("Load & train").clicked() {
-                    state.watch_only = false;
-                    state.requests.push(LabRequest::Load(path));
+                    lab.set_activity.set(Activity::Learning);
+                    lab.requests.write(LabRequest::Load {
+                        path,
+                        alongside: false,
+                    });
                 }
             });
             ui.horizontal(|ui| {
@@ -195,16 +245,48 @@ fn run_window(
                 ui.label(egui::RichText::new(last).small());
             }
             ui.separator();
-            stats(ui, state, fps);
-            if let Some(msg) = &state.message {
+            stats(ui, lab, fps);
+            if let Some(msg) = &lab.status.0 {
                 ui.separator();
                 ui.label(egui::RichText::new(msg).italics());
             }
         });
 }
 
-fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
-    let cfg = &mut state.next_run;
+/// The runs training now: pick the one the buttons and the camera act on, close the others.
+fn runs_list(ui: &mut egui::Ui, lab: &mut LabControls) {
+    let mut select = None;
+    let mut close = None;
+    for run in &lab.runs.live {
+        ui.horizontal(|ui| {
+            let [r, g, b] = run_rgb(lab.curves.index_of(run.id).unwrap_or(0));
+            ui.colored_label(egui::Color32::from_rgb(r, g, b), "■");
+            let selected = lab.runs.selected == Some(run.id);
+            if ui.selectable_label(selected, &run.label).clicked() {
+                select = Some(run.id);
+            }
+            if lab.runs.live.len() > 1 && ui.small_button("✕").on_hover_text("close").clicked() {
+                close = Some(run.id);
+            }
+        });
+        if let Some(e) = &run.stopped {
+            ui.label(egui::RichText::new(format!("stopped: {e}")).small());
+        }
+    }
+    if let Some(id) = select {
+        lab.settings.followed = Followed {
+            run: Some(id),
+            copy: 0,
+        };
+        lab.requests.write(LabRequest::Select(id));
+    }
+    if let Some(id) = close {
+        lab.requests.write(LabRequest::CloseRun(id));
+    }
+}
+
+fn next_run_controls(ui: &mut egui::Ui, lab: &mut LabControls) {
+    let cfg = &mut lab.next.0;
     egui::ComboBox::from_label("algorithm")
         .selected_text(algo_label(cfg.algo))
         .show_ui(ui, |ui| {
@@ -216,12 +298,12 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
     egui::ComboBox::from_label("robot")
         .selected_text(env.clone())
         .show_ui(ui, |ui| {
-            for e in ENVS {
+            for e in crate::scene::robots() {
                 ui.selectable_value(&mut env, e.to_owned(), e);
             }
         });
     if env != cfg.env {
-        *cfg = super::desktop_config(&env, cfg.algo, cfg.num_envs, cfg.seed);
+        *cfg = desktop_config(&env, cfg.algo, cfg.num_envs, cfg.seed);
     }
     ui.add(egui::Slider::new(&mut cfg.num_envs, 1..=32).text("copies"));
     ui.add(egui::DragValue::new(&mut cfg.seed).prefix("seed "));
@@ -292,10 +374,24 @@ fn next_run_controls(ui: &mut egui::Ui, state: &mut LabState) {
             .suffix(" steps"),
     );
     a.set_learning_starts(starts);
-    if ui.button("Start new run").clicked() {
-        state.requests.push(LabRequest::NewRun);
-        state.paused = false;
-    }
+    ui.horizontal(|ui| {
+        if ui
+            .button("Start new run")
+            .on_hover_text("in place of the selected run; its curves stay")
+            .clicked()
+        {
+            lab.requests.write(LabRequest::NewRun { alongside: false });
+            lab.set_pace.set(Pace::Running);
+        }
+        if ui
+            .button("Add beside")
+            .on_hover_text("a run beside the others, on its own lanes: a race")
+            .clicked()
+        {
+            lab.requests.write(LabRequest::NewRun { alongside: true });
+            lab.set_pace.set(Pace::Running);
+        }
+    });
 }
 
 fn lr(ui: &mut egui::Ui, v: &mut f64, name: &str) {
@@ -306,10 +402,13 @@ fn lr(ui: &mut egui::Ui, v: &mut f64, name: &str) {
     );
 }
 
-fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
-    let l = &state.live;
-    let cur = state.current.as_ref();
-    ui.label(state.runs.last().map_or("no run", |r| r.label.as_str()));
+fn stats(ui: &mut egui::Ui, lab: &LabControls, fps: f64) {
+    let Some(run) = lab.runs.selected() else {
+        ui.label("no run");
+        return;
+    };
+    let l = &run.frame.live;
+    ui.label(&run.label);
     egui::Grid::new("stats").num_columns(2).show(ui, |ui| {
         let mut row = |k: &str, v: String| {
             ui.label(k);
@@ -326,33 +425,23 @@ fn stats(ui: &mut egui::Ui, state: &LabState, fps: f64) {
         row("updates/s", format!("{:.1}", l.updates_per_second));
         row("FPS", format!("{fps:.1}"));
         row(
-            "training / frame",
-            format!("{:.1} ms of {:.0}", l.frame_training_ms, state.budget_ms),
-        );
-        row(
             "recent return",
             l.recent_return.map_or("–".into(), |r| format!("{r:.1}")),
         );
-        if let Some(r) = l.episode_returns.get(state.followed) {
+        let followed = lab.settings.followed;
+        if followed.run.is_none_or(|r| r == run.id)
+            && let Some(r) = l.episode_returns.get(followed.copy)
+        {
             row("followed copy's episode", format!("{r:.1}"));
         }
-        if let Some(c) = cur {
-            row("device", format!("{:?}", c.device));
-        }
+        row("device", format!("{:?}", run.config.device));
     });
 }
 
-/// One colour per run, the same in every plot's legend.
+/// One colour per run, the same in every plot's legend and in the 3D view.
 fn run_colour(i: usize) -> egui::Color32 {
-    const PALETTE: [egui::Color32; 6] = [
-        egui::Color32::from_rgb(231, 111, 81),
-        egui::Color32::from_rgb(42, 157, 143),
-        egui::Color32::from_rgb(233, 196, 106),
-        egui::Color32::from_rgb(120, 144, 255),
-        egui::Color32::from_rgb(214, 120, 214),
-        egui::Color32::from_rgb(160, 200, 90),
-    ];
-    PALETTE[i % PALETTE.len()]
+    let [r, g, b] = run_rgb(i);
+    egui::Color32::from_rgb(r, g, b)
 }
 
 /// Mean of each point's last `window` episodes (the curve drawn through the scatter).
@@ -371,7 +460,7 @@ fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
         .collect()
 }
 
-fn curves_window(ctx: &egui::Context, state: &LabState) {
+fn curves_window(ctx: &egui::Context, curves: &Curves) {
     egui::Window::new("Learning curves")
         .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
         .default_size([400.0, 170.0])
@@ -382,7 +471,7 @@ fn curves_window(ctx: &egui::Context, state: &LabState) {
                 .x_axis_label("env steps")
                 .y_axis_label("episode return")
                 .show(ui, |p| {
-                    for (i, run) in state.runs.iter().enumerate() {
+                    for (i, run) in curves.0.iter().enumerate() {
                         if run.returns.is_empty() {
                             continue;
                         }
@@ -402,7 +491,7 @@ fn curves_window(ctx: &egui::Context, state: &LabState) {
         });
 }
 
-fn temperature_window(ctx: &egui::Context, state: &LabState) {
+fn temperature_window(ctx: &egui::Context, curves: &Curves, selected: Option<&RunView>) {
     egui::Window::new("ε_ω — the model's uncertainty about the optimal action")
         .anchor(egui::Align2::RIGHT_TOP, [-8.0, 222.0])
         .default_size([400.0, 150.0])
@@ -412,7 +501,9 @@ fn temperature_window(ctx: &egui::Context, state: &LabState) {
                  the critic is unsure which action is best, towards 0 as it converges. SAC: the \
                  learned α, for comparison; TD3: its fixed exploration noise.",
             );
-            if let (Some(c), Some(v)) = (state.current_curves(), state.live.temperature) {
+            if let Some(run) = selected
+                && let (Some(c), Some(v)) = (curves.of(run.id), run.frame.live.temperature)
+            {
                 ui.strong(format!("{} = {v:.4}", c.temperature_name));
             }
             Plot::new("temperature")
@@ -420,7 +511,7 @@ fn temperature_window(ctx: &egui::Context, state: &LabState) {
                 .legend(Legend::default())
                 .x_axis_label("env steps")
                 .show(ui, |p| {
-                    for (i, run) in state.runs.iter().enumerate() {
+                    for (i, run) in curves.0.iter().enumerate() {
                         if !run.temperature.is_empty() {
                             let name = format!("{} {}", run.label, run.temperature_name);
                             p.line(Line::new(name, run.temperature.clone()).color(run_colour(i)));
@@ -430,18 +521,21 @@ fn temperature_window(ctx: &egui::Context, state: &LabState) {
         });
 }
 
-fn critic_window(ctx: &egui::Context, state: &LabState) {
+fn critic_window(ctx: &egui::Context, curves: &Curves, selected: Option<&RunView>) {
     egui::Window::new("Critic")
         .anchor(egui::Align2::RIGHT_TOP, [-8.0, 480.0])
         .default_size([400.0, 130.0])
         .show(ctx, |ui| {
-            let l = &state.live;
+            let Some(run) = selected else {
+                return;
+            };
+            let l = &run.frame.live;
             ui.label(format!(
                 "Q estimate {}   ·   Bellman residual (critic loss) {}   — latest batch",
                 l.q_value.map_or("–".into(), |v| format!("{v:.3}")),
                 l.bellman_residual.map_or("–".into(), |v| format!("{v:.4}")),
             ));
-            let Some(c) = state.current_curves() else {
+            let Some(c) = curves.of(run.id) else {
                 return;
             };
             Plot::new("critic")
@@ -469,24 +563,24 @@ fn density_curve(d: &ActionDistribution, j: usize, low: f32, high: f32) -> Vec<[
         .collect()
 }
 
-fn actions_window(ctx: &egui::Context, state: &LabState) {
+fn actions_window(ctx: &egui::Context, run: &RunView, copy: usize) {
     egui::Window::new("Action distribution")
         .anchor(egui::Align2::LEFT_BOTTOM, [290.0, -8.0])
         .default_size([560.0, 120.0])
         .show(ctx, |ui| {
-            let Some(d) = &state.action_distribution else {
+            let Some(d) = &run.frame.action_distribution else {
                 return;
             };
             ui.label(format!(
-                "Policy density per joint for copy {}'s current observation; the line is the \
-                 deterministic action.",
-                state.followed
+                "Policy density per joint for copy {copy} of run {}'s current observation; the \
+                 line is the deterministic action.",
+                run.id
             ));
             let cols = d.dims().clamp(1, 6);
             egui::Grid::new("joints").num_columns(cols).show(ui, |ui| {
-                for j in 0..d.dims().min(state.action_bounds.len()) {
-                    let (low, high) = state.action_bounds[j];
-                    let name = state.joint_names.get(j).cloned().unwrap_or_default();
+                for j in 0..d.dims().min(run.action_bounds.len()) {
+                    let (low, high) = run.action_bounds[j];
+                    let name = run.joint_names.get(j).cloned().unwrap_or_default();
                     ui.vertical(|ui| {
                         ui.label(&name);
                         Plot::new(("action", j))

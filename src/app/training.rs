@@ -1,57 +1,137 @@
-//! [`TrainingPlugin`]: each frame, carries out the UI's requests, then steps the environments
-//! and pays the gradient steps they owe, one at a time, until the frame's training budget is
-//! spent; then publishes what the view and the overlay show. Works under `MinimalPlugins`.
+//! [`TrainingPlugin`]: the lab's runs, each on its own training thread ([`RunWorker`]). Each
+//! frame it carries out the UI's [`LabRequest`]s and the [`Pace`] / [`Activity`] /
+//! [`LabSettings`] changes ([`LabSystems::Requests`]), then takes what every thread handed
+//! over — latest frame, new curve points, saves and failures — into [`Runs`], [`Curves`] and
+//! [`LabOutcome`]s ([`LabSystems::Publish`]). It never waits for a gradient step. Works under
+//! `MinimalPlugins`.
 
-use super::lab::{Lab, LabRequest, LabState, RunCurves, TimeScale, push_point};
-use crate::rl::Metrics;
+use super::lab::{
+    Activity, Curves, Followed, LabOutcome, LabRequest, LabSettings, LabSystems, NextRun, Pace,
+    RunCurves, RunId, RunView, Runs,
+};
+use super::worker::{Command, Event, RunWorker, WorkerOptions};
 use crate::training::Trainer;
 use crate::training::checkpoint;
 use crate::training::config::TrainConfig;
 use anyhow::{Context, Result};
 use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
-
-/// Set of the training systems, for ordering the view after them.
-#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TrainingSet;
 
 pub struct TrainingPlugin {
     /// The first run.
     pub config: TrainConfig,
     /// Watch this checkpoint instead of training from scratch.
     pub checkpoint: Option<std::path::PathBuf>,
+    /// Start paused (`record` steps the lab one frame at a time).
+    pub paused: bool,
+}
+
+/// The training threads, by run.
+#[derive(Resource, Default)]
+pub struct Workers(BTreeMap<RunId, RunWorker>);
+
+impl Workers {
+    /// Starts a run's thread as the lab now stands.
+    fn spawn(
+        &mut self,
+        id: RunId,
+        trainer: Trainer,
+        lab: &LabNow,
+        extra: Vec<Box<dyn crate::training::driver::Callback>>,
+    ) -> Result<()> {
+        let opts = WorkerOptions {
+            paused: lab.paused,
+            watching: lab.watching,
+            time_scale: lab.settings.time_scale,
+            followed: None,
+            torch_threads: trainer.cfg.torch_threads,
+        };
+        self.0.insert(id, RunWorker::spawn(trainer, opts, extra)?);
+        Ok(())
+    }
+
+    /// Sends a command to every run.
+    fn broadcast(&self, command: impl Fn() -> Command) {
+        for w in self.0.values() {
+            w.send(command());
+        }
+    }
+
+    /// The worker of a run (tests add callbacks through [`SpawnCallbacks`]).
+    pub fn get(&self, id: RunId) -> Option<&RunWorker> {
+        self.0.get(&id)
+    }
+}
+
+/// Extra callbacks for the next run's training thread (tests: a slow gradient step).
+#[derive(Resource, Default)]
+pub struct SpawnCallbacks(pub std::sync::Mutex<Vec<Box<dyn crate::training::driver::Callback>>>);
+
+/// The lab's state at a moment, as a new thread must start.
+struct LabNow<'a> {
+    paused: bool,
+    watching: bool,
+    settings: &'a LabSettings,
 }
 
 impl Plugin for TrainingPlugin {
     fn build(&self, app: &mut App) {
-        let mut state = LabState::new(self.config.clone());
-        if let Some(path) = &self.checkpoint {
-            state.requests = vec![LabRequest::Load(path.clone())];
-            state.watch_only = true;
-            state.checkpoint_path = path.display().to_string();
+        if !app.is_plugin_added::<StatesPlugin>() {
+            app.add_plugins(StatesPlugin);
         }
-        app.insert_non_send(Lab::default())
-            .insert_resource(state)
-            .init_resource::<SpeedMeter>()
-            .add_systems(
-                Update,
-                (apply_requests, train_within_budget, publish_state)
-                    .chain()
-                    .in_set(TrainingSet),
-            );
+        let first = match &self.checkpoint {
+            Some(path) => LabRequest::Load {
+                path: path.clone(),
+                alongside: false,
+            },
+            None => LabRequest::NewRun { alongside: false },
+        };
+        let mut settings = LabSettings::default();
+        if let Some(path) = &self.checkpoint {
+            settings.checkpoint_path = path.display().to_string();
+        }
+        app.insert_state(if self.paused {
+            Pace::Paused
+        } else {
+            Pace::Running
+        })
+        .insert_state(if self.checkpoint.is_some() {
+            Activity::Watching
+        } else {
+            Activity::Learning
+        })
+        .insert_resource(NextRun(self.config.clone()))
+        .insert_resource(settings)
+        .init_resource::<Runs>()
+        .init_resource::<Curves>()
+        .init_resource::<Workers>()
+        .init_resource::<SpawnCallbacks>()
+        .add_message::<LabRequest>()
+        .add_message::<LabOutcome>()
+        .configure_sets(
+            Update,
+            (
+                LabSystems::Requests,
+                LabSystems::Publish,
+                LabSystems::View,
+                LabSystems::Camera,
+            )
+                .chain(),
+        )
+        .add_systems(
+            Update,
+            (forward_pace_and_activity, forward_settings, apply_requests)
+                .chain()
+                .in_set(LabSystems::Requests),
+        )
+        .add_systems(Update, take_handovers.in_set(LabSystems::Publish));
+        app.world_mut().write_message(first);
     }
 }
 
-/// Steps/s and updates/s, measured over half-second windows.
-#[derive(Resource, Default)]
-struct SpeedMeter {
-    since: Option<(Instant, u64, u64)>,
-    /// Fractional vector steps owed to the time scale.
-    step_debt: f64,
-}
-
-fn label(n: usize, cfg: &TrainConfig, loaded: Option<&Path>) -> String {
+fn label(id: RunId, cfg: &TrainConfig, loaded: Option<&Path>) -> String {
     let algo = cfg.algo.display_name();
     let from = loaded.map_or(String::new(), |p| {
         format!(
@@ -59,41 +139,7 @@ fn label(n: usize, cfg: &TrainConfig, loaded: Option<&Path>) -> String {
             p.file_name().unwrap_or_default().to_string_lossy()
         )
     });
-    format!("#{n} {algo} · {} ×{}{from}", cfg.env, cfg.num_envs)
-}
-
-/// Builds a trainer and the curves entry of a new run.
-fn start_run(state: &mut LabState, cfg: TrainConfig, loaded: Option<&Path>) -> Result<Trainer> {
-    let mut trainer = Trainer::new(cfg.clone())?;
-    if let Some(path) = loaded {
-        trainer.load(path)?;
-    }
-    state.runs.push(RunCurves {
-        label: label(state.runs.len() + 1, &cfg, loaded),
-        temperature_name: trainer.agent.temperature().0.to_owned(),
-        ..default()
-    });
-    state.current = Some(cfg);
-    state.generation += 1;
-    state.followed = state.followed.min(trainer.env.num_envs() - 1);
-    state.live = default();
-    let space = trainer.env.action_space();
-    state.action_bounds = space
-        .low
-        .iter()
-        .copied()
-        .zip(space.high.iter().copied())
-        .collect();
-    state.joint_names = match trainer.env.robots() {
-        Some(r) => r
-            .scene()
-            .actuators
-            .iter()
-            .map(|a| a.joint.clone())
-            .collect(),
-        None => (0..space.dim()).map(|j| format!("action {j}")).collect(),
-    };
-    Ok(trainer)
+    format!("{id} {algo} · {} ×{}{from}", cfg.env, cfg.num_envs)
 }
 
 /// The config of a checkpoint, with the lab's copy count.
@@ -104,195 +150,262 @@ fn checkpoint_config(path: &Path, num_envs: usize) -> Result<TrainConfig> {
     Ok(cfg)
 }
 
-fn apply_requests(mut lab: NonSendMut<Lab>, mut state: ResMut<LabState>) {
-    for request in std::mem::take(&mut state.requests) {
-        let outcome: Result<Option<String>> = match &request {
-            LabRequest::NewRun => {
-                let cfg = state.next_run.clone();
-                start_run(&mut state, cfg, None).map(|t| {
-                    lab.trainer = Some(t);
-                    None
-                })
+/// What the view shows of a new run's trainer.
+fn run_view(id: RunId, t: &Trainer, loaded: Option<&Path>) -> RunView {
+    let space = t.env.action_space();
+    let scene = t.env.robots().map(|r| r.scene().clone());
+    let joint_names = match &scene {
+        Some(s) => s.actuators.iter().map(|a| a.joint.clone()).collect(),
+        None => (0..space.dim()).map(|j| format!("action {j}")).collect(),
+    };
+    RunView {
+        id,
+        label: label(id, &t.cfg, loaded),
+        config: t.cfg.clone(),
+        scene,
+        action_bounds: space
+            .low
+            .iter()
+            .copied()
+            .zip(space.high.iter().copied())
+            .collect(),
+        joint_names,
+        copies: t.env.num_envs(),
+        frame: default(),
+        stopped: None,
+    }
+}
+
+/// The resources a request changes.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Lab<'w> {
+    runs: ResMut<'w, Runs>,
+    curves: ResMut<'w, Curves>,
+    workers: ResMut<'w, Workers>,
+    settings: ResMut<'w, LabSettings>,
+    extra: ResMut<'w, SpawnCallbacks>,
+    pace: Res<'w, State<Pace>>,
+    activity: Res<'w, State<Activity>>,
+}
+
+impl Lab<'_> {
+    /// Starts a run with `trainer`, in place of the selected run unless `alongside`.
+    fn start(&mut self, trainer: Trainer, loaded: Option<&Path>, alongside: bool) -> Result<RunId> {
+        let id = RunId(self.curves.0.len() as u32 + 1);
+        let view = run_view(id, &trainer, loaded);
+        let temperature_name = trainer.agent.temperature().0.to_owned();
+        let now = LabNow {
+            paused: *self.pace.get() == Pace::Paused,
+            watching: *self.activity.get() == Activity::Watching,
+            settings: &self.settings,
+        };
+        let extra = std::mem::take(self.extra.0.get_mut().unwrap_or_else(|e| e.into_inner()));
+        self.workers.spawn(id, trainer, &now, extra)?;
+        if !alongside && let Some(old) = self.runs.selected {
+            self.close(old);
+        }
+        self.curves.0.push(RunCurves {
+            run: Some(id),
+            label: view.label.clone(),
+            temperature_name,
+            ..default()
+        });
+        self.runs.live.push(view);
+        self.runs.selected = Some(id);
+        self.runs.generation += 1;
+        if self
+            .settings
+            .followed
+            .run
+            .is_none_or(|r| self.runs.get(r).is_none())
+        {
+            self.settings.followed = Followed {
+                run: Some(id),
+                copy: 0,
+            };
+        }
+        self.settings.set_changed();
+        Ok(id)
+    }
+
+    /// Stops a run's thread and takes its robots away; its curves stay.
+    fn close(&mut self, id: RunId) {
+        self.workers.0.remove(&id);
+        self.runs.live.retain(|r| r.id != id);
+        self.runs.generation += 1;
+        if self.runs.selected == Some(id) {
+            self.runs.selected = self.runs.live.last().map(|r| r.id);
+        }
+        if self.settings.followed.run == Some(id) {
+            self.settings.followed = Followed {
+                run: self.runs.selected,
+                copy: 0,
+            };
+        }
+    }
+
+    fn carry_out(
+        &mut self,
+        request: &LabRequest,
+        next: &TrainConfig,
+    ) -> Result<Option<LabOutcome>> {
+        Ok(match request {
+            LabRequest::NewRun { alongside } => {
+                let trainer = Trainer::new(next.clone())?;
+                let id = self.start(trainer, None, *alongside)?;
+                let label = self
+                    .runs
+                    .get(id)
+                    .map(|r| r.label.clone())
+                    .unwrap_or_default();
+                Some(LabOutcome::Started { run: id, label })
+            }
+            LabRequest::CloseRun(id) => {
+                self.close(*id);
+                None
+            }
+            LabRequest::Select(id) => {
+                if self.runs.get(*id).is_none() {
+                    anyhow::bail!("no run {id}");
+                }
+                self.runs.selected = Some(*id);
+                None
             }
             LabRequest::ResetEpisodes => {
-                if let Some(t) = lab.trainer.as_mut() {
-                    let seed = t
-                        .cfg
-                        .seed
-                        .wrapping_add(t.counters.episodes.wrapping_mul(7919));
-                    t.env.reset(seed);
-                }
-                Ok(None)
+                self.workers.broadcast(|| Command::ResetEpisodes);
+                None
             }
-            LabRequest::Save(path) => match lab.trainer.as_ref() {
-                Some(t) => t
-                    .save(path)
-                    .map(|()| Some(format!("saved {}", path.display()))),
-                None => Ok(Some("nothing to save: no run".into())),
-            },
-            LabRequest::Load(path) => {
-                let n = state.next_run.num_envs;
-                checkpoint_config(path, n)
-                    .and_then(|cfg| start_run(&mut state, cfg, Some(path)))
-                    .map(|t| {
-                        let msg = format!(
-                            "loaded {} ({} steps of {})",
-                            path.display(),
-                            t.counters.env_steps,
-                            t.cfg.algo
-                        );
-                        lab.trainer = Some(t);
-                        Some(msg)
-                    })
-                    .with_context(|| format!("cannot load {}", path.display()))
+            LabRequest::Step => {
+                self.workers.broadcast(|| Command::Step);
+                None
             }
-        };
-        match outcome {
-            Ok(Some(msg)) => state.message = Some(msg),
+            LabRequest::Save(path) => {
+                let id = self.runs.selected.context("nothing to save: no run")?;
+                let w = self.workers.get(id).context("nothing to save: no run")?;
+                w.send(Command::Save(path.clone()));
+                None
+            }
+            LabRequest::Load { path, alongside } => {
+                let cfg = checkpoint_config(path, next.num_envs)?;
+                let mut trainer = Trainer::new(cfg)?;
+                trainer.load(path)?;
+                let (env_steps, algo) = (trainer.counters.env_steps, trainer.cfg.algo);
+                let id = self.start(trainer, Some(path), *alongside)?;
+                Some(LabOutcome::Loaded {
+                    run: id,
+                    path: path.clone(),
+                    env_steps,
+                    algo,
+                })
+            }
+        })
+    }
+}
+
+/// What a request is called in an error message.
+fn describe(request: &LabRequest) -> String {
+    match request {
+        LabRequest::NewRun { .. } => "cannot start a run".into(),
+        LabRequest::CloseRun(id) => format!("cannot close run {id}"),
+        LabRequest::Select(id) => format!("cannot select run {id}"),
+        LabRequest::ResetEpisodes => "cannot reset the episodes".into(),
+        LabRequest::Step => "cannot step".into(),
+        LabRequest::Save(p) => format!("cannot save {}", p.display()),
+        LabRequest::Load { path, .. } => format!("cannot load {}", path.display()),
+    }
+}
+
+fn apply_requests(
+    mut requests: MessageReader<LabRequest>,
+    mut outcomes: MessageWriter<LabOutcome>,
+    next: Res<NextRun>,
+    mut lab: Lab,
+) {
+    for request in requests.read() {
+        match lab.carry_out(request, &next.0) {
+            Ok(Some(outcome)) => {
+                info!("{outcome}");
+                outcomes.write(outcome);
+            }
             Ok(None) => {}
             Err(e) => {
-                error!("{e:#}");
-                state.message = Some(format!("{e:#}"));
+                let outcome = LabOutcome::Refused {
+                    request: describe(request),
+                    error: format!("{e:#}"),
+                };
+                error!("{outcome}");
+                outcomes.write(outcome);
             }
         }
     }
 }
 
-/// Seconds of robot time per vector step.
-fn control_dt(t: &Trainer) -> f64 {
-    t.env.robots().map_or(0.05, |r| {
-        let task = &r.scene().task;
-        f64::from(task.timestep) * f64::from(task.frame_skip)
-    })
-}
-
-fn record_update(state: &mut LabState, t: &Trainer, m: &Metrics) {
-    let x = t.counters.env_steps as f64;
-    let get = |name: &str| m.iter().find(|(k, _)| *k == name).map(|&(_, v)| v);
-    let temperature = t.agent.temperature().1;
-    state.live.temperature = Some(temperature);
-    state.live.q_value = get("losses/qf_values");
-    state.live.bellman_residual = get("losses/qf_loss");
-    let (q, r) = (state.live.q_value, state.live.bellman_residual);
-    if let Some(c) = state.runs.last_mut() {
-        push_point(&mut c.temperature, [x, temperature]);
-        if let Some(q) = q {
-            push_point(&mut c.q_values, [x, q]);
-        }
-        if let Some(r) = r {
-            push_point(&mut c.bellman_residual, [x, r]);
-        }
-    }
-}
-
-fn train_within_budget(
-    mut lab: NonSendMut<Lab>,
-    mut state: ResMut<LabState>,
-    mut meter: ResMut<SpeedMeter>,
-    time: Res<Time<Real>>,
+/// Pause and watch reach every training thread.
+fn forward_pace_and_activity(
+    pace: Res<State<Pace>>,
+    activity: Res<State<Activity>>,
+    workers: Res<Workers>,
 ) {
-    let Some(t) = lab.trainer.as_mut() else {
-        return;
-    };
-    let start = Instant::now();
-    let budget = Duration::from_secs_f32(state.budget_ms.max(0.0) / 1000.0);
-    let wanted = if state.paused {
-        meter.step_debt = 0.0;
-        u64::from(std::mem::take(&mut state.single_step))
-    } else {
-        match state.time_scale {
-            TimeScale::Max => u64::MAX,
-            TimeScale::Times(x) => {
-                let rate = f64::from(x) / control_dt(t);
-                // At most a quarter second of lag is carried over; slower machines run slower.
-                meter.step_debt =
-                    (meter.step_debt + time.delta_secs_f64() * rate).min(rate / 4.0 + 1.0);
-                meter.step_debt as u64
-            }
-        }
-    };
-    if state.paused && wanted == 0 {
-        return;
+    if pace.is_changed() {
+        let paused = *pace.get() == Pace::Paused;
+        workers.broadcast(|| Command::Pause(paused));
     }
-    let mut stepped = 0u64;
-    let result: Result<()> = (|| {
-        while start.elapsed() < budget || (wanted > stepped && state.paused) {
-            if !state.watch_only && t.updates_due() {
-                if let Some(m) = t.update_once()? {
-                    record_update(&mut state, t, &m);
-                }
-                continue;
-            }
-            if stepped >= wanted {
-                break;
-            }
-            let episodes = if state.watch_only {
-                t.watch_step()?
-            } else {
-                t.collect()?
-            };
-            stepped += 1;
-            if state.watch_only {
-                state.live.watched_steps += t.env.num_envs() as u64;
-            }
-            let x = (t.counters.env_steps + state.live.watched_steps) as f64;
-            if let Some(c) = state.runs.last_mut() {
-                for e in &episodes {
-                    push_point(&mut c.returns, [x, e.episode_return]);
-                }
-            }
-        }
-        Ok(())
-    })();
-    state.live.frame_training_ms = start.elapsed().as_secs_f64() * 1e3;
-    if let TimeScale::Times(_) = state.time_scale {
-        meter.step_debt -= stepped as f64;
-    }
-    if let Err(e) = result {
-        error!("training stopped: {e:#}");
-        state.message = Some(format!("training paused: {e:#}"));
-        state.paused = true;
+    if activity.is_changed() {
+        let watching = *activity.get() == Activity::Watching;
+        workers.broadcast(|| Command::Watch(watching));
     }
 }
 
-fn publish_state(lab: NonSend<Lab>, mut state: ResMut<LabState>, mut meter: ResMut<SpeedMeter>) {
-    let Some(t) = lab.trainer.as_ref() else {
+/// Speed and the followed copy reach the training threads.
+fn forward_settings(settings: Res<LabSettings>, workers: Res<Workers>, runs: Res<Runs>) {
+    if !settings.is_changed() {
         return;
-    };
-    let now = Instant::now();
-    let (steps, updates) = (
-        t.counters.env_steps + state.live.watched_steps,
-        t.counters.updates,
-    );
-    match meter.since {
-        Some((then, s0, u0)) if now - then >= Duration::from_millis(500) => {
-            let dt = (now - then).as_secs_f64();
-            state.live.steps_per_second = (steps - s0) as f64 / dt;
-            state.live.updates_per_second = (updates - u0) as f64 / dt;
-            meter.since = Some((now, steps, updates));
-        }
-        Some(_) => {}
-        None => meter.since = Some((now, steps, updates)),
     }
-    state.live.env_steps = t.counters.env_steps;
-    state.live.updates = updates;
-    state.live.episodes = t.counters.episodes;
-    state.live.recent_return = t.recent_return();
-    state.live.episode_returns = t.env.episode_returns().to_vec();
-    let n = t.env.num_envs();
-    state.followed = state.followed.min(n - 1);
-    let dim = t.spec.obs_dim;
-    let i = state.followed;
-    let obs = crate::training::obs_tensor(&t.env.obs()[i * dim..(i + 1) * dim], dim, t.device);
-    state.action_distribution = Some(t.agent.action_distribution(&obs));
-    state.poses = (0..n)
-        .map(|i| {
-            t.env.robots().map_or_else(Vec::new, |r| {
-                r.body_poses(i)
-                    .iter()
-                    .map(|p| (p.translation, p.rotation))
-                    .collect()
-            })
-        })
-        .collect();
+    let scale = settings.time_scale;
+    workers.broadcast(|| Command::TimeScale(scale));
+    let followed = runs.followed(settings.followed).map(|r| r.id);
+    for (id, w) in &workers.0 {
+        let copy = (Some(*id) == followed).then_some(settings.followed.copy);
+        w.send(Command::Follow(copy));
+    }
+}
+
+/// Takes every thread's hand-over: latest frame, curve points, saves and failures.
+fn take_handovers(
+    workers: Res<Workers>,
+    mut runs: ResMut<Runs>,
+    mut curves: ResMut<Curves>,
+    mut outcomes: MessageWriter<LabOutcome>,
+) {
+    for (id, w) in &workers.0 {
+        let h = w.take();
+        if let Some(c) = curves.of_mut(*id) {
+            c.extend(&h.points);
+        }
+        let Some(view) = runs.live.iter_mut().find(|r| r.id == *id) else {
+            continue;
+        };
+        if let Some(frame) = h.frame {
+            view.frame = frame;
+        }
+        for event in h.events {
+            let outcome = match event {
+                Event::Saved(path) => LabOutcome::Saved { run: *id, path },
+                Event::SaveFailed(path, error) => LabOutcome::Refused {
+                    request: format!("cannot save {}", path.display()),
+                    error,
+                },
+                Event::Stopped(error) => {
+                    view.stopped = Some(error.clone());
+                    LabOutcome::Stopped { run: *id, error }
+                }
+            };
+            if outcome.is_failure() {
+                error!("{outcome}");
+            } else {
+                info!("{outcome}");
+            }
+            outcomes.write(outcome);
+        }
+    }
 }

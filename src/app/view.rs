@@ -1,13 +1,15 @@
-//! [`ViewPlugin`]: the 3D scene. A ground with a grid and one lane per robot copy, the robots'
-//! bodies as meshes (respawned when the run changes, moved every frame from the physics
-//! poses), sun and ambient light, and the switchable render quality (shadows, MSAA).
+//! [`ViewPlugin`]: the 3D scene. A ground and one lane per robot copy of every run (runs side
+//! by side, each copy in its run's colour), the robots' bodies as meshes (respawned when the
+//! set of runs changes, moved every frame from the latest poses their training threads handed
+//! over), sun and ambient light, and the switchable render quality (shadows, MSAA). The grid
+//! around the camera's focus is the camera's ([`super::camera`]).
 //!
 //! Robots live in the scenes' frame (z up, metres); one root entity turns it into Bevy's
 //! (y up), so everything below it keeps the physics coordinates.
 
-use super::lab::LabState;
-use super::training::TrainingSet;
+use super::lab::{Curves, LabSettings, LabSystems, RunId, Runs, run_rgb};
 use crate::scene::spec::Shape;
+use crate::sim::body_origin;
 use bevy::prelude::*;
 use bevy::render::view::Msaa;
 use std::f32::consts::FRAC_PI_2;
@@ -30,22 +32,14 @@ impl RenderQuality {
     };
 }
 
-/// Distance between the lanes of neighbouring copies, metres.
-pub fn lane_spacing(scene_name: &str) -> f32 {
-    match scene_name {
-        "ant" => 3.0,
-        "humanoid" => 2.5,
-        _ => 1.5,
-    }
-}
-
 /// The root entity that turns the scenes' z-up frame into Bevy's y-up one.
 #[derive(Component)]
 pub struct SceneFrame;
 
-/// A robot body: copy and body index.
+/// A robot body: run, copy and body index.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct RobotBody {
+    pub run: RunId,
     pub copy: usize,
     pub body: usize,
 }
@@ -54,11 +48,11 @@ pub struct RobotBody {
 #[derive(Component)]
 struct RunEntity;
 
-/// (run generation, followed copy) the robots were spawned for.
+/// (runs' generation, followed run and copy) the robots were spawned for.
 #[derive(Resource, Default)]
-struct SpawnedGeneration(u64, usize);
+struct SpawnedGeneration(u64, Option<(RunId, usize)>);
 
-/// Lane layout of the current run.
+/// Lane layout of all runs: one lane per copy, runs in the order they started.
 #[derive(Resource, Default, Clone, Copy)]
 pub struct Lanes {
     pub spacing: f32,
@@ -97,9 +91,9 @@ impl Plugin for ViewPlugin {
             .add_systems(Startup, setup_world)
             .add_systems(
                 Update,
-                (spawn_robots, move_robots, draw_grid, apply_quality)
+                (spawn_robots, move_robots, apply_quality)
                     .chain()
-                    .after(TrainingSet),
+                    .in_set(LabSystems::View),
             );
     }
 }
@@ -170,20 +164,26 @@ fn geom_mesh(shape: &Shape, origin: Vec3) -> (Mesh, Transform) {
     }
 }
 
-/// Colour of copy `i`: a hue per lane; the followed copy is drawn warmer.
-fn copy_color(i: usize, followed: bool) -> Color {
+/// The followed copy's colour.
+const FOLLOWED_COLOUR: Color = Color::srgb(0.95, 0.55, 0.15);
+
+/// Colour of copy `i` of the run drawn in colour `run`: the run's hue, every other copy a
+/// little lighter; the followed copy is drawn in [`FOLLOWED_COLOUR`].
+fn copy_color(run: usize, i: usize, followed: bool) -> Color {
     if followed {
-        Color::srgb(0.95, 0.55, 0.15)
-    } else {
-        Color::hsl((200.0 + 23.0 * i as f32) % 360.0, 0.45, 0.55)
+        return FOLLOWED_COLOUR;
     }
+    let [r, g, b] = run_rgb(run);
+    let c = Color::srgb_u8(r, g, b);
+    if i % 2 == 0 { c } else { c.lighter(0.08) }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn spawn_robots(
     mut commands: Commands,
-    state: Res<LabState>,
-    lab: NonSend<super::lab::Lab>,
+    runs: Res<Runs>,
+    curves: Res<Curves>,
+    settings: Res<LabSettings>,
     mut spawned: ResMut<SpawnedGeneration>,
     mut lanes: ResMut<Lanes>,
     old: Query<Entity, With<RunEntity>>,
@@ -191,99 +191,103 @@ fn spawn_robots(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
 ) {
-    if (spawned.0, spawned.1) == (state.generation, state.followed) {
+    let followed = runs
+        .followed(settings.followed)
+        .map(|r| (r.id, settings.followed.copy));
+    if (spawned.0, spawned.1) == (runs.generation, followed) {
         return;
     }
-    let Some(t) = lab.trainer.as_ref() else {
-        return;
-    };
     let Ok(frame) = frame.single() else {
         return;
     };
-    *spawned = SpawnedGeneration(state.generation, state.followed);
+    *spawned = SpawnedGeneration(runs.generation, followed);
     for e in &old {
         commands.entity(e).despawn();
     }
-    let Some(robot) = t.env.robots() else {
-        return;
-    };
-    let scene = robot.scene();
+    let spacing = runs
+        .live
+        .iter()
+        .filter_map(|r| r.scene.as_ref().map(|s| s.lane_width))
+        .fold(0.0, f32::max);
     *lanes = Lanes {
-        spacing: lane_spacing(&scene.name),
-        count: t.env.num_envs(),
+        spacing,
+        count: runs.lanes(),
     };
     let lane_mats = [
         materials.add(Color::srgb(0.70, 0.70, 0.64)),
         materials.add(Color::srgb(0.62, 0.63, 0.57)),
     ];
     let lane_mesh = meshes.add(Cuboid::new(4_000.0, lanes.spacing, 0.002));
-    let body_meshes: Vec<Vec<(Handle<Mesh>, Transform)>> = (0..scene.bodies.len())
-        .map(|b| {
-            let origin = crate::sim::body_origin(scene, b);
-            scene.bodies[b]
-                .geoms
-                .iter()
-                .map(|g| {
-                    let (mesh, tf) = geom_mesh(&g.shape, origin);
-                    (meshes.add(mesh), tf)
-                })
-                .collect()
-        })
-        .collect();
-    for copy in 0..lanes.count {
-        let material = materials.add(StandardMaterial {
-            base_color: copy_color(copy, copy == state.followed),
-            perceptual_roughness: 0.6,
-            ..default()
-        });
-        commands.spawn((
-            RunEntity,
-            Mesh3d(lane_mesh.clone()),
-            MeshMaterial3d(lane_mats[copy % 2].clone()),
-            Transform::from_translation(lanes.offset(copy) + Vec3::Z * 0.001),
-            ChildOf(frame),
-        ));
-        for (body, geoms) in body_meshes.iter().enumerate() {
-            commands
-                .spawn((
-                    RunEntity,
-                    RobotBody { copy, body },
-                    Transform::default(),
-                    Visibility::default(),
-                    ChildOf(frame),
-                ))
-                .with_children(|b| {
-                    for (mesh, tf) in geoms {
-                        b.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone()), *tf));
-                    }
-                });
+    for run in &runs.live {
+        let Some(scene) = &run.scene else {
+            continue;
+        };
+        let colour = curves.index_of(run.id).unwrap_or(0);
+        let body_meshes: Vec<Vec<(Handle<Mesh>, Transform)>> = (0..scene.bodies.len())
+            .map(|b| {
+                let origin = body_origin(scene, b);
+                scene.bodies[b]
+                    .geoms
+                    .iter()
+                    .map(|g| {
+                        let (mesh, tf) = geom_mesh(&g.shape, origin);
+                        (meshes.add(mesh), tf)
+                    })
+                    .collect()
+            })
+            .collect();
+        for copy in 0..run.copies {
+            let lane = runs.lane(run.id, copy);
+            let material = materials.add(StandardMaterial {
+                base_color: copy_color(colour, copy, followed == Some((run.id, copy))),
+                perceptual_roughness: 0.6,
+                ..default()
+            });
+            commands.spawn((
+                RunEntity,
+                Mesh3d(lane_mesh.clone()),
+                MeshMaterial3d(lane_mats[lane % 2].clone()),
+                Transform::from_translation(lanes.offset(lane) + Vec3::Z * 0.001),
+                ChildOf(frame),
+            ));
+            for (body, geoms) in body_meshes.iter().enumerate() {
+                commands
+                    .spawn((
+                        RunEntity,
+                        RobotBody {
+                            run: run.id,
+                            copy,
+                            body,
+                        },
+                        Transform::default(),
+                        Visibility::default(),
+                        ChildOf(frame),
+                    ))
+                    .with_children(|b| {
+                        for (mesh, tf) in geoms {
+                            b.spawn((Mesh3d(mesh.clone()), MeshMaterial3d(material.clone()), *tf));
+                        }
+                    });
+            }
         }
     }
 }
 
+/// Places every body at its latest pose, in its lane.
 fn move_robots(
-    state: Res<LabState>,
+    runs: Res<Runs>,
     lanes: Res<Lanes>,
     mut bodies: Query<(&RobotBody, &mut Transform)>,
 ) {
     for (rb, mut tf) in &mut bodies {
-        if let Some(&(p, q)) = state.poses.get(rb.copy).and_then(|c| c.get(rb.body)) {
-            tf.translation = p + lanes.offset(rb.copy);
+        let Some(run) = runs.get(rb.run) else {
+            continue;
+        };
+        if let Some(&(p, q)) = run.frame.poses.get(rb.copy).and_then(|c| c.get(rb.body)) {
+            tf.translation = p + lanes.offset(runs.lane(rb.run, rb.copy));
             tf.rotation = q;
         }
     }
-}
-
-/// A 1 m grid around the camera's focus, on the ground.
-fn draw_grid(mut gizmos: Gizmos, cam: Query<&super::camera::OrbitCamera>) {
-    let focus = cam.single().map_or(Vec3::ZERO, |c| c.focus);
-    let centre = Vec3::new(focus.x.round(), 0.003, focus.z.round());
-    gizmos.grid(
-        Isometry3d::new(centre, Quat::from_rotation_x(FRAC_PI_2)),
-        UVec2::splat(40),
-        Vec2::splat(1.0),
-        Color::srgba(0.25, 0.25, 0.25, 0.55),
-    );
 }
 
 fn apply_quality(

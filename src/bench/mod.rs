@@ -60,7 +60,7 @@ pub enum BenchCommand {
         python: PathBuf,
         /// Robots to time: shipped names or scene files (a file is compared with the peer of
         /// its scene's `name`).
-        #[arg(long, num_args = 1.., default_values_t = ROBOTS.map(String::from))]
+        #[arg(long, num_args = 1.., default_values_t = crate::scene::robots().map(String::from).collect::<Vec<_>>())]
         env: Vec<String>,
     },
     /// What a random policy does on each robot (episodes, length, return, forward velocity),
@@ -76,7 +76,7 @@ pub enum BenchCommand {
         #[arg(long, default_value = "python3")]
         python: PathBuf,
         /// Robots: shipped names or scene files (compared with the peer of the scene's `name`).
-        #[arg(long, num_args = 1.., default_values_t = ROBOTS.map(String::from))]
+        #[arg(long, num_args = 1.., default_values_t = crate::scene::robots().map(String::from).collect::<Vec<_>>())]
         env: Vec<String>,
     },
     /// End-to-end env steps/s and final deterministic return of each algorithm, next to
@@ -202,9 +202,6 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     }
 }
 
-/// The shipped robots, in the order the benchmarks list them.
-const ROBOTS: [&str; 5] = ["half_cheetah", "hopper", "walker2d", "ant", "humanoid"];
-
 /// Gymnasium 1.4 + MuJoCo (1 core) and EnvPool 1.2.5 (16 envs, 2 threads) env steps/s on this
 /// machine kind, from shared/REFERENCE.md §4.
 const ANCHORS: [(&str, f64, f64); 5] = [
@@ -283,7 +280,7 @@ fn peer_rows(
 ) -> Vec<(String, Vec<f64>)> {
     let mut robots: Vec<String> = Vec::new();
     for p in peers {
-        if ROBOTS.contains(&p.as_str()) && !robots.contains(p) {
+        if crate::scene::robots().any(|r| r == p) && !robots.contains(p) {
             robots.push(p.clone());
         }
     }

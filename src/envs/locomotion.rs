@@ -17,7 +17,7 @@
 //! is a plain [`Env`].
 
 use super::{BoxSpace, Env, Step};
-use crate::scene::spec::{RootJoint, SceneSpec};
+use crate::scene::spec::{ForwardFrom, RootJoint, SceneSpec};
 use crate::sim::RobotWorld;
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
@@ -83,10 +83,10 @@ impl Locomotion {
 
     /// The x the forward reward measures.
     fn progress_x(&self, k: usize) -> f32 {
-        match self.scene.root {
-            RootJoint::Planar => self.robot.root_state(k).0[0],
-            RootJoint::Free if self.scene.name == "humanoid" => self.robot.center_of_mass(k).x,
-            RootJoint::Free => self.robot.root_position(k).x,
+        match (self.scene.root, self.scene.task.forward_from) {
+            (_, ForwardFrom::CenterOfMass) => self.robot.center_of_mass(k).x,
+            (RootJoint::Planar, ForwardFrom::Root) => self.robot.root_state(k).0[0],
+            (RootJoint::Free, ForwardFrom::Root) => self.robot.root_position(k).x,
         }
     }
 

@@ -97,8 +97,18 @@ impl AgentSpec {
 /// Named scalar metrics of one step, with the stable names of the CSV/TensorBoard logs.
 pub type Metrics = Vec<(&'static str, f64)>;
 
+/// Names of the metrics agents report (CleanRL's where they exist): one definition for the
+/// agents that write them and the app, logs and reports that read them.
+pub mod metric_names {
+    /// Mean over the twin critics of each one's mean squared Bellman residual on the batch
+    /// (CleanRL logs `(qf1_loss + qf2_loss) / 2` under this name).
+    pub const Q_LOSS: &str = "losses/qf_loss";
+    /// Mean Q of the batch's actions, over both critics.
+    pub const Q_VALUES: &str = "losses/qf_values";
+}
+
 /// An off-policy agent: acts, and learns from a replay buffer one gradient step at a time.
-pub trait Agent {
+pub trait Agent: Send {
     fn algo(&self) -> Algo;
     /// Actions `[N, act_dim]` within the env's bounds for observations `[N, obs_dim]`:
     /// exploratory when `explore`, else the deterministic policy.

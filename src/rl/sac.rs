@@ -9,7 +9,7 @@ use super::optim::Adam;
 use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
-use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, nets::scalar};
+use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, metric_names, nets::scalar};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -148,8 +148,8 @@ impl Agent for Sac {
         let target = self.nets.td_target(&batch, self.cfg.gamma, alpha);
         let critic = self.nets.critic_step(&batch, &target.target);
         let mut m = vec![
-            ("losses/qf_loss", critic.loss),
-            ("losses/qf_values", critic.q_mean),
+            (metric_names::Q_LOSS, critic.loss),
+            (metric_names::Q_VALUES, critic.q_mean),
             ("losses/alpha", alpha),
         ];
         if self.updates.is_multiple_of(self.cfg.policy_frequency) {

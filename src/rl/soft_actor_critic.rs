@@ -116,7 +116,7 @@ impl SoftActorCritic {
         })
     }
 
-    /// One Adam step on Σ_i MSE(Q_i(s, a), target).
+    /// One Adam step on Σ_i MSE(Q_i(s, a), target); reports the mean over i.
     pub fn critic_step(&mut self, batch: &Batch, target: &Tensor) -> CriticStats {
         let q = self.critic.forward(&batch.obs, &batch.actions);
         let loss = (&q - target.unsqueeze(0))
@@ -126,7 +126,7 @@ impl SoftActorCritic {
         self.critic_opt.backward_step(&loss);
         let q = q.detach();
         CriticStats {
-            loss: scalar(&loss),
+            loss: scalar(&loss) / 2.0,
             q_mean: scalar(&q.mean(None)),
             q,
         }

@@ -5,7 +5,7 @@ use super::nets::{TwinQ, flatten, hard_update, polyak_update, scalar};
 use super::optim::Adam;
 use super::policy::{ActionDistribution, DeterministicPolicy};
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
-use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer};
+use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, metric_names};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -188,8 +188,8 @@ impl Agent for Td3 {
         }
         self.updates += 1;
         vec![
-            ("losses/qf_loss", scalar(&qf_loss)),
-            ("losses/qf_values", scalar(&q.detach().mean(None))),
+            (metric_names::Q_LOSS, scalar(&qf_loss) / 2.0),
+            (metric_names::Q_VALUES, scalar(&q.detach().mean(None))),
             ("losses/actor_loss", self.last_actor_loss),
         ]
     }

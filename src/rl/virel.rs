@@ -36,7 +36,7 @@ use super::optim::Adam;
 use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig, TdTarget};
-use super::{Agent, AgentSpec, Algo, Metrics, nets::scalar};
+use super::{Agent, AgentSpec, Algo, Metrics, metric_names, nets::scalar};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -405,8 +405,8 @@ impl Agent for Virel {
         let (actor_loss, logp) = self.nets.actor_step(&batch.obs, temperature);
         self.nets.update_target(self.cfg.tau);
         let mut m = vec![
-            ("losses/qf_loss", critic.loss),
-            ("losses/qf_values", critic.q_mean),
+            (metric_names::Q_LOSS, critic.loss),
+            (metric_names::Q_VALUES, critic.q_mean),
             ("losses/actor_loss", actor_loss),
             ("losses/entropy", -scalar(&logp.mean(None))),
             ("virel/epsilon", self.epsilon),

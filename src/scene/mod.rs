@@ -21,6 +21,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("humanoid", include_str!("../../scenes/humanoid.ron")),
 ];
 
+/// The shipped robots' names, in the order the app and the benchmarks list them.
+pub fn robots() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|b| b.0)
+}
+
 /// The longest physics step a scene may take, s (the shipped scenes take 0.002–0.05 s).
 pub const MAX_TIMESTEP: f32 = 0.1;
 /// The most physics steps per control step.
@@ -236,6 +241,15 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
     }
     if s.bodies.is_empty() {
         return Err(problem("bodies", "a scene needs at least one body".into()));
+    }
+    if !(s.lane_width.is_finite() && s.lane_width > 0.0 && s.lane_width <= MAX_EXTENT) {
+        return Err(problem(
+            "lane_width",
+            format!(
+                "lane_width {}: expected metres > 0 and ≤ {MAX_EXTENT}",
+                s.lane_width
+            ),
+        ));
     }
     let mut joints: HashMap<&str, usize> = HashMap::new();
     for j in &s.joints {

@@ -27,6 +27,14 @@ pub struct SceneSpec {
     pub joints: Vec<JointSpec>,
     pub actuators: Vec<ActuatorSpec>,
     pub task: TaskSpec,
+    /// Width of each copy's lane in the app, m (default 1.5): room for the robot's legs and
+    /// falls beside its neighbours.
+    #[serde(default = "default_lane_width")]
+    pub lane_width: f32,
+}
+
+fn default_lane_width() -> f32 {
+    1.5
 }
 
 /// The degrees of freedom of the root body.
@@ -137,6 +145,14 @@ pub struct ActuatorSpec {
     pub ctrl_range: (f32, f32),
 }
 
+/// The point whose forward velocity is rewarded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ForwardFrom {
+    #[default]
+    Root,
+    CenterOfMass,
+}
+
 /// Gymnasium v5's task parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +182,10 @@ pub struct TaskSpec {
     #[serde(default)]
     pub ground_softness: Option<(f32, f32)>,
     pub forward_reward_weight: f32,
+    /// Whose x velocity the forward reward pays: the root body's (default) or the centre of
+    /// mass's (Gymnasium's Humanoid-v5).
+    #[serde(default)]
+    pub forward_from: ForwardFrom,
     pub ctrl_cost_weight: f32,
     pub contact_cost_weight: f32,
     /// Reward per control step while healthy.

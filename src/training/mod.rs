@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod driver;
 pub mod interrupt;
 pub mod logger;
 pub mod memory;

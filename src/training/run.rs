@@ -4,7 +4,10 @@
 
 use super::checkpoint::{self, Counters};
 use super::config::TrainConfig;
-use super::interrupt::{self, Interrupted};
+use super::driver::{
+    Checkpoints, Driver, EpisodeLog, Evaluations, Flow, Progress, Session, UpdateLog,
+};
+use super::interrupt;
 use super::logger::{self, MetricLogger};
 use super::run_dir::{CONFIG_FILE, RunDir, SUMMARY_FILE};
 use super::{EvalResult, Trainer};
@@ -89,120 +92,35 @@ pub fn resume(
     drive(t, &run_dir, progress)
 }
 
-/// The first multiple of `every` after `step` (u64::MAX when `every` is 0: never).
-fn next_multiple(step: u64, every: u64) -> u64 {
-    step.checked_div(every)
-        .map_or(u64::MAX, |k| (k + 1) * every)
-}
-
-/// Evaluates the deterministic policy and logs the result; `None` when a signal cut the
-/// evaluation short.
-fn evaluate_and_log(
-    t: &Trainer,
-    log: &mut MetricLogger,
-    bar: &indicatif::ProgressBar,
-) -> Result<Option<EvalResult>> {
-    let step = t.counters.env_steps;
-    let r = match t.evaluate(t.cfg.eval_episodes) {
-        Ok(r) => r,
-        Err(e) if e.is::<Interrupted>() => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    log.log_all(
-        step,
-        &[
-            ("eval/episodic_return", r.mean),
-            ("eval/episodic_return_std", r.std),
-        ],
-    )?;
-    bar.suspend(|| eprintln!("step {step:>8}: eval return {:.1} ± {:.1}", r.mean, r.std));
-    Ok(Some(r))
-}
-
-fn drive(mut t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
+fn drive(t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
     let out = dir.path();
-    let mut log = MetricLogger::create(out, t.cfg.tensorboard)?;
-    let save = |t: &Trainer, log: &mut MetricLogger| -> Result<()> {
-        log.flush()?;
-        t.save(&dir.checkpoint_path(t.counters.env_steps, &t.cfg)?)?;
-        dir.prune(t.cfg.keep_checkpoints, &t.cfg)
-    };
+    let log = MetricLogger::create(out, t.cfg.tensorboard)?;
     let bar = progress_bar(progress, t.cfg.steps, t.counters.env_steps);
     let start = Instant::now();
     let start_counters: Counters = t.counters;
-    let mut next_eval = next_multiple(t.counters.env_steps, t.cfg.eval_every);
-    let mut next_ckpt = next_multiple(t.counters.env_steps, t.cfg.checkpoint_every);
-    let mut last_sps = (Instant::now(), t.counters.env_steps);
-    let mut interrupted = false;
-    while t.counters.env_steps < t.cfg.steps {
+    let save = |t: &Trainer| -> Result<()> {
+        t.save(&dir.checkpoint_path(t.counters.env_steps, &t.cfg)?)?;
+        dir.prune(t.cfg.keep_checkpoints, &t.cfg)
+    };
+    let (episodes, updates, evals) = (EpisodeLog, UpdateLog::new(&t), Evaluations::new(&t));
+    let checkpoints = Checkpoints::new(&t, save);
+    let mut driver = Driver::new(t, Session::new(Some(log), bar))
+        .with(episodes)
+        .with(updates)
+        .with(evals)
+        .with(checkpoints)
+        .with(Progress);
+    while driver.trainer.counters.env_steps < driver.trainer.cfg.steps {
         if interrupt::requested() {
-            interrupted = true;
+            driver.session.interrupted = true;
             break;
         }
-        let before_updates = t.counters.updates;
-        let report = t.step()?;
-        let step = t.counters.env_steps;
-        for e in &report.episodes {
-            log.log_all(
-                step,
-                &[
-                    ("charts/episodic_return", e.episode_return),
-                    ("charts/episodic_length", e.length as f64),
-                ],
-            )?;
-        }
-        if let Some(m) = &report.update
-            && t.cfg.log_every > 0
-            && t.counters.updates / t.cfg.log_every > before_updates / t.cfg.log_every
-        {
-            log.log_all(step, m)?;
-            let (when, at) = last_sps;
-            log.log(
-                step,
-                "charts/SPS",
-                (step - at) as f64 / when.elapsed().as_secs_f64().max(1e-9),
-            )?;
-            last_sps = (Instant::now(), step);
-        }
-        if step >= next_eval && step < t.cfg.steps {
-            next_eval = next_multiple(step, t.cfg.eval_every);
-            if evaluate_and_log(&t, &mut log, &bar)?.is_none() {
-                interrupted = true;
-                break;
-            }
-        }
-        if step >= next_ckpt && step < t.cfg.steps {
-            next_ckpt = next_multiple(step, t.cfg.checkpoint_every);
-            save(&t, &mut log)?;
-        }
-        bar.set_position(step.min(t.cfg.steps));
-        if step % 50 < t.env.num_envs() as u64 {
-            let (name, value) = t.agent.temperature();
-            let short = name.rsplit('/').next().unwrap_or(name);
-            let ret = t
-                .recent_return()
-                .map_or("–".to_owned(), |r| format!("{r:.1}"));
-            bar.set_message(format!("return {ret} | {short} {value:.4}"));
+        if driver.step(true)?.1 == Flow::Interrupt {
+            break;
         }
     }
-    let final_eval = if interrupted {
-        None
-    } else {
-        evaluate_and_log(&t, &mut log, &bar)?
-    };
-    interrupted |= final_eval.is_none();
-    if interrupted {
-        bar.suspend(|| {
-            eprintln!(
-                "interrupted by {}: saving a checkpoint at step {}, then stopping (a second \
-                 signal quits at once)",
-                interrupt::signal_name(),
-                t.counters.env_steps
-            )
-        });
-    }
-    save(&t, &mut log)?;
-    bar.finish_and_clear();
+    driver.finish()?;
+    let (t, s) = (&driver.trainer, &driver.session);
     let wall = start.elapsed().as_secs_f64();
     let summary = RunSummary {
         env: t.cfg.env.clone(),
@@ -213,8 +131,8 @@ fn drive(mut t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
         episodes: t.counters.episodes,
         wall_seconds: wall,
         steps_per_second: (t.counters.env_steps - start_counters.env_steps) as f64 / wall.max(1e-9),
-        interrupted,
-        final_eval,
+        interrupted: s.interrupted,
+        final_eval: s.last_eval.clone(),
         host: host_name(),
         device: format!("{:?}", t.device).to_lowercase(),
     };

@@ -117,8 +117,7 @@ impl Trainer {
         Ok(StepReport { episodes, update })
     }
 
-    /// Gradient steps owed by the env steps collected so far (the desktop app pays them one
-    /// at a time within its frame budget).
+    /// Gradient steps owed by the env steps collected so far.
     pub fn updates_due(&self) -> bool {
         self.update_debt >= 1.0
     }

@@ -1,0 +1,129 @@
+//! The layers of `src/lib.rs` point one way: every `crate::` path in a module names a module
+//! of a lower layer (or its own), and within the app every `super::` path names a plugin
+//! before it. A path that points back fails here with the file and the path.
+
+use std::path::{Path, PathBuf};
+
+/// The crate's modules, lowest first; modules on one line share a layer and may not use each
+/// other.
+const LAYERS: &[&[&str]] = &[
+    &["runtime"],
+    &["scene"],
+    &["sim"],
+    &["envs"],
+    &["rl"],
+    &["training"],
+    &["app", "study", "export"],
+    &["record", "bench"],
+    &["cli"],
+];
+
+/// The app's files, in the order they may use each other (`mod.rs` gathers them all).
+const APP_ORDER: &[&str] = &[
+    "lab",
+    "worker",
+    "training",
+    "video",
+    "recording",
+    "view",
+    "camera",
+    "overlay",
+    "capture",
+];
+
+fn layer(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|l| l.contains(&module))
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The source without `//` comments (doc links may point anywhere).
+fn code(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The identifiers that follow `prefix` in `text`.
+fn paths_after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.match_indices(prefix)
+        .map(|(i, _)| {
+            let rest = &text[i + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_uses_only_the_layers_below_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut back = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        let Some(own) = layer(&top) else {
+            continue; // lib.rs, main.rs
+        };
+        for used in paths_after(&code(file), "crate::") {
+            if let Some(l) = layer(used)
+                && used != top
+                && l >= own
+            {
+                back.push(format!("{}: crate::{used}", rel.display()));
+            }
+        }
+    }
+    assert!(
+        back.is_empty(),
+        "paths that point back:\n{}",
+        back.join("\n")
+    );
+    assert!(files.len() > 40, "read only {} files", files.len());
+}
+
+#[test]
+fn the_app_plugins_use_only_the_files_before_them() {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app");
+    let mut back = Vec::new();
+    for (i, name) in APP_ORDER.iter().enumerate() {
+        let text = code(&app.join(format!("{name}.rs")));
+        // A file's own tests use `super::` for the file itself.
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        for used in paths_after(&text, "super::") {
+            match APP_ORDER.iter().position(|n| *n == used) {
+                Some(j) if j >= i => back.push(format!("app/{name}.rs: super::{used}")),
+                Some(_) => {}
+                None => back.push(format!("app/{name}.rs: super::{used} (not an app file)")),
+            }
+        }
+    }
+    assert!(
+        back.is_empty(),
+        "paths that point back:\n{}",
+        back.join("\n")
+    );
+}
