@@ -1,8 +1,14 @@
 //! The command line: `virel-lab` (the desktop app) and `app | play | train | eval | config |
 //! scene | bench | sweep | report | export`.
 
+use crate::app::view::RenderQuality;
+use crate::export::Format;
+use crate::record::RecordOptions;
 use crate::rl::Algo;
+use crate::study::{pool, slurm, sweep};
 use crate::training::config::{ConfigBuilder, DeviceChoice, TrainConfig, default_run_dir};
+use crate::training::{checkpoint, interrupt};
+use crate::{app, bench, envs, export, record, runtime, scene, study, training};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
@@ -15,13 +21,16 @@ use std::process::ExitCode;
     version,
     about = "Train and watch VIREL, β-VIREL, SAC and TD3 agents.",
     long_about = "Train and watch VIREL, β-VIREL, SAC and TD3 agents. Without a command: the \
-                  desktop app, 8 half-cheetahs learning VIREL from scratch."
+                  desktop app, half-cheetahs learning VIREL from scratch (8 on CUDA, 4 on a CPU)."
 )]
+/// The command line.
 pub struct Cli {
+    /// What to do (the desktop app without one).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The desktop app: robots learning in 3D, with ε_ω, action distributions and learning
@@ -45,7 +54,7 @@ pub enum Command {
     },
     /// Benchmarks: gradient updates/s against PyTorch, and learning on Pendulum.
     #[command(subcommand)]
-    Bench(crate::bench::BenchCommand),
+    Bench(bench::BenchCommand),
     /// Run a grid of runs (envs × algorithms × variants × seeds) from a sweep file: on this
     /// machine (--local -j N), as a Slurm job array (--slurm), or one cell (--cell K).
     /// Finished cells are skipped and interrupted ones resumed.
@@ -59,6 +68,7 @@ pub enum Command {
     Export(ExportArgs),
 }
 
+/// `virel-lab export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Checkpoint file, or a run folder (its newest checkpoint).
@@ -69,12 +79,13 @@ pub struct ExportArgs {
     pub out: PathBuf,
     /// onnx, or torchscript (default: from --out's extension, .pt for TorchScript).
     #[arg(long, value_enum)]
-    pub format: Option<crate::export::Format>,
+    pub format: Option<export::Format>,
     /// Replace --out if it exists.
     #[arg(long)]
     pub overwrite: bool,
 }
 
+/// `virel-lab report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Run folders, or folders of run folders (a sweep's `out` or `archive`).
@@ -89,6 +100,7 @@ pub struct ReportArgs {
     pub readme: Option<PathBuf>,
 }
 
+/// `virel-lab sweep`.
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["local", "slurm", "cell", "status"])))]
 pub struct SweepArgs {
@@ -178,11 +190,11 @@ impl ConfigArgs {
 
     /// The desktop app's config: its defaults for the env, then file, `--set`, flags.
     pub fn resolve_desktop(&self) -> Result<TrainConfig> {
-        let env = self.env.as_deref().unwrap_or(crate::app::DEFAULT_ENV);
-        let base = crate::app::desktop_config(
+        let env = self.env.as_deref().unwrap_or(app::DEFAULT_ENV);
+        let base = app::desktop_config(
             env,
             self.algo.unwrap_or(Algo::Virel),
-            self.num_envs.unwrap_or(crate::app::DEFAULT_COPIES),
+            self.num_envs.unwrap_or_else(app::default_copies),
             self.seed.unwrap_or(1),
         );
         self.resolve_with(ConfigBuilder::from_base(&base, self.config.as_deref())?)
@@ -245,8 +257,10 @@ impl ConfigArgs {
     }
 }
 
+/// `virel-lab train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
+    /// The run's config: file, `--set`, flags.
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Run folder (default: runs/<env>__<algo>__<seed>__<unix time>). Must not hold a run yet.
@@ -268,36 +282,49 @@ pub struct WindowArgs {
     /// Render quality: low (no shadows, no MSAA) keeps software renderers usable.
     #[arg(long, value_enum, default_value_t = Quality::High)]
     pub quality: Quality,
+    /// Window width, pixels.
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
+    /// Window height, pixels.
     #[arg(long, default_value_t = 800)]
     pub height: u32,
     /// Record the window's first N frames to videos/virel-lab-<time>.mp4, as the Record
     /// button does.
     #[arg(long, value_name = "N")]
     pub record_frames: Option<u64>,
+    /// Share of a core each run's training thread may take, 0.05 to 1 (the overlay's slider):
+    /// less leaves more to rendering on a small machine.
+    #[arg(long, default_value_t = 1.0, value_name = "SHARE")]
+    pub training_share: f32,
     /// Save a PNG of the window after --screenshot-after frames, then exit.
     #[arg(long, value_name = "PNG")]
     pub screenshot: Option<PathBuf>,
+    /// Frames drawn before the --screenshot.
     #[arg(long, default_value_t = 120, value_name = "FRAMES")]
     pub screenshot_after: u32,
 }
 
+/// Render quality.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Quality {
+    /// No shadows, no MSAA: for software renderers.
     Low,
+    /// Shadows and 4× MSAA.
     High,
 }
 
+/// `virel-lab app`.
 #[derive(Args, Debug, Default)]
 pub struct AppArgs {
     /// --env picks the robot (default half_cheetah), --num-envs the copies (default 8).
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Window settings.
     #[command(flatten)]
     pub window: WindowArgs,
 }
 
+/// `virel-lab play`.
 #[derive(Args, Debug)]
 pub struct PlayArgs {
     /// Checkpoint file, or a run folder (its newest checkpoint).
@@ -306,15 +333,17 @@ pub struct PlayArgs {
     /// Copies of the robot shown side by side.
     #[arg(long, default_value_t = 4)]
     pub num_envs: usize,
+    /// Window settings.
     #[command(flatten)]
     pub window: WindowArgs,
 }
 
 impl Quality {
-    pub fn render_quality(self) -> crate::app::view::RenderQuality {
+    /// Shadows and MSAA of this quality.
+    pub fn render_quality(self) -> RenderQuality {
         match self {
-            Quality::Low => crate::app::view::RenderQuality::LOW,
-            Quality::High => crate::app::view::RenderQuality::HIGH,
+            Quality::Low => RenderQuality::LOW,
+            Quality::High => RenderQuality::HIGH,
         }
     }
 }
@@ -326,6 +355,7 @@ impl Default for WindowArgs {
             width: 1280,
             height: 800,
             record_frames: None,
+            training_share: 1.0,
             screenshot: None,
             screenshot_after: 120,
         }
@@ -333,19 +363,21 @@ impl Default for WindowArgs {
 }
 
 impl WindowArgs {
-    fn options(&self, config: TrainConfig, checkpoint: Option<PathBuf>) -> crate::app::AppOptions {
-        crate::app::AppOptions {
+    fn options(&self, config: TrainConfig, checkpoint: Option<PathBuf>) -> app::AppOptions {
+        app::AppOptions {
             config,
             checkpoint,
             quality: self.quality.render_quality(),
             width: self.width,
             height: self.height,
             record_frames: self.record_frames,
+            training_share: self.training_share,
             screenshot: self.screenshot.clone().map(|p| (p, self.screenshot_after)),
         }
     }
 }
 
+/// `virel-lab record`.
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// Checkpoint file, or a run folder (its newest checkpoint).
@@ -363,13 +395,16 @@ pub struct RecordArgs {
     /// Output file: .mp4 (H.264; a .gif next to it when ffmpeg is missing) or .gif.
     #[arg(long, default_value = "demo.mp4")]
     pub out: PathBuf,
+    /// Frame width, pixels.
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
+    /// Frame height, pixels.
     #[arg(long, default_value_t = 720)]
     pub height: u32,
     /// Frames per second of the video; one frame is one control step.
     #[arg(long, default_value_t = 30)]
     pub fps: u32,
+    /// Shadows and MSAA.
     #[arg(long, value_enum, default_value_t = Quality::High)]
     pub quality: Quality,
     /// Replace the output file if it exists.
@@ -377,6 +412,7 @@ pub struct RecordArgs {
     pub overwrite: bool,
 }
 
+/// `virel-lab eval`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// Checkpoint file written by `train`, or a run folder (its newest checkpoint).
@@ -399,11 +435,19 @@ pub struct EvalArgs {
 /// Runs the command; the exit status is 0, or 128 + the signal for a training run stopped by
 /// one (130 for Ctrl-C, 143 for SIGTERM).
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let command = cli.command.unwrap_or(Command::App(AppArgs::default()));
-    match command {
+    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
+    match cli.command.unwrap_or(Command::App(AppArgs::default())) {
+        Command::App(args) => done(app(args)),
         Command::Train(args) => train(args),
+        Command::Eval(args) => done(eval(args)),
+        Command::Play(args) => done(play(args)),
+        Command::Record(args) => done(record(args)),
+        Command::Config(args) => done(config(args)),
+        Command::Scene { scene: name } => done(scene(&name)),
+        Command::Bench(cmd) => done(bench::run(cmd)),
         Command::Sweep(args) => sweep(args),
-        command => run_other(command).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => done(report(args)),
+        Command::Export(args) => done(export(args)),
     }
 }
 
@@ -415,11 +459,11 @@ fn at_least_one(flag: &str, n: usize, what: &str) -> Result<()> {
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
-    crate::training::interrupt::install_handler();
+    interrupt::install_handler();
     let progress = !args.quiet && std::io::stderr().is_terminal();
     let (s, out) = match &args.resume {
         Some(dir) => (
-            crate::training::resume(dir, |cfg| args.config.adjust_resumed(cfg), progress)?,
+            training::resume(dir, |cfg| args.config.adjust_resumed(cfg), progress)?,
             dir.clone(),
         ),
         None => {
@@ -434,7 +478,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
                 cfg.seed,
                 out.display()
             );
-            (crate::training::run(cfg, &out, progress)?, out)
+            (training::run(cfg, &out, progress)?, out)
         }
     };
     let eval = s
@@ -454,15 +498,14 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         out.display()
     );
     Ok(if s.interrupted {
-        ExitCode::from(crate::training::interrupt::exit_code())
+        ExitCode::from(interrupt::exit_code())
     } else {
         ExitCode::SUCCESS
     })
 }
 
 fn sweep(args: SweepArgs) -> Result<ExitCode> {
-    use crate::study::{pool, slurm, sweep};
-    crate::training::interrupt::install_handler();
+    interrupt::install_handler();
     at_least_one("-j", args.jobs, "job")?;
     let sw = sweep::Sweep::load_with_steps(&args.file, args.steps)?;
     let print_cells = |sw: &sweep::Sweep| -> Result<()> {
@@ -548,148 +591,140 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     Ok(if !report.failed.is_empty() {
         ExitCode::FAILURE
     } else if !report.interrupted.is_empty() || !report.not_started.is_empty() {
-        ExitCode::from(crate::training::interrupt::exit_code())
+        ExitCode::from(interrupt::exit_code())
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn run_other(command: Command) -> Result<()> {
-    match command {
-        Command::App(args) => {
-            let cfg = args.config.resolve_desktop()?;
-            crate::app::run(args.window.options(cfg, None))
-        }
-        Command::Play(args) => {
-            at_least_one("--num-envs", args.num_envs, "copy")?;
-            let (ckpt, loaded) =
-                crate::training::checkpoint::load_file_or_latest(&args.checkpoint)?;
-            let mut cfg = loaded.header.config;
-            cfg.num_envs = args.num_envs;
-            let opts = args.window.options(cfg, Some(ckpt));
-            crate::app::run(opts)
-        }
-        Command::Record(a) => {
-            at_least_one("--episodes", a.episodes, "episode")?;
-            let (path, frames) = crate::record::record(crate::record::RecordOptions {
-                checkpoint: a.checkpoint,
-                env: a.env,
-                episodes: a.episodes,
-                max_steps: a.max_steps,
-                out: a.out,
-                width: a.width,
-                height: a.height,
-                fps: a.fps,
-                quality: a.quality.render_quality(),
-                overwrite: a.overwrite,
-            })?;
-            println!(
-                "wrote {frames} frames ({}×{} at {} fps) to {}",
-                a.width,
-                a.height,
-                a.fps,
-                path.display()
-            );
-            Ok(())
-        }
-        Command::Train(args) => train(args).map(|_| ()),
-        Command::Eval(args) => {
-            at_least_one("--episodes", args.episodes, "episode")?;
-            crate::runtime::init_torch(1);
-            let device = args.device.resolve()?;
-            let (h, r) = crate::training::evaluate_checkpoint(
-                &args.checkpoint,
-                args.episodes,
-                args.env.as_deref(),
-                device,
-                args.seed,
-            )?;
-            println!(
-                "{} on {} ({} env steps): mean return {:.2} ± {:.2} over {} episodes",
-                h.config.algo,
-                h.spec.env,
-                h.counters.env_steps,
-                r.mean,
-                r.std,
-                r.returns.len()
-            );
-            Ok(())
-        }
-        Command::Config(args) => {
-            print!("{}", args.resolve()?.to_toml());
-            Ok(())
-        }
-        Command::Scene { scene } => {
-            let s = crate::scene::load(&scene)?;
-            // What training relies on beyond the file: the physics builds and steps.
-            let mut env = crate::envs::make(&scene)?;
-            crate::envs::check_steps(env.as_mut())
-                .map_err(|e| anyhow::anyhow!("scene {scene}: {e}"))?;
-            let mass: f32 = s.bodies.iter().map(|b| b.mass).sum();
-            println!(
-                "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s, solver substeps: {}), {} steps per episode",
-                s.name,
-                s.root,
-                s.bodies.len(),
-                s.joints.len(),
-                s.actuators.len(),
-                s.task.obs_dim,
-                s.task.action_dim,
-                s.task.timestep * s.task.frame_skip as f32,
-                s.task.frame_skip,
-                s.task.timestep,
-                s.task.substeps,
-                s.task.episode_steps
-            );
-            Ok(())
-        }
-        Command::Bench(cmd) => crate::bench::run(cmd),
-        Command::Sweep(args) => sweep(args).map(|_| ()),
-        Command::Export(args) => {
-            use crate::export::Format;
-            let format =
-                args.format
-                    .unwrap_or(match args.out.extension().and_then(|e| e.to_str()) {
-                        Some("pt" | "pth" | "torchscript") => Format::Torchscript,
-                        _ => Format::Onnx,
-                    });
-            crate::runtime::init_torch(1);
-            let e = crate::export::export(&args.checkpoint, &args.out, format, args.overwrite)?;
-            println!(
-                "wrote the deterministic {} policy of {} ({} env steps) as {:?} to {}: observation [batch × {}] → action [batch × {}]",
-                e.algo.display_name(),
-                e.env,
-                e.env_steps,
-                e.format,
-                e.path.display(),
-                e.actor.obs_dim(),
-                e.actor.act_dim()
-            );
-            Ok(())
-        }
-        Command::Report(args) => {
-            if let Some(readme) = &args.readme {
-                crate::study::report::readme_slot(readme, &args.out)?;
-            }
-            let w = crate::study::report::write_report(
-                &args.dirs,
-                &args.out,
-                std::io::stderr().is_terminal(),
-            )?;
-            if let Some(readme) = &args.readme {
-                crate::study::report::splice_readme(readme, &w.markdown, &args.out)?;
-            }
-            println!(
-                "read {} runs; {} env × algorithm rows; wrote {}",
-                w.runs,
-                w.rows.len(),
-                w.files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            Ok(())
-        }
+fn app(args: AppArgs) -> Result<()> {
+    let cfg = args.config.resolve_desktop()?;
+    app::run(args.window.options(cfg, None))
+}
+
+fn play(args: PlayArgs) -> Result<()> {
+    at_least_one("--num-envs", args.num_envs, "copy")?;
+    let (ckpt, loaded) = checkpoint::load_file_or_latest(&args.checkpoint)?;
+    let mut cfg = loaded.header.config;
+    cfg.num_envs = args.num_envs;
+    app::run(args.window.options(cfg, Some(ckpt)))
+}
+
+fn record(a: RecordArgs) -> Result<()> {
+    at_least_one("--episodes", a.episodes, "episode")?;
+    let (path, frames) = record::record(RecordOptions {
+        checkpoint: a.checkpoint,
+        env: a.env,
+        episodes: a.episodes,
+        max_steps: a.max_steps,
+        out: a.out,
+        width: a.width,
+        height: a.height,
+        fps: a.fps,
+        quality: a.quality.render_quality(),
+        overwrite: a.overwrite,
+    })?;
+    println!(
+        "wrote {frames} frames ({}×{} at {} fps) to {}",
+        a.width,
+        a.height,
+        a.fps,
+        path.display()
+    );
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    at_least_one("--episodes", args.episodes, "episode")?;
+    runtime::init_torch(1);
+    let device = args.device.resolve()?;
+    let (h, r) = training::evaluate_checkpoint(
+        &args.checkpoint,
+        args.episodes,
+        args.env.as_deref(),
+        device,
+        args.seed,
+    )?;
+    println!(
+        "{} on {} ({} env steps): mean return {:.2} ± {:.2} over {} episodes",
+        h.config.algo,
+        h.spec.env,
+        h.counters.env_steps,
+        r.mean,
+        r.std,
+        r.returns.len()
+    );
+    Ok(())
+}
+
+fn config(args: ConfigArgs) -> Result<()> {
+    print!("{}", args.resolve()?.to_toml());
+    Ok(())
+}
+
+fn scene(name: &str) -> Result<()> {
+    let s = scene::load(name)?;
+    // What training relies on beyond the file: the physics builds and steps.
+    let mut env = envs::make(name)?;
+    envs::check_steps(env.as_mut()).map_err(|e| anyhow::anyhow!("scene {name}: {e}"))?;
+    let mass: f32 = s.bodies.iter().map(|b| b.mass).sum();
+    println!(
+        "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s, solver substeps: {}), {} steps per episode",
+        s.name,
+        s.root,
+        s.bodies.len(),
+        s.joints.len(),
+        s.actuators.len(),
+        s.task.obs_dim,
+        s.task.action_dim,
+        s.task.timestep * s.task.frame_skip as f32,
+        s.task.frame_skip,
+        s.task.timestep,
+        s.task.solver_substeps,
+        s.task.episode_steps
+    );
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let format = args
+        .format
+        .unwrap_or(match args.out.extension().and_then(|e| e.to_str()) {
+            Some("pt" | "pth" | "torchscript") => Format::Torchscript,
+            _ => Format::Onnx,
+        });
+    runtime::init_torch(1);
+    let e = export::export(&args.checkpoint, &args.out, format, args.overwrite)?;
+    println!(
+        "wrote the deterministic {} policy of {} ({} env steps) as {:?} to {}: observation [batch × {}] → action [batch × {}]",
+        e.algo.display_name(),
+        e.env,
+        e.env_steps,
+        e.format,
+        e.path.display(),
+        e.actor.obs_dim(),
+        e.actor.act_dim()
+    );
+    Ok(())
+}
+
+fn report(args: ReportArgs) -> Result<()> {
+    if let Some(readme) = &args.readme {
+        study::report::readme_slot(readme, &args.out)?;
     }
+    let w = study::report::write_report(&args.dirs, &args.out, std::io::stderr().is_terminal())?;
+    if let Some(readme) = &args.readme {
+        study::report::splice_readme(readme, &w.markdown, &args.out)?;
+    }
+    println!(
+        "read {} runs; {} env × algorithm rows; wrote {}",
+        w.runs,
+        w.rows.len(),
+        w.files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
 }

@@ -31,6 +31,8 @@
 //! - [`cli`] — the command line; `main.rs` only calls it.
 //! - [`runtime`] — process-wide libtorch settings.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod bench;
 pub mod cli;

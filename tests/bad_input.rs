@@ -438,6 +438,11 @@ fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
             &["app", "--width", "0"],
             "--width 0: expected 64 to 16384 pixels",
         ),
+        (
+            &["app", "--training-share", "0"],
+            "--training-share 0: expected a share of a core from 0.05 to 1",
+        ),
+        (&["app", "--training-share", "nan"], "--training-share NaN"),
     ] {
         fails_with(args, &[want]);
     }

@@ -35,6 +35,17 @@ fn layer(module: &str) -> Option<usize> {
     LAYERS.iter().position(|l| l.contains(&module))
 }
 
+/// The module a file under a folder belongs to: its first path component without `.rs`.
+fn first_module(rel: &Path) -> String {
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy();
+    first.trim_end_matches(".rs").to_string()
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -77,14 +88,7 @@ fn every_module_uses_only_the_layers_below_it() {
     let mut back = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
-        let top = rel
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy()
-            .trim_end_matches(".rs")
-            .to_string();
+        let top = first_module(rel);
         let Some(own) = layer(&top) else {
             continue; // lib.rs, main.rs
         };
@@ -108,16 +112,35 @@ fn every_module_uses_only_the_layers_below_it() {
 #[test]
 fn the_app_plugins_use_only_the_files_before_them() {
     let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app");
+    let mut files = Vec::new();
+    rust_files(&app, &mut files);
     let mut back = Vec::new();
-    for (i, name) in APP_ORDER.iter().enumerate() {
-        let text = code(&app.join(format!("{name}.rs")));
+    let mut read = 0;
+    for file in &files {
+        let rel = file.strip_prefix(&app).unwrap();
+        let nested = rel.components().count() > 1;
+        let name = first_module(rel);
+        if name == "mod" {
+            continue; // the plugin group gathers them all
+        }
+        let i = APP_ORDER
+            .iter()
+            .position(|n| *n == name)
+            .unwrap_or_else(|| panic!("app/{} is not in APP_ORDER", rel.display()));
+        read += 1;
         // A file's own tests use `super::` for the file itself.
+        let text = code(file);
         let text = text.split("#[cfg(test)]").next().unwrap_or("");
-        for used in paths_after(&text, "super::") {
-            match APP_ORDER.iter().position(|n| *n == used) {
-                Some(j) if j >= i => back.push(format!("app/{name}.rs: super::{used}")),
+        let mut used = paths_after(text, "crate::app::");
+        if !nested {
+            used.extend(paths_after(text, "super::"));
+        }
+        for u in used {
+            match APP_ORDER.iter().position(|n| *n == u) {
+                Some(j) if j >= i && u != name => back.push(format!("app/{}: {u}", rel.display())),
                 Some(_) => {}
-                None => back.push(format!("app/{name}.rs: super::{used} (not an app file)")),
+                None if u == name => {}
+                None => back.push(format!("app/{}: {u} (not an app file)", rel.display())),
             }
         }
     }
@@ -126,4 +149,5 @@ fn the_app_plugins_use_only_the_files_before_them() {
         "paths that point back:\n{}",
         back.join("\n")
     );
+    assert!(read >= APP_ORDER.len(), "read only {read} app files");
 }

@@ -381,12 +381,14 @@ fn full_alternating_torque_leaves_the_humanoid_on_the_ground() {
 }
 
 #[test]
-fn every_body_is_a_bevy_entity_whose_transform_follows_its_rapier_body() {
+fn every_body_is_a_bevy_entity_whose_handle_leads_to_the_pose_it_reports() {
     // bevy_rapier3d hosts the physics: each scene body is an entity with a rapier handle, its
-    // geoms are child collider entities, its joint a MultibodyJoint, and the writeback puts
-    // the body's pose in its Transform after every step (lane offset included).
-    use bevy::prelude::{Children, Transform};
-    use bevy_rapier3d::prelude::{Collider, MultibodyJoint, RapierRigidBodyHandle};
+    // geoms are child collider entities, its joint a MultibodyJoint; the rapier body behind
+    // the entity's handle is where the poses come from (lane offset included).
+    use bevy::prelude::Children;
+    use bevy_rapier3d::prelude::{
+        Collider, MultibodyJoint, RapierRigidBodyHandle, RapierRigidBodySet,
+    };
     let scene = virel_lab::scene::load("humanoid").unwrap();
     let mut robot = RobotWorld::new(&scene, 2).unwrap();
     for step in 0..40 {
@@ -405,8 +407,10 @@ fn every_body_is_a_bevy_entity_whose_transform_follows_its_rapier_body() {
         );
         for (i, (&e, pose)) in robot.body_entities(k).iter().zip(&poses).enumerate() {
             let body = &scene.bodies[i];
-            assert!(world.get::<RapierRigidBodyHandle>(e).is_some());
-            let t = world.get::<Transform>(e).unwrap();
+            let handle = world.get::<RapierRigidBodyHandle>(e).unwrap().0;
+            let mut contexts = world.try_query::<&RapierRigidBodySet>().unwrap();
+            let set = contexts.iter(world).next().expect("the rapier context");
+            let t = *set.bodies[handle].position();
             assert_eq!(t.translation - lane, pose.translation, "{}", body.name);
             assert_eq!(t.rotation, pose.rotation, "{}", body.name);
             let colliders = world.get::<Children>(e).map_or(0, |c| {

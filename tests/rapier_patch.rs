@@ -154,8 +154,8 @@ fn a_first_step_under_the_patch_matches_the_published_rapier_to_rounding() {
         ),
         (
             "half_cheetah",
-            "timestep: 0.05,\n        frame_skip: 1,\n        substeps: 4,\n        ground_softness: Some((7.96, 1.0)),",
-            "timestep: 0.01,\n        frame_skip: 5,\n        substeps: 4,",
+            "timestep: 0.05,\n        frame_skip: 1,\n        solver_substeps: 4,\n        ground_softness: Some((7.96, 1.0)),",
+            "timestep: 0.01,\n        frame_skip: 5,\n        solver_substeps: 4,",
         ),
         ("hopper", "substeps: 2,", "substeps: 4,"),
     ];

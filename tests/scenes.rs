@@ -79,12 +79,24 @@ fn shipped_scenes_carry_mujoco_numbers() {
         (
             hopper.task.timestep,
             hopper.task.frame_skip,
-            hopper.task.substeps
+            hopper.task.solver_substeps
         ),
         (0.002, 4, 2)
     );
-    let default = scene::parse(&hopper_with("substeps: 2,", ""), "robot.ron").unwrap();
-    assert_eq!(default.task.substeps, 4, "rapier's default when left out");
+    let default = scene::parse(&hopper_with("solver_substeps: 2,", ""), "robot.ron").unwrap();
+    assert_eq!(
+        default.task.solver_substeps, 4,
+        "rapier's default when left out"
+    );
+    let old_key = scene::parse(
+        &hopper_with("solver_substeps: 2,", "substeps: 3,"),
+        "robot.ron",
+    )
+    .unwrap();
+    assert_eq!(
+        old_key.task.solver_substeps, 3,
+        "the key's former name still reads"
+    );
     assert_eq!(
         default.task.limit_margin, 0.01,
         "joint limits act 0.01 rad early"

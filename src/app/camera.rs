@@ -35,11 +35,13 @@ const GRID_CELLS: u32 = 40;
 /// Orbit parameters; the camera looks at `focus` (Bevy world frame) from `distance` away.
 #[derive(Component, Clone, Debug)]
 pub struct OrbitCamera {
+    /// The point looked at, Bevy world frame.
     pub focus: Vec3,
     /// Radians about the vertical axis.
     pub yaw: f32,
     /// Radians above the horizon.
     pub pitch: f32,
+    /// Metres from the focus.
     pub distance: f32,
     /// Keep the focus on the followed copy's root body.
     pub follow: bool,
@@ -58,6 +60,7 @@ impl Default for OrbitCamera {
 }
 
 impl OrbitCamera {
+    /// The camera's transform for these parameters.
     pub fn transform(&self) -> Transform {
         let dir = Vec3::new(
             self.yaw.sin() * self.pitch.cos(),
@@ -69,6 +72,7 @@ impl OrbitCamera {
     }
 }
 
+/// The orbit camera, following the selected copy, on the window or on an image; and the grid around its focus.
 pub struct CameraPlugin {
     /// Render into an image of this size instead of the window (video recording).
     pub offscreen: Option<(u32, u32)>,

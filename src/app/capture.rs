@@ -8,8 +8,11 @@ use std::path::PathBuf;
 /// Frames to wait for the capture before giving up.
 const CAPTURE_TIMEOUT_FRAMES: u32 = 600;
 
+/// Saves a screenshot of the window after `after_frames` frames to `path`, then exits.
 pub struct CapturePlugin {
+    /// Where the PNG goes (a stale file there is removed first).
     pub path: PathBuf,
+    /// Frames to draw before the screenshot.
     pub after_frames: u32,
 }
 

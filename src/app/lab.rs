@@ -14,6 +14,7 @@
 use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
 use crate::scene::spec::SceneSpec;
+use crate::training::config;
 use crate::training::config::TrainConfig;
 use bevy::prelude::*;
 use std::path::PathBuf;
@@ -33,12 +34,12 @@ pub enum LabSystems {
     Camera,
 }
 
-/// A run config for watching: the env's training preset, without log files, with
-/// settings that keep a CPU-only machine lively:
-/// - learning starts after 2 000 steps instead of 5 000–25 000, so the agent soon acts by itself;
-/// - one gradient step per vector step of all copies (`updates_per_step = 1/copies`) on the
-///   CPU, the published one per env step on CUDA: a 256-256 update takes ~12 ms on a 2-core
-///   CPU, which at 8 updates per vector step would show robots moving at ~10 frames/s.
+/// A run config for watching: the env's training preset (the published one gradient step per
+/// env step, 256-256 networks, VIREL's running ε_ω on locomotion), without log files, with
+/// learning starting after 2 000 steps instead of 5 000–25 000, so that the agent soon acts by
+/// itself. Every run trains on its own thread, so the app learns per gradient step as headless
+/// `train` does (the README's "The app's speed" has the figures and the time to a running
+/// half-cheetah).
 pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> TrainConfig {
     let mut cfg = TrainConfig::for_env(env);
     cfg.algo = algo;
@@ -48,11 +49,16 @@ pub fn desktop_config(env: &str, algo: Algo, num_envs: usize, seed: u64) -> Trai
     if env != "pendulum" && env != "identity" {
         cfg.agents.set_learning_starts(2_000);
     }
-    let cuda = cfg.device.resolve().is_ok_and(|d| d.is_cuda());
-    if !cuda {
-        cfg.updates_per_step = 1.0 / cfg.num_envs as f64;
-    }
     cfg
+}
+
+/// Copies the app shows of a robot: 8 on CUDA; 4 on a CPU, where a vector step pays one
+/// gradient step per copy: with 8 copies a small CPU shows the robots in slow motion.
+pub fn default_copies() -> usize {
+    let cuda = config::DeviceChoice::Auto
+        .resolve()
+        .is_ok_and(|d| d.is_cuda());
+    if cuda { 8 } else { 4 }
 }
 
 /// Most points kept per curve; older halves are thinned out (every other point dropped).
@@ -71,6 +77,7 @@ impl std::fmt::Display for RunId {
 /// What one run has shown so far; kept after the run is replaced, for comparison.
 #[derive(Clone, Debug, Default)]
 pub struct RunCurves {
+    /// The run these curves belong to.
     pub run: Option<RunId>,
     /// e.g. "#2 VIREL · half_cheetah ×8".
     pub label: String,
@@ -106,13 +113,18 @@ impl RunCurves {
 /// [`RunCurves`]).
 #[derive(Clone, Debug, Default)]
 pub struct CurvePoints {
+    /// New episode returns: (x, return).
     pub returns: Vec<[f64; 2]>,
+    /// New temperatures: (x, value).
     pub temperature: Vec<[f64; 2]>,
+    /// New batch mean Qs: (x, value).
     pub q_values: Vec<[f64; 2]>,
+    /// New critic losses: (x, value).
     pub bellman_residual: Vec<[f64; 2]>,
 }
 
 impl CurvePoints {
+    /// Moves `other`'s points to the end of these.
     pub fn append(&mut self, other: &mut CurvePoints) {
         self.returns.append(&mut other.returns);
         self.temperature.append(&mut other.temperature);
@@ -153,9 +165,11 @@ pub fn run_rgb(i: usize) -> [u8; 3] {
 pub struct Curves(pub Vec<RunCurves>);
 
 impl Curves {
+    /// A run's curves.
     pub fn of(&self, run: RunId) -> Option<&RunCurves> {
         self.0.iter().find(|c| c.run == Some(run))
     }
+    /// A run's curves, to extend.
     pub fn of_mut(&mut self, run: RunId) -> Option<&mut RunCurves> {
         self.0.iter_mut().find(|c| c.run == Some(run))
     }
@@ -178,8 +192,10 @@ pub enum TimeScale {
 /// running.
 #[derive(States, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Pace {
+    /// Every run steps.
     #[default]
     Running,
+    /// Nothing steps but a requested single step.
     Paused,
 }
 
@@ -187,8 +203,10 @@ pub enum Pace {
 /// nothing is learnt or stored).
 #[derive(States, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Activity {
+    /// Exploring, storing, gradient steps.
     #[default]
     Learning,
+    /// The deterministic policy acts; nothing is learnt or stored.
     Watching,
 }
 
@@ -197,7 +215,10 @@ pub enum Activity {
 pub enum LabRequest {
     /// Starts a run from [`NextRun`]: beside the others when `alongside`, else in place of the
     /// selected run (whose curves stay).
-    NewRun { alongside: bool },
+    NewRun {
+        /// Beside the other runs, on lanes of its own.
+        alongside: bool,
+    },
     /// Stops a run and takes its robots away; its curves stay.
     CloseRun(RunId),
     /// The run the overlay's save and statistics refer to.
@@ -210,34 +231,54 @@ pub enum LabRequest {
     Save(PathBuf),
     /// Loads weights into a new run of the checkpoint's env and algorithm, in place of the
     /// selected run or beside the others.
-    Load { path: PathBuf, alongside: bool },
+    Load {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Beside the other runs, on lanes of its own.
+        alongside: bool,
+    },
 }
 
 /// What became of a request, or of a run.
 #[derive(Message, Clone, Debug, PartialEq)]
 pub enum LabOutcome {
+    /// A new run trains.
     Started {
+        /// The new run.
         run: RunId,
+        /// Its label.
         label: String,
     },
+    /// A checkpoint was written.
     Saved {
+        /// The run saved.
         run: RunId,
+        /// Where.
         path: PathBuf,
     },
+    /// A checkpoint's weights went into a new run.
     Loaded {
+        /// The new run.
         run: RunId,
+        /// The checkpoint.
         path: PathBuf,
+        /// Its env steps.
         env_steps: u64,
+        /// Its algorithm.
         algo: Algo,
     },
     /// A request that could not be carried out; nothing changed.
     Refused {
+        /// What was asked ("cannot load x.ckpt").
         request: String,
+        /// Why not.
         error: String,
     },
     /// A run's training thread stopped on an error (non-finite loss …); its curves stay.
     Stopped {
+        /// The run.
         run: RunId,
+        /// The error.
         error: String,
     },
 }
@@ -265,6 +306,7 @@ impl std::fmt::Display for LabOutcome {
 }
 
 impl LabOutcome {
+    /// A request refused or a run stopped: what a caller waiting for success must hear.
     pub fn is_failure(&self) -> bool {
         matches!(self, Self::Refused { .. } | Self::Stopped { .. })
     }
@@ -277,7 +319,11 @@ pub struct NextRun(pub TrainConfig);
 /// How the lab runs, set by the UI.
 #[derive(Resource, Clone, Debug)]
 pub struct LabSettings {
+    /// Speed of every run.
     pub time_scale: TimeScale,
+    /// The share of a core each training thread may take, in (0, 1]: less leaves more to
+    /// rendering on a small machine (a software renderer takes every core it gets).
+    pub training_share: f32,
     /// The run and copy the camera follows and whose action distribution is shown.
     pub followed: Followed,
     /// Where the overlay's save/load field points.
@@ -288,6 +334,7 @@ impl Default for LabSettings {
     fn default() -> Self {
         Self {
             time_scale: TimeScale::Max,
+            training_share: 1.0,
             followed: Followed::default(),
             checkpoint_path: "virel-lab.ckpt".into(),
         }
@@ -297,7 +344,9 @@ impl Default for LabSettings {
 /// A copy of a run: the first run's first copy until chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Followed {
+    /// The run; `None` follows the selected one.
     pub run: Option<RunId>,
+    /// The copy within that run.
     pub copy: usize,
 }
 
@@ -308,13 +357,24 @@ pub struct LiveStats {
     pub env_steps: u64,
     /// Env steps taken while watching (no learning); the curves' x goes on with them.
     pub watched_steps: u64,
+    /// Gradient steps of the run.
     pub updates: u64,
+    /// Episodes finished.
     pub episodes: u64,
+    /// Env steps per second (all copies), over the last half second.
     pub steps_per_second: f64,
+    /// Gradient steps per second, over the last half second.
     pub updates_per_second: f64,
+    /// Mean return of the last 10 episodes.
     pub recent_return: Option<f64>,
+    /// Mean forward velocity (m/s) over the last episode of as many episodes as there are
+    /// copies: the `forward` reward term over its weight, per control step.
+    pub forward_velocity: Option<f64>,
+    /// The agent's temperature: ε_ω (VIREL), α (SAC), exploration noise (TD3).
     pub temperature: Option<f64>,
+    /// Mean Q of the latest batch.
     pub q_value: Option<f64>,
+    /// Critic loss of the latest batch.
     pub bellman_residual: Option<f64>,
     /// Return so far of each copy's running episode.
     pub episode_returns: Vec<f64>,
@@ -325,6 +385,7 @@ pub struct LiveStats {
 pub struct Frame {
     /// Vector steps the thread has taken (learning and watching): a new number means new poses.
     pub vector_steps: u64,
+    /// Counters and figures.
     pub live: LiveStats,
     /// World poses (translation, rotation) of every body of every copy, scene frame (z up).
     pub poses: Vec<Vec<(Vec3, Quat)>>,
@@ -335,15 +396,21 @@ pub struct Frame {
 /// A run training now: what it is, and its latest frame.
 #[derive(Clone, Debug)]
 pub struct RunView {
+    /// Its number.
     pub id: RunId,
+    /// e.g. "#2 VIREL · half_cheetah ×8".
     pub label: String,
+    /// The config it trains with.
     pub config: TrainConfig,
     /// The robot (bodies and geoms to draw), if the env is a scene.
     pub scene: Option<SceneSpec>,
     /// (low, high) per action dimension, and the actuated joints' names.
     pub action_bounds: Vec<(f32, f32)>,
+    /// Names of the actuated joints, in action order.
     pub joint_names: Vec<String>,
+    /// Env copies (lanes) of the run.
     pub copies: usize,
+    /// Its latest hand-over.
     pub frame: Frame,
     /// A run whose thread stopped on an error stands still and says why.
     pub stopped: Option<String>,
@@ -353,16 +420,20 @@ pub struct RunView {
 /// on.
 #[derive(Resource, Default)]
 pub struct Runs {
+    /// The runs, in the order they started (their lanes in the same order).
     pub live: Vec<RunView>,
+    /// The run the overlay's save, statistics and critic refer to.
     pub selected: Option<RunId>,
     /// Bumped whenever the set of robots changes (new run, load, close): the view respawns them.
     pub generation: u64,
 }
 
 impl Runs {
+    /// A run by id.
     pub fn get(&self, id: RunId) -> Option<&RunView> {
         self.live.iter().find(|r| r.id == id)
     }
+    /// The selected run.
     pub fn selected(&self) -> Option<&RunView> {
         self.selected.and_then(|id| self.get(id))
     }
@@ -382,6 +453,7 @@ impl Runs {
             .sum::<usize>()
             + copy
     }
+    /// Lanes of all runs.
     pub fn lanes(&self) -> usize {
         self.live.iter().map(|r| r.copies).sum()
     }

@@ -24,10 +24,11 @@ pub mod video;
 pub mod view;
 pub mod worker;
 
-pub use lab::{LabSystems, desktop_config};
+pub use lab::{LabSystems, default_copies, desktop_config};
 
 use crate::envs;
 use crate::rl::AgentSpec;
+use crate::runtime;
 use crate::training::config::TrainConfig;
 use crate::training::memory;
 use anyhow::Result;
@@ -45,7 +46,9 @@ pub struct LabPlugins {
     pub checkpoint: Option<PathBuf>,
     /// Start paused.
     pub paused: bool,
+    /// Shadows and MSAA at start.
     pub quality: view::RenderQuality,
+    /// The camera: on the window (the app) or on an image (`record`).
     pub camera: camera::CameraPlugin,
     /// Record the window's first N frames to `videos/` (as the Record button does).
     pub record_frames: Option<u64>,
@@ -72,20 +75,24 @@ impl PluginGroup for LabPlugins {
 
 /// The robot the app opens with.
 pub const DEFAULT_ENV: &str = "half_cheetah";
-/// Copies of it, side by side.
-pub const DEFAULT_COPIES: usize = 8;
 
 /// How the desktop app starts.
 #[derive(Clone, Debug)]
 pub struct AppOptions {
+    /// The first run.
     pub config: TrainConfig,
     /// Watch this checkpoint (no training) instead of a new run.
     pub checkpoint: Option<PathBuf>,
+    /// Shadows and MSAA at start.
     pub quality: view::RenderQuality,
+    /// Window width, pixels.
     pub width: u32,
+    /// Window height, pixels.
     pub height: u32,
     /// Record the window's first N frames to `videos/` (as the Record button does).
     pub record_frames: Option<u64>,
+    /// Share of a core each training thread may take (see [`lab::LabSettings`]).
+    pub training_share: f32,
     /// Save a screenshot after this many frames, then exit.
     pub screenshot: Option<(PathBuf, u32)>,
 }
@@ -148,6 +155,13 @@ fn abstract_socket_answers(_name: &str) -> bool {
 
 /// Opens the window and runs until it is closed.
 pub fn run(opts: AppOptions) -> Result<()> {
+    if !(worker::MIN_SHARE..=1.0).contains(&opts.training_share) {
+        anyhow::bail!(
+            "--training-share {}: expected a share of a core from {} to 1",
+            opts.training_share,
+            worker::MIN_SHARE
+        );
+    }
     for (flag, v) in [("--width", opts.width), ("--height", opts.height)] {
         if !(MIN_WINDOW..=MAX_WINDOW).contains(&v) {
             anyhow::bail!("{flag} {v}: expected {MIN_WINDOW} to {MAX_WINDOW} pixels");
@@ -163,7 +177,7 @@ pub fn run(opts: AppOptions) -> Result<()> {
     // The first run's sizes, before a window and lanes are made for them.
     let spec = AgentSpec::of(envs::make(&opts.config.env)?.as_ref());
     memory::check_run(&opts.config, &spec)?;
-    crate::runtime::init_torch(opts.config.torch_threads);
+    runtime::init_torch(opts.config.torch_threads);
     let mut app = App::new();
     app.add_plugins(DefaultPlugins.set(WindowPlugin {
         primary_window: Some(Window {
@@ -182,6 +196,9 @@ pub fn run(opts: AppOptions) -> Result<()> {
         camera: camera::CameraPlugin::default(),
         record_frames: opts.record_frames,
     });
+    app.world_mut()
+        .resource_mut::<lab::LabSettings>()
+        .training_share = opts.training_share;
     if let Some((path, frames)) = &opts.screenshot {
         app.add_plugins(capture::CapturePlugin {
             path: path.clone(),

@@ -55,8 +55,11 @@ pub fn rgba_rows(img: Image, width: u32, height: u32) -> Result<Vec<u8>> {
 /// stopped. `include_overlay` off hides the egui windows while recording (F9 stops then).
 #[derive(Resource, Default)]
 pub struct WindowRecording {
+    /// Frames are being captured.
     pub active: bool,
+    /// Capture the overlay too (off: the 3D view alone).
     pub include_overlay: bool,
+    /// Frame rate of the video.
     pub fps: u32,
     /// Folder of the videos (`videos/` in the working directory).
     pub dir: PathBuf,
@@ -72,17 +75,20 @@ pub struct WindowRecording {
 }
 
 impl WindowRecording {
+    /// Starts a video with the next frame.
     pub fn start(&mut self) {
         self.active = true;
         self.requested = 0;
         self.stop_requested = false;
         self.last = None;
     }
+    /// Ends the video once the frames in flight are encoded.
     pub fn stop(&mut self) {
         self.stop_requested = true;
     }
 }
 
+/// The Record button, F9 and `--record-frames`: the window into `videos/`.
 pub struct WindowRecorderPlugin {
     /// Record the first N frames from the start.
     pub record_frames: Option<u64>,

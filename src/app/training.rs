@@ -13,12 +13,15 @@ use super::worker::{Command, Event, RunWorker, WorkerOptions};
 use crate::training::Trainer;
 use crate::training::checkpoint;
 use crate::training::config::TrainConfig;
+use crate::training::driver;
 use anyhow::{Context, Result};
+use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The lab's runs on their training threads: requests in, frames, curves and outcomes out.
 pub struct TrainingPlugin {
     /// The first run.
     pub config: TrainConfig,
@@ -39,7 +42,7 @@ impl Workers {
         id: RunId,
         trainer: Trainer,
         lab: &LabNow,
-        extra: Vec<Box<dyn crate::training::driver::Callback>>,
+        extra: Vec<Box<dyn driver::Callback>>,
     ) -> Result<()> {
         let opts = WorkerOptions {
             paused: lab.paused,
@@ -47,6 +50,7 @@ impl Workers {
             time_scale: lab.settings.time_scale,
             followed: None,
             torch_threads: trainer.cfg.torch_threads,
+            share: lab.settings.training_share,
         };
         self.0.insert(id, RunWorker::spawn(trainer, opts, extra)?);
         Ok(())
@@ -67,7 +71,7 @@ impl Workers {
 
 /// Extra callbacks for the next run's training thread (tests: a slow gradient step).
 #[derive(Resource, Default)]
-pub struct SpawnCallbacks(pub std::sync::Mutex<Vec<Box<dyn crate::training::driver::Callback>>>);
+pub struct SpawnCallbacks(pub std::sync::Mutex<Vec<Box<dyn driver::Callback>>>);
 
 /// The lab's state at a moment, as a new thread must start.
 struct LabNow<'a> {
@@ -177,7 +181,7 @@ fn run_view(id: RunId, t: &Trainer, loaded: Option<&Path>) -> RunView {
 }
 
 /// The resources a request changes.
-#[derive(bevy::ecs::system::SystemParam)]
+#[derive(SystemParam)]
 struct Lab<'w> {
     runs: ResMut<'w, Runs>,
     curves: ResMut<'w, Curves>,
@@ -361,8 +365,9 @@ fn forward_settings(settings: Res<LabSettings>, workers: Res<Workers>, runs: Res
     if !settings.is_changed() {
         return;
     }
-    let scale = settings.time_scale;
+    let (scale, share) = (settings.time_scale, settings.training_share);
     workers.broadcast(|| Command::TimeScale(scale));
+    workers.broadcast(|| Command::Share(share));
     let followed = runs.followed(settings.followed).map(|r| r.id);
     for (id, w) in &workers.0 {
         let copy = (Some(*id) == followed).then_some(settings.followed.copy);

@@ -140,6 +140,7 @@ impl VideoWriter {
         &self.path
     }
 
+    /// Frames written so far.
     pub fn frames(&self) -> u64 {
         self.frames
     }

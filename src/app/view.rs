@@ -17,15 +17,19 @@ use std::f32::consts::FRAC_PI_2;
 /// Render quality: both on look best; both off keep a software renderer usable.
 #[derive(Resource, Clone, Copy, Debug, PartialEq)]
 pub struct RenderQuality {
+    /// Shadow maps of the sun.
     pub shadows: bool,
+    /// 4× multisampling.
     pub msaa: bool,
 }
 
 impl RenderQuality {
+    /// Shadows and MSAA: the default.
     pub const HIGH: Self = Self {
         shadows: true,
         msaa: true,
     };
+    /// Neither: for software renderers.
     pub const LOW: Self = Self {
         shadows: false,
         msaa: false,
@@ -39,8 +43,11 @@ pub struct SceneFrame;
 /// A robot body: run, copy and body index.
 #[derive(Component, Clone, Copy, Debug)]
 pub struct RobotBody {
+    /// The run it belongs to.
     pub run: RunId,
+    /// The copy within the run.
     pub copy: usize,
+    /// The body's index in the scene.
     pub body: usize,
 }
 
@@ -55,7 +62,9 @@ struct SpawnedGeneration(u64, Option<(RunId, usize)>);
 /// Lane layout of all runs: one lane per copy, runs in the order they started.
 #[derive(Resource, Default, Clone, Copy)]
 pub struct Lanes {
+    /// Width of a lane, m: the widest robot's `lane_width`.
     pub spacing: f32,
+    /// Lanes of all runs.
     pub count: usize,
 }
 
@@ -73,17 +82,19 @@ pub fn scene_to_world() -> Quat {
     Quat::from_rotation_x(-FRAC_PI_2)
 }
 
+/// The 3D scene: ground, lanes, robot meshes, light, quality.
 pub struct ViewPlugin {
+    /// Shadows and MSAA at start (the overlay switches them).
     pub quality: RenderQuality,
 }
 
 impl Plugin for ViewPlugin {
     fn build(&self, app: &mut App) {
         app.insert_resource(self.quality)
-            .insert_resource(ClearColor(Color::srgb(0.62, 0.72, 0.82)))
+            .insert_resource(ClearColor(SKY))
             .insert_resource(GlobalAmbientLight {
                 color: Color::WHITE,
-                brightness: 600.0,
+                brightness: AMBIENT_BRIGHTNESS,
                 affects_lightmapped_meshes: true,
             })
             .init_resource::<SpawnedGeneration>()
@@ -112,9 +123,9 @@ fn setup_world(
         ))
         .with_children(|root| {
             root.spawn((
-                Mesh3d(meshes.add(Plane3d::new(Vec3::Z, Vec2::splat(2_000.0)))),
+                Mesh3d(meshes.add(Plane3d::new(Vec3::Z, Vec2::splat(GROUND_HALF_SIZE)))),
                 MeshMaterial3d(materials.add(StandardMaterial {
-                    base_color: Color::srgb(0.55, 0.60, 0.52),
+                    base_color: GROUND,
                     perceptual_roughness: 0.95,
                     ..default()
                 })),
@@ -122,11 +133,11 @@ fn setup_world(
         });
     commands.spawn((
         DirectionalLight {
-            illuminance: 9_000.0,
+            illuminance: SUN_ILLUMINANCE,
             shadow_maps_enabled: quality.shadows,
             ..default()
         },
-        Transform::from_xyz(-4.0, 10.0, 6.0).looking_at(Vec3::ZERO, Vec3::Y),
+        Transform::from_translation(SUN_POSITION).looking_at(Vec3::ZERO, Vec3::Y),
     ));
 }
 
@@ -164,6 +175,21 @@ fn geom_mesh(shape: &Shape, origin: Vec3) -> (Mesh, Transform) {
     }
 }
 
+/// The sky (clear colour).
+const SKY: Color = Color::srgb(0.62, 0.72, 0.82);
+/// Ambient light, cd/m².
+const AMBIENT_BRIGHTNESS: f32 = 600.0;
+/// The sun: illuminance (lux) and where it shines from, towards the origin (Bevy frame).
+const SUN_ILLUMINANCE: f32 = 9_000.0;
+const SUN_POSITION: Vec3 = Vec3::new(-4.0, 10.0, 6.0);
+/// The ground: half its side (m) and its colour.
+const GROUND_HALF_SIZE: f32 = 2_000.0;
+const GROUND: Color = Color::srgb(0.55, 0.60, 0.52);
+/// Lanes: length and thickness (m), alternating colours.
+const LANE_LENGTH: f32 = 4_000.0;
+const LANE_THICKNESS: f32 = 0.002;
+const LANE_COLOURS: [Color; 2] = [Color::srgb(0.70, 0.70, 0.64), Color::srgb(0.62, 0.63, 0.57)];
+
 /// The followed copy's colour.
 const FOLLOWED_COLOUR: Color = Color::srgb(0.95, 0.55, 0.15);
 
@@ -175,7 +201,11 @@ fn copy_color(run: usize, i: usize, followed: bool) -> Color {
     }
     let [r, g, b] = run_rgb(run);
     let c = Color::srgb_u8(r, g, b);
-    if i % 2 == 0 { c } else { c.lighter(0.08) }
+    if i.is_multiple_of(2) {
+        c
+    } else {
+        c.lighter(0.08)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -214,10 +244,10 @@ fn spawn_robots(
         count: runs.lanes(),
     };
     let lane_mats = [
-        materials.add(Color::srgb(0.70, 0.70, 0.64)),
-        materials.add(Color::srgb(0.62, 0.63, 0.57)),
+        materials.add(LANE_COLOURS[0]),
+        materials.add(LANE_COLOURS[1]),
     ];
-    let lane_mesh = meshes.add(Cuboid::new(4_000.0, lanes.spacing, 0.002));
+    let lane_mesh = meshes.add(Cuboid::new(LANE_LENGTH, lanes.spacing, LANE_THICKNESS));
     for run in &runs.live {
         let Some(scene) = &run.scene else {
             continue;
@@ -247,7 +277,7 @@ fn spawn_robots(
                 RunEntity,
                 Mesh3d(lane_mesh.clone()),
                 MeshMaterial3d(lane_mats[lane % 2].clone()),
-                Transform::from_translation(lanes.offset(lane) + Vec3::Z * 0.001),
+                Transform::from_translation(lanes.offset(lane) + Vec3::Z * LANE_THICKNESS / 2.0),
                 ChildOf(frame),
             ));
             for (body, geoms) in body_meshes.iter().enumerate() {

@@ -9,6 +9,7 @@
 use super::lab::{CurvePoints, Frame, LiveStats, TimeScale};
 use crate::rl::Metrics;
 use crate::rl::metric_names;
+use crate::runtime;
 use crate::training::driver::{Callback, Driver, Session};
 use crate::training::{StepReport, Trainer, obs_tensor};
 use anyhow::Result;
@@ -24,27 +25,40 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(8);
 /// At most this much lag (seconds of robot time at the chosen scale) is caught up after a
 /// slow stretch; slower machines run slower instead.
 const MAX_LAG_SECONDS: f64 = 0.25;
+/// The smallest share of a core a training thread is given.
+pub const MIN_SHARE: f32 = 0.05;
+
 /// Steps/s and updates/s are measured over windows this long.
 const SPEED_WINDOW: Duration = Duration::from_millis(500);
 
 /// A request to a training thread.
 #[derive(Debug)]
 pub enum Command {
+    /// Pause (true) or run.
     Pause(bool),
     /// One vector step while paused.
     Step,
+    /// Watch (true: the deterministic policy, no learning) or learn.
     Watch(bool),
+    /// The speed.
     TimeScale(TimeScale),
+    /// Restarts every episode (the agent keeps what it learned).
     ResetEpisodes,
+    /// The share of a core the thread may take, in (0, 1]: after a step of t seconds it rests
+    /// t·(1 − share)/share. 1 takes all it can.
+    Share(f32),
     /// The copy whose action distribution the frames carry (`None`: no copy of this run).
     Follow(Option<usize>),
+    /// Writes a checkpoint there.
     Save(PathBuf),
 }
 
 /// What a thread did that the app must hear about once.
 #[derive(Debug)]
 pub enum Event {
+    /// A checkpoint was written there.
     Saved(PathBuf),
+    /// Writing one there failed, with the error.
     SaveFailed(PathBuf, String),
     /// The thread stopped on an error; it takes no more steps.
     Stopped(String),
@@ -55,19 +69,27 @@ pub enum Event {
 pub struct Handover {
     /// The latest frame, taken by the view.
     pub frame: Option<Frame>,
+    /// Curve points since the last hand-over.
     pub points: CurvePoints,
+    /// Saves and failures since the last hand-over.
     pub events: Vec<Event>,
 }
 
 /// How a thread starts.
 #[derive(Clone, Copy, Debug)]
 pub struct WorkerOptions {
+    /// Start paused.
     pub paused: bool,
+    /// Start watching (deterministic policy, no learning).
     pub watching: bool,
+    /// Start at this speed.
     pub time_scale: TimeScale,
+    /// The copy whose action distribution frames carry.
     pub followed: Option<usize>,
     /// Torch intra-op threads of this thread's gradient steps.
     pub torch_threads: i32,
+    /// Share of a core (see [`Command::Share`]).
+    pub share: f32,
 }
 
 /// A run's training thread; dropping it stops the thread (within one step) and waits for it.
@@ -91,7 +113,7 @@ impl RunWorker {
         let thread = std::thread::Builder::new()
             .name(format!("train-{}", trainer.cfg.env))
             .spawn(move || {
-                crate::runtime::init_torch(opts.torch_threads);
+                runtime::init_torch(opts.torch_threads);
                 let mut driver = Driver::new(
                     trainer,
                     Session::new(None, indicatif::ProgressBar::hidden()),
@@ -155,6 +177,8 @@ struct Loop {
     stopped: bool,
     /// A step was taken since the last hand-over.
     unpublished: bool,
+    /// Forward velocity of the latest episodes, one per copy at most.
+    velocities: std::collections::VecDeque<f64>,
 }
 
 impl Loop {
@@ -184,6 +208,7 @@ impl Loop {
             live: LiveStats::default(),
             stopped: false,
             unpublished: false,
+            velocities: Default::default(),
         }
     }
 
@@ -233,7 +258,10 @@ impl Loop {
                 continue;
             }
             let learn = !self.opts.watching;
-            match self.driver.step(learn) {
+            let began = Instant::now();
+            let result = self.driver.step(learn);
+            self.rest_after(began.elapsed());
+            match result {
                 Ok((report, _)) => {
                     self.vector_steps += 1;
                     self.debt -= 1.0;
@@ -257,6 +285,17 @@ impl Loop {
                 self.publish();
             }
         }
+    }
+
+    /// Rests so that stepping takes [`WorkerOptions::share`] of a core; a command ends the rest
+    /// early (it is kept for the loop).
+    fn rest_after(&mut self, took: Duration) {
+        let share = self.opts.share.clamp(MIN_SHARE, 1.0);
+        if share >= 1.0 {
+            return;
+        }
+        let rest = took.mul_f32((1.0 - share) / share);
+        std::thread::sleep(rest.min(Duration::from_millis(500)));
     }
 
     /// How long the thread may wait for a command: `None` when a step is due now.
@@ -303,6 +342,7 @@ impl Loop {
             }
             Command::Step => return true,
             Command::Watch(w) => self.opts.watching = w,
+            Command::Share(share) => self.opts.share = share.clamp(MIN_SHARE, 1.0),
             Command::TimeScale(s) => {
                 self.opts.time_scale = s;
                 self.debt = 0.0;
@@ -337,9 +377,25 @@ impl Loop {
     fn gather_points(&mut self, step: &StepReport) {
         let t = &self.driver.trainer;
         let x = (t.counters.env_steps + self.watched_steps) as f64;
+        let weight = t
+            .env
+            .robots()
+            .map(|r| f64::from(r.scene().task.forward_reward_weight))
+            .filter(|&w| w > 0.0);
+        let copies = t.env.num_envs();
         let p = &mut self.points;
         for e in &step.episodes {
             p.returns.push([x, e.episode_return]);
+            if let (Some(w), Some(f)) = (weight, e.term_sum("forward"))
+                && e.length > 0
+            {
+                self.velocities.push_back(f / w / e.length as f64);
+                while self.velocities.len() > copies {
+                    self.velocities.pop_front();
+                }
+                let n = self.velocities.len() as f64;
+                self.live.forward_velocity = Some(self.velocities.iter().sum::<f64>() / n);
+            }
         }
         if let Some(m) = &step.update {
             p.temperature.push([x, t.agent.temperature().1]);

@@ -5,8 +5,10 @@
 //! of its own where the machine has one per job), as ratios.
 
 use crate::rl::Algo;
+use crate::runtime;
 use crate::training::RunSummary;
 use crate::training::config::{DeviceChoice, TrainConfig};
+use crate::training::run_dir;
 use anyhow::{Context, Result, bail};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -18,6 +20,7 @@ pub struct TrainingBench {
     /// Envs (shipped names with a Gymnasium peer).
     #[arg(long = "env", num_args = 1.., default_values = ["pendulum", "hopper"])]
     pub envs: Vec<String>,
+    /// Algorithms to time.
     #[arg(long, value_enum, num_args = 1.., default_values_t = Algo::ALL)]
     pub algos: Vec<Algo>,
     /// Env steps of each run.
@@ -29,13 +32,16 @@ pub struct TrainingBench {
     /// Hidden layer widths of every network.
     #[arg(long, num_args = 1.., default_values_t = [256, 256])]
     pub hidden: Vec<i64>,
+    /// Minibatch size.
     #[arg(long, default_value_t = 256)]
     pub batch_size: i64,
+    /// Seeds per algorithm.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
     /// Runs at once, each on one thread (and on a core of its own where there are enough).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    /// Where to train.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
     /// Python with stable-baselines3, sbx-rl and gymnasium[mujoco] (default: the setup step's
@@ -45,6 +51,7 @@ pub struct TrainingBench {
     /// Our runs only.
     #[arg(long)]
     pub no_python: bool,
+    /// Folder of the runs and the results.
     #[arg(long, default_value = "runs/bench-training")]
     pub out: PathBuf,
 }
@@ -143,7 +150,11 @@ impl TrainingBench {
 
     /// The peers' Python, unless `--no-python`.
     fn python(&self) -> Option<PathBuf> {
-        (!self.no_python).then(|| self.python.clone().unwrap_or_else(super::peers_python))
+        (!self.no_python).then(|| {
+            self.python
+                .clone()
+                .unwrap_or_else(super::peers::peers_python)
+        })
     }
 
     fn cells(&self) -> Vec<Cell> {
@@ -207,7 +218,7 @@ impl TrainingBench {
     fn spawn(&self, c: &Cell, core: Option<usize>) -> Result<Child> {
         let mut cmd = self.command(c)?;
         if let Some(core) = core {
-            crate::runtime::pin_to_core(&mut cmd, core);
+            runtime::pin_to_core(&mut cmd, core);
         }
         cmd.spawn()
             .with_context(|| format!("cannot start {}", cmd.get_program().to_string_lossy()))
@@ -246,7 +257,7 @@ impl TrainingBench {
                     _ => (cfg.agents.sac.policy_lr, cfg.agents.sac.q_lr),
                 };
                 let mut cmd = Command::new(python);
-                cmd.arg(super::script_path("bench_training.py"))
+                cmd.arg(super::peers::script_path("bench_training.py"))
                     .args(["--lib", lib.flag(), "--algo", c.algo.name(), "--env", id])
                     .args(["--steps", &self.steps.to_string()])
                     .args(["--learning-starts", &self.learning_starts.to_string()])
@@ -280,9 +291,7 @@ impl TrainingBench {
                 if !out.status.success() {
                     bail!("{} failed ({}): {}", describe(c), out.status, err());
                 }
-                let path = self
-                    .cell_dir(c)
-                    .join(crate::training::run_dir::SUMMARY_FILE);
+                let path = self.cell_dir(c).join(run_dir::SUMMARY_FILE);
                 let text = std::fs::read_to_string(&path)
                     .with_context(|| format!("reading {}", path.display()))?;
                 let s: RunSummary =

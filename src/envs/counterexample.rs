@@ -12,6 +12,7 @@
 /// when the episode ends)`.
 #[derive(Clone, Debug)]
 pub struct TabularMdp {
+    /// `actions[s][a]` = (reward, next state, or `None` where the episode ends).
     pub actions: Vec<Vec<(f64, Option<usize>)>>,
 }
 

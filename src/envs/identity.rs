@@ -7,9 +7,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// Steps per episode.
 pub const EPISODE_STEPS: usize = 100;
+/// An action within this of the observation earns a reward.
 pub const TOLERANCE: f32 = 0.5;
 
+/// A sanity task: the reward is for repeating the observation as the action.
 pub struct Identity {
     state: IdentityState,
     space: BoxSpace,

@@ -17,6 +17,7 @@
 //! is a plain [`Env`].
 
 use super::{BoxSpace, Env, Step};
+use crate::scene;
 use crate::scene::spec::{ForwardFrom, RootJoint, SceneSpec};
 use crate::sim::RobotWorld;
 use anyhow::Result;
@@ -30,6 +31,7 @@ struct Episode {
     steps: u32,
 }
 
+/// The Gymnasium v5 locomotion tasks on a scene's robot: every copy with its own episode clock and seeded reset noise.
 pub struct Locomotion {
     name: String,
     scene: SceneSpec,
@@ -47,7 +49,7 @@ impl Locomotion {
 
     /// `copies` robots in one world, each on its own lane.
     pub fn with_copies(name_or_path: &str, copies: usize) -> Result<Self> {
-        let scene = crate::scene::load(name_or_path)?;
+        let scene = scene::load(name_or_path)?;
         let robot = RobotWorld::new(&scene, copies)?;
         let n = scene.task.obs_dim;
         let (low, high): (Vec<f32>, Vec<f32>) =
@@ -67,6 +69,7 @@ impl Locomotion {
         })
     }
 
+    /// Copies of the robot.
     pub fn num_copies(&self) -> usize {
         self.episodes.len()
     }
@@ -229,7 +232,7 @@ impl Locomotion {
         let (robot, episodes): (String, Vec<Episode>) = super::from_snapshot(&self.name, snapshot)?;
         let robot: RobotWorld = ron::from_str(&robot)
             .map_err(|e| anyhow::anyhow!("not a snapshot of a '{}' env: {e}", self.name))?;
-        if robot.scene() != &self.scene {
+        if !same_dynamics(robot.scene(), &self.scene) {
             anyhow::bail!(
                 "the snapshot holds another robot than '{}': {}",
                 self.name,
@@ -300,6 +303,21 @@ impl Env for Locomotion {
     fn restore(&mut self, snapshot: &serde_json::Value) -> Result<()> {
         Locomotion::restore(self, snapshot)
     }
+}
+
+/// Whether a snapshot's scene trains the same task as `now`: equal but for what only the app
+/// reads (`lane_width`), and for a humanoid saved before `forward_from` was scene data (its
+/// reward followed the centre of mass by name then; the field reads as `Root` in it).
+fn same_dynamics(saved: &SceneSpec, now: &SceneSpec) -> bool {
+    let mut saved = saved.clone();
+    saved.lane_width = now.lane_width;
+    if saved.name == "humanoid"
+        && saved.task.forward_from == ForwardFrom::Root
+        && now.task.forward_from == ForwardFrom::CenterOfMass
+    {
+        saved.task.forward_from = ForwardFrom::CenterOfMass;
+    }
+    saved == *now
 }
 
 /// What differs between the scene of a snapshot and this env's, for an error message: the

@@ -10,23 +10,30 @@ pub mod identity;
 pub mod locomotion;
 pub mod pendulum;
 
+use crate::scene;
+use crate::sim;
 use anyhow::{Result, bail};
 
 /// A box of `low[i] ≤ x[i] ≤ high[i]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BoxSpace {
+    /// Lowest value, per dimension.
     pub low: Vec<f32>,
+    /// Highest value, per dimension.
     pub high: Vec<f32>,
 }
 
 impl BoxSpace {
+    /// A box from its bounds (of equal length).
     pub fn new(low: Vec<f32>, high: Vec<f32>) -> Self {
         assert_eq!(low.len(), high.len(), "bounds of different lengths");
         Self { low, high }
     }
+    /// `dim` dimensions, each in [low, high].
     pub fn uniform(dim: usize, low: f32, high: f32) -> Self {
         Self::new(vec![low; dim], vec![high; dim])
     }
+    /// Dimensions.
     pub fn dim(&self) -> usize {
         self.low.len()
     }
@@ -45,7 +52,9 @@ pub type RewardTerm = (&'static str, f32);
 /// What [`Env::step`] hands back.
 #[derive(Clone, Debug)]
 pub struct Step {
+    /// The observation after the step.
     pub obs: Vec<f32>,
+    /// The sum of the terms.
     pub reward: f32,
     /// The task ended (the robot fell, the goal was reached): no bootstrapping past this step.
     pub terminated: bool,
@@ -59,7 +68,9 @@ pub struct Step {
 pub trait Env: Send {
     /// Registry name, e.g. "pendulum".
     fn name(&self) -> &str;
+    /// Bounds of the observations.
     fn observation_space(&self) -> &BoxSpace;
+    /// Bounds of the actions.
     fn action_space(&self) -> &BoxSpace;
     /// Steps after which an episode is truncated.
     fn max_episode_steps(&self) -> usize;
@@ -158,16 +169,33 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
 
 /// A robot: a shipped scene's name or a scene file.
 fn is_scene(name: &str) -> bool {
-    name.ends_with(".ron") || crate::scene::builtin(name).is_some()
+    name.ends_with(".ron") || scene::builtin(name).is_some()
 }
 
 /// A finished episode.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct EpisodeEnd {
+    /// The copy whose episode ended.
     pub env_index: usize,
+    /// Sum of its rewards.
     pub episode_return: f64,
+    /// Its steps.
     pub length: usize,
+    /// It ended by termination (not by the time limit).
     pub terminated: bool,
+    /// Each reward term summed over the episode (`forward`, `ctrl`, … for locomotion). An
+    /// episode that a checkpoint cut in two sums its terms from the resume on.
+    pub term_sums: Vec<RewardTerm64>,
+}
+
+/// A reward term summed over steps.
+pub type RewardTerm64 = (&'static str, f64);
+
+impl EpisodeEnd {
+    /// The episode's sum of the term `name`, if the env reports it.
+    pub fn term_sum(&self, name: &str) -> Option<f64> {
+        self.term_sums.iter().find(|t| t.0 == name).map(|t| t.1)
+    }
 }
 
 /// Result of stepping every copy once. Rows are copies; row-major `[num_envs × dim]`.
@@ -177,8 +205,11 @@ pub struct VecStep {
     pub obs: Vec<f32>,
     /// The observation the step really led to (before any auto-reset): what the replay buffer stores.
     pub next_obs: Vec<f32>,
+    /// The reward of each copy.
     pub rewards: Vec<f32>,
+    /// Each copy's episode terminated.
     pub terminated: Vec<bool>,
+    /// Each copy's episode was cut by the time limit.
     pub truncated: Vec<bool>,
     /// Episodes that ended in this step.
     pub episodes: Vec<EpisodeEnd>,
@@ -199,6 +230,8 @@ pub struct VecEnv {
     obs: Vec<f32>,
     returns: Vec<f64>,
     lengths: Vec<usize>,
+    /// Each copy's reward terms summed over its running episode.
+    term_sums: Vec<Vec<RewardTerm64>>,
     obs_dim: usize,
     act_dim: usize,
 }
@@ -229,6 +262,7 @@ impl VecEnv {
             obs: vec![0.0; n * obs_dim],
             returns: vec![0.0; n],
             lengths: vec![0; n],
+            term_sums: vec![Vec::new(); n],
             obs_dim,
             act_dim,
         }
@@ -245,15 +279,19 @@ impl VecEnv {
         Self::new((0..n).map(|_| make(name)).collect::<Result<_>>()?)
     }
 
+    /// Copies.
     pub fn num_envs(&self) -> usize {
         self.returns.len()
     }
+    /// Observation size of one copy.
     pub fn obs_dim(&self) -> usize {
         self.obs_dim
     }
+    /// Action size of one copy.
     pub fn act_dim(&self) -> usize {
         self.act_dim
     }
+    /// Action bounds of one copy.
     pub fn action_space(&self) -> &BoxSpace {
         self.first().action_space()
     }
@@ -265,9 +303,11 @@ impl VecEnv {
             Copies::Shared(fleet) => fleet.as_ref(),
         }
     }
+    /// Observation bounds of one copy.
     pub fn observation_space(&self) -> &BoxSpace {
         self.first().observation_space()
     }
+    /// The env's registry name.
     pub fn name(&self) -> &str {
         self.first().name()
     }
@@ -276,7 +316,7 @@ impl VecEnv {
         &self.returns
     }
     /// The physics world of every copy, for robot envs.
-    pub fn robots(&self) -> Option<&crate::sim::RobotWorld> {
+    pub fn robots(&self) -> Option<&sim::RobotWorld> {
         match &self.copies {
             Copies::Separate(_) => None,
             Copies::Shared(fleet) => Some(fleet.robots()),
@@ -302,6 +342,7 @@ impl VecEnv {
         }
         self.returns.fill(0.0);
         self.lengths.fill(0);
+        self.term_sums.iter_mut().for_each(Vec::clear);
         &self.obs
     }
 
@@ -359,6 +400,7 @@ impl VecEnv {
             }
         }
         (self.obs, self.returns, self.lengths) = (s.obs, s.returns, s.lengths);
+        self.term_sums.iter_mut().for_each(Vec::clear);
         Ok(())
     }
 
@@ -390,6 +432,13 @@ impl VecEnv {
         for (i, s) in steps.into_iter().enumerate() {
             self.returns[i] += f64::from(s.reward);
             self.lengths[i] += 1;
+            let sums = &mut self.term_sums[i];
+            for &(name, v) in &s.terms {
+                match sums.iter_mut().find(|t| t.0 == name) {
+                    Some(t) => t.1 += f64::from(v),
+                    None => sums.push((name, f64::from(v))),
+                }
+            }
             out.next_obs.extend_from_slice(&s.obs);
             if s.terminated || s.truncated {
                 out.episodes.push(EpisodeEnd {
@@ -397,6 +446,7 @@ impl VecEnv {
                     episode_return: self.returns[i],
                     length: self.lengths[i],
                     terminated: s.terminated,
+                    term_sums: std::mem::take(&mut self.term_sums[i]),
                 });
                 self.returns[i] = 0.0;
                 self.lengths[i] = 0;

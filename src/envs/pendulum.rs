@@ -15,14 +15,22 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
+/// Largest angular speed, rad/s.
 pub const MAX_SPEED: f64 = 8.0;
+/// Largest torque.
 pub const MAX_TORQUE: f32 = 2.0;
+/// Time step, s.
 pub const DT: f64 = 0.05;
+/// Gravity.
 pub const G: f64 = 10.0;
+/// Mass.
 pub const M: f64 = 1.0;
+/// Length.
 pub const L: f64 = 1.0;
+/// Steps before truncation.
 pub const MAX_EPISODE_STEPS: usize = 200;
 
+/// Gymnasium's Pendulum-v1, step for step.
 pub struct Pendulum {
     state: PendulumState,
     obs_space: BoxSpace,
@@ -67,6 +75,7 @@ impl Pendulum {
         self.state.steps = 0;
         self.observe()
     }
+    /// (angle, angular velocity).
     pub fn state(&self) -> (f64, f64) {
         (self.state.theta, self.state.theta_dot)
     }

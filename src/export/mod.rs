@@ -5,9 +5,11 @@
 
 pub mod onnx;
 
+use crate::rl;
 use crate::rl::AgentSpec;
 use crate::rl::nets::Mlp;
 use crate::rl::policy::DeterministicActor;
+use crate::training;
 use crate::training::checkpoint::write_atomically;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -25,12 +27,19 @@ pub enum Format {
 /// What [`export`] wrote.
 #[derive(Debug)]
 pub struct Exported {
+    /// Where it went.
     pub path: PathBuf,
+    /// ONNX or TorchScript.
     pub format: Format,
+    /// The env the policy acts in.
     pub env: String,
-    pub algo: crate::rl::Algo,
+    /// The algorithm that trained it.
+    pub algo: rl::Algo,
+    /// Env steps of training behind it.
     pub env_steps: u64,
+    /// The deterministic actor, as numbers.
     pub actor: DeterministicActor,
+    /// What each observation entry is.
     pub observation_names: Vec<String>,
 }
 
@@ -42,6 +51,7 @@ pub struct ActorTensors {
 }
 
 impl ActorTensors {
+    /// The tensors of `actor`.
     pub fn new(actor: &DeterministicActor) -> Self {
         let layers = actor
             .layers
@@ -78,7 +88,7 @@ pub fn export(checkpoint: &Path, out: &Path, format: Format, overwrite: bool) ->
             out.display()
         );
     }
-    let p = crate::training::load_policy(checkpoint, None, Device::Cpu)?;
+    let p = training::load_policy(checkpoint, None, Device::Cpu)?;
     let (h, actor, names) = (
         p.header,
         p.agent.deterministic_actor(),

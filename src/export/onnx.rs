@@ -8,13 +8,17 @@ use prost::Message;
 
 /// ONNX's IR version of opset 13 (ONNX 1.8).
 pub const IR_VERSION: i64 = 7;
+/// The ONNX operator set the graph uses.
 pub const OPSET: i64 = 13;
 /// `TensorProto.DataType.FLOAT`.
 const FLOAT: i32 = 1;
 /// The graph's input and output names.
 pub const INPUT: &str = "observation";
+/// The graph's output name.
 pub const OUTPUT: &str = "action";
 
+/// onnx.proto's `ModelProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct ModelProto {
     #[prost(int64, tag = "1")]
@@ -33,6 +37,8 @@ pub struct ModelProto {
     pub metadata_props: Vec<StringStringEntryProto>,
 }
 
+/// onnx.proto's `OperatorSetIdProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct OperatorSetIdProto {
     #[prost(string, tag = "1")]
@@ -41,6 +47,8 @@ pub struct OperatorSetIdProto {
     pub version: i64,
 }
 
+/// onnx.proto's `StringStringEntryProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct StringStringEntryProto {
     #[prost(string, tag = "1")]
@@ -49,6 +57,8 @@ pub struct StringStringEntryProto {
     pub value: String,
 }
 
+/// onnx.proto's `GraphProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct GraphProto {
     #[prost(message, repeated, tag = "1")]
@@ -63,6 +73,8 @@ pub struct GraphProto {
     pub output: Vec<ValueInfoProto>,
 }
 
+/// onnx.proto's `NodeProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct NodeProto {
     #[prost(string, repeated, tag = "1")]
@@ -75,6 +87,8 @@ pub struct NodeProto {
     pub op_type: String,
 }
 
+/// onnx.proto's `TensorProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct TensorProto {
     #[prost(int64, repeated, tag = "1")]
@@ -87,6 +101,8 @@ pub struct TensorProto {
     pub name: String,
 }
 
+/// onnx.proto's `ValueInfoProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct ValueInfoProto {
     #[prost(string, tag = "1")]
@@ -97,12 +113,16 @@ pub struct ValueInfoProto {
     pub doc_string: String,
 }
 
+/// onnx.proto's `TypeProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct TypeProto {
     #[prost(message, optional, tag = "1")]
     pub tensor_type: Option<TensorTypeProto>,
 }
 
+/// onnx.proto's `TensorTypeProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct TensorTypeProto {
     #[prost(int32, tag = "1")]
@@ -111,12 +131,16 @@ pub struct TensorTypeProto {
     pub shape: Option<TensorShapeProto>,
 }
 
+/// onnx.proto's `TensorShapeProto`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct TensorShapeProto {
     #[prost(message, repeated, tag = "1")]
     pub dim: Vec<Dimension>,
 }
 
+/// onnx.proto's `Dimension`.
+#[allow(missing_docs)] // onnx.proto's fields, by number: documented there
 #[derive(Clone, PartialEq, Message)]
 pub struct Dimension {
     #[prost(int64, optional, tag = "1")]

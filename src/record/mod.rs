@@ -9,10 +9,12 @@
 
 use crate::app::camera::{CameraPlugin, OffscreenTarget};
 use crate::app::lab::{Curves, LabOutcome, LabRequest, Pace, Runs};
+use crate::app::overlay;
 use crate::app::recording::{CapturedFrames, WindowRecorderPlugin, rgba_rows};
 use crate::app::video::{VideoWriter, draw_caption};
 use crate::app::view::RenderQuality;
 use crate::app::{LabPlugins, LabSystems};
+use crate::runtime;
 use crate::training::checkpoint;
 use crate::training::config::DeviceChoice;
 use anyhow::{Context, Result, bail};
@@ -27,16 +29,23 @@ use std::time::Duration;
 /// `virel-lab record` options.
 #[derive(Clone, Debug)]
 pub struct RecordOptions {
+    /// A checkpoint file, or a run folder (its newest checkpoint).
     pub checkpoint: PathBuf,
     /// Refuse the checkpoint unless it was trained on this env.
     pub env: Option<String>,
+    /// Episodes to record.
     pub episodes: usize,
     /// Stop after this many control steps even if the episodes have not ended.
     pub max_steps: Option<u64>,
+    /// The video file (.mp4; .gif without ffmpeg).
     pub out: PathBuf,
+    /// Frame width, pixels.
     pub width: u32,
+    /// Frame height, pixels.
     pub height: u32,
+    /// Frames per second of the video.
     pub fps: u32,
+    /// Shadows and MSAA.
     pub quality: RenderQuality,
     /// Replace an existing file at `out` (or at its GIF fallback).
     pub overwrite: bool,
@@ -101,7 +110,7 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
     }
     cfg.num_envs = 1;
     cfg.device = DeviceChoice::Auto;
-    crate::runtime::init_torch(cfg.torch_threads);
+    runtime::init_torch(cfg.torch_threads);
     let writer = VideoWriter::create(&opts.out, opts.width, opts.height, opts.fps)?;
     let result: RecordOutcome = Arc::new(Mutex::new(None));
     let caption = format!("{} | {}", cfg.algo.display_name(), cfg.env);
@@ -131,7 +140,7 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
             record_frames: None,
         }
         .build()
-        .disable::<crate::app::overlay::OverlayPlugin>()
+        .disable::<overlay::OverlayPlugin>()
         .disable::<WindowRecorderPlugin>(),
     )
     .init_resource::<CapturedFrames>()

@@ -5,9 +5,13 @@ use tch::{Device, Kind, Tensor};
 
 /// A minibatch of transitions, one row each.
 pub struct Batch {
+    /// Observations `[B, obs_dim]`.
     pub obs: Tensor,
+    /// Actions taken `[B, act_dim]`.
     pub actions: Tensor,
+    /// Rewards `[B]`.
     pub rewards: Tensor,
+    /// Observations the actions led to `[B, obs_dim]`.
     pub next_obs: Tensor,
     /// 1.0 where the episode terminated (not where it was truncated): no bootstrap from there.
     pub dones: Tensor,
@@ -16,11 +20,15 @@ pub struct Batch {
 /// Fill state of a [`ReplayBuffer`].
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BufferMeta {
+    /// Transitions held.
     pub len: usize,
+    /// Where the next transition goes (the oldest is overwritten when full).
     pub pos: usize,
+    /// Most transitions held.
     pub capacity: usize,
 }
 
+/// Transitions on the training device, in a ring: `push` stores, `sample` draws uniform minibatches.
 pub struct ReplayBuffer {
     obs: Tensor,
     actions: Tensor,
@@ -68,12 +76,15 @@ impl ReplayBuffer {
         })
     }
 
+    /// Transitions held.
     pub fn len(&self) -> usize {
         self.len as usize
     }
+    /// No transition yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// Most transitions held.
     pub fn capacity(&self) -> usize {
         self.capacity as usize
     }

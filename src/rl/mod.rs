@@ -35,7 +35,9 @@ pub enum Algo {
 }
 
 impl Algo {
+    /// Every algorithm, in the order the app lists them.
     pub const ALL: [Algo; 4] = [Algo::Virel, Algo::BetaVirel, Algo::Sac, Algo::Td3];
+    /// The name in configs and on the command line: `virel`, `beta-virel`, `sac`, `td3`.
     pub fn name(self) -> &'static str {
         match self {
             Algo::Virel => "virel",
@@ -74,15 +76,21 @@ impl std::fmt::Display for Algo {
 /// What an agent must know of its env.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentSpec {
+    /// The env the agent is for.
     pub env: String,
+    /// Observation size.
     pub obs_dim: usize,
+    /// Action size.
     pub act_dim: usize,
+    /// Lowest action, per dimension.
     pub act_low: Vec<f32>,
+    /// Highest action, per dimension.
     pub act_high: Vec<f32>,
 }
 
 impl AgentSpec {
-    pub fn of(env: &dyn crate::envs::Env) -> Self {
+    /// The sizes of `env`.
+    pub fn of(env: &dyn envs::Env) -> Self {
         let a = env.action_space();
         Self {
             env: env.name().to_owned(),
@@ -109,6 +117,7 @@ pub mod metric_names {
 
 /// An off-policy agent: acts, and learns from a replay buffer one gradient step at a time.
 pub trait Agent: Send {
+    /// Which algorithm it is.
     fn algo(&self) -> Algo;
     /// Actions `[N, act_dim]` within the env's bounds for observations `[N, obs_dim]`:
     /// exploratory when `explore`, else the deterministic policy.
@@ -124,9 +133,11 @@ pub trait Agent: Send {
     fn deterministic_actor(&self) -> policy::DeterministicActor;
     /// The agent's networks by name, for checkpoints.
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)>;
+    /// The networks by name, to restore.
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
     /// The agent's optimisers by name, for checkpoints a run resumes from.
     fn optimizers(&self) -> Vec<(&'static str, &optim::Adam)>;
+    /// The optimisers by name, to restore.
     fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut optim::Adam)>;
     /// Scalar state besides networks and optimisers (update counters, ε_ω), by name.
     fn scalars(&self) -> Vec<(&'static str, f64)>;
@@ -139,25 +150,32 @@ pub fn unknown_scalar(algo: Algo, name: &str) -> anyhow::Error {
     anyhow::anyhow!("a {algo} agent has no state '{name}'")
 }
 
+use crate::envs;
 use buffer::ReplayBuffer;
 
 /// Hyper-parameters of every algorithm; a run uses the table of its algorithm.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgoConfigs {
+    /// VIREL's and β-VIREL's hyper-parameters (`[virel]`).
     pub virel: virel::VirelConfig,
+    /// SAC's (`[sac]`).
     pub sac: sac::SacConfig,
+    /// TD3's (`[td3]`).
     pub td3: td3::Td3Config,
 }
 
 /// Replay settings of the chosen algorithm.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplaySettings {
+    /// Most transitions the replay buffer holds.
     pub buffer_size: usize,
+    /// Env steps of uniformly random actions before learning starts.
     pub learning_starts: u64,
 }
 
 impl AlgoConfigs {
+    /// The replay settings of `algo`'s table.
     pub fn replay(&self, algo: Algo) -> ReplaySettings {
         let (buffer_size, learning_starts) = match algo {
             Algo::Virel | Algo::BetaVirel => (self.virel.buffer_size, self.virel.learning_starts),

@@ -25,10 +25,13 @@ pub fn layer_sizes(input: i64, hidden: &[i64], output: i64) -> Vec<i64> {
 /// One dense layer as plain numbers: y = x·W + b.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DenseLayer {
+    /// Input size.
     pub inputs: usize,
+    /// Output size.
     pub outputs: usize,
     /// W, `[inputs × outputs]`, row-major.
     pub weight: Vec<f32>,
+    /// b, `[outputs]`.
     pub bias: Vec<f32>,
 }
 
@@ -97,6 +100,7 @@ impl Mlp {
             .collect()
     }
 
+    /// Q₁ and Q₂ of (obs, action) pairs, `[2, B]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let last = self.layers.len() - 1;
         let mut x = x.shallow_clone();
@@ -118,6 +122,7 @@ pub struct TwinQ {
 }
 
 impl TwinQ {
+    /// Two critics of `hidden` layers, fused into one network.
     pub fn new(p: &nn::Path, obs_dim: i64, act_dim: i64, hidden: &[i64]) -> Self {
         let sizes = layer_sizes(obs_dim + act_dim, hidden, 1);
         let layers = sizes

@@ -6,10 +6,14 @@
 
 use tch::{Kind, Tensor, nn};
 
+/// Adam's β₁ (PyTorch's default).
 pub const BETA1: f64 = 0.9;
+/// Adam's β₂ (PyTorch's default).
 pub const BETA2: f64 = 0.999;
+/// Adam's ε (PyTorch's default).
 pub const EPS: f64 = 1e-8;
 
+/// Adam over one network's variables, its moments in one flat buffer each (saved in checkpoints).
 pub struct Adam {
     /// The network's trainable variables, each a view into `flat`.
     params: Vec<Tensor>,
@@ -18,6 +22,7 @@ pub struct Adam {
     flat: Tensor,
     exp_avg: Tensor,
     exp_avg_sq: Tensor,
+    /// Learning rate.
     pub lr: f64,
     /// Steps taken, for the bias correction.
     pub steps: u64,
@@ -43,6 +48,7 @@ impl Adam {
         &self.flat
     }
 
+    /// Zeroes the gradients.
     pub fn zero_grad(&mut self) {
         for p in &mut self.params {
             p.zero_grad();
@@ -75,6 +81,7 @@ impl Adam {
         Tensor::cat(&grads, 0)
     }
 
+    /// One Adam step on the current gradients.
     #[inline(never)]
     pub fn step(&mut self) {
         self.steps += 1;

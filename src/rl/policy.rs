@@ -1,18 +1,22 @@
 //! Policies that map observations to actions inside the env's bounds.
 
 use super::nets::{Mlp, layer_sizes};
+use crate::rl::nets;
 use tch::{Kind, Tensor, nn};
 
 /// Affine map from tanh's (−1, 1) to the action box: a = tanh(u)·scale + bias.
 #[derive(Debug)]
 pub struct ActionScale {
+    /// (high − low) / 2, per dimension.
     pub scale: Tensor,
+    /// (high + low) / 2, per dimension.
     pub bias: Tensor,
     /// Σ log(scale): the constant part of the change-of-variables term.
     log_scale_sum: f64,
 }
 
 impl ActionScale {
+    /// The map from [−1, 1] onto [low, high].
     pub fn new(low: &[f32], high: &[f32], device: tch::Device) -> Self {
         let scale: Vec<f32> = low.iter().zip(high).map(|(l, h)| (h - l) / 2.0).collect();
         let bias: Vec<f32> = low.iter().zip(high).map(|(l, h)| (h + l) / 2.0).collect();
@@ -23,6 +27,7 @@ impl ActionScale {
             log_scale_sum,
         }
     }
+    /// Actions in [low, high] from squashed values in [−1, 1].
     pub fn apply(&self, squashed: &Tensor) -> Tensor {
         squashed * &self.scale + &self.bias
     }
@@ -32,8 +37,11 @@ impl ActionScale {
 /// then a = tanh(y)·scale + bias.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeterministicActor {
-    pub layers: Vec<crate::rl::nets::DenseLayer>,
+    /// The layers, ReLU between them, tanh after the last.
+    pub layers: Vec<nets::DenseLayer>,
+    /// (high − low) / 2, per action dimension.
     pub scale: Vec<f32>,
+    /// (high + low) / 2, per action dimension.
     pub bias: Vec<f32>,
 }
 
@@ -42,14 +50,16 @@ impl DeterministicActor {
     fn of(net: &Mlp, act: &ActionScale) -> Self {
         Self {
             layers: net.dense_layers(act.scale.size()[0]),
-            scale: crate::rl::nets::tensor_to_vec(&act.scale),
-            bias: crate::rl::nets::tensor_to_vec(&act.bias),
+            scale: nets::tensor_to_vec(&act.scale),
+            bias: nets::tensor_to_vec(&act.bias),
         }
     }
 
+    /// Observation size.
     pub fn obs_dim(&self) -> usize {
         self.layers.first().map_or(0, |l| l.inputs)
     }
+    /// Action size.
     pub fn act_dim(&self) -> usize {
         self.scale.len()
     }
@@ -67,6 +77,7 @@ pub struct TanhGaussianPolicy {
 const HALF_LOG_2PI: f64 = 0.918_938_533_204_672_7;
 
 impl TanhGaussianPolicy {
+    /// A policy of `hidden` layers for the action bounds `low`–`high`.
     pub fn new(
         p: &nn::Path,
         obs_dim: i64,
@@ -123,8 +134,8 @@ impl TanhGaussianPolicy {
         tch::no_grad(|| {
             let (mean, log_std) = self.distribution(&obs.narrow(0, 0, 1));
             ActionDistribution::TanhGaussian {
-                mean: crate::rl::nets::tensor_to_vec(&mean),
-                std: crate::rl::nets::tensor_to_vec(&log_std.exp()),
+                mean: nets::tensor_to_vec(&mean),
+                std: nets::tensor_to_vec(&log_std.exp()),
             }
         })
     }
@@ -144,12 +155,23 @@ impl TanhGaussianPolicy {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionDistribution {
     /// a = tanh(u)·scale + bias with u ~ N(mean, std²) (SAC, VIREL); `mean`, `std` of u.
-    TanhGaussian { mean: Vec<f32>, std: Vec<f32> },
+    TanhGaussian {
+        /// Mean of u, per dimension.
+        mean: Vec<f32>,
+        /// Standard deviation of u, per dimension.
+        std: Vec<f32>,
+    },
     /// a = clip(mean + N(0, std²)) in action units (TD3's exploration noise).
-    ClippedGaussian { mean: Vec<f32>, std: Vec<f32> },
+    ClippedGaussian {
+        /// The deterministic action, per dimension.
+        mean: Vec<f32>,
+        /// The noise's standard deviation, per dimension.
+        std: Vec<f32>,
+    },
 }
 
 impl ActionDistribution {
+    /// Action dimensions.
     pub fn dims(&self) -> usize {
         match self {
             Self::TanhGaussian { mean, .. } | Self::ClippedGaussian { mean, .. } => mean.len(),
@@ -196,10 +218,12 @@ impl ActionDistribution {
 #[derive(Debug)]
 pub struct DeterministicPolicy {
     net: Mlp,
+    /// The map from tanh outputs to the action bounds.
     pub act: ActionScale,
 }
 
 impl DeterministicPolicy {
+    /// A policy of `hidden` layers for the action bounds `low`–`high`.
     pub fn new(p: &nn::Path, obs_dim: i64, hidden: &[i64], low: &[f32], high: &[f32]) -> Self {
         Self {
             net: Mlp::new(
@@ -209,6 +233,7 @@ impl DeterministicPolicy {
             act: ActionScale::new(low, high, p.device()),
         }
     }
+    /// Deterministic actions `[B, act_dim]`.
     pub fn forward(&self, obs: &Tensor) -> Tensor {
         self.act.apply(&self.net.forward(obs).tanh())
     }

@@ -9,13 +9,18 @@ use std::fmt::Display;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{key} must be {expected}{}, not {value}", other.as_ref().map_or(String::new(), |(k, v)| format!(" {k} = {v}")))]
 pub struct KeyError {
+    /// The key, as the user wrote it (`sac.batch_size`).
     pub key: String,
+    /// The value it had.
     pub value: String,
+    /// What it must be.
     pub expected: String,
+    /// Another key and value it conflicts with, if that is the problem.
     pub other: Option<(String, String)>,
 }
 
 impl KeyError {
+    /// `key` = `value` is not `expected`.
     pub fn new(key: impl Into<String>, value: impl Display, expected: impl Into<String>) -> Self {
         Self {
             key: key.into(),

@@ -10,6 +10,7 @@ use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, metric_names, nets::scalar};
+use crate::rl::policy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -41,6 +42,7 @@ pub struct SacConfig {
     pub alpha: f64,
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
+    /// Upper bound of the log standard deviation.
     pub log_std_max: f64,
 }
 
@@ -92,6 +94,7 @@ impl Default for SacConfig {
     }
 }
 
+/// Soft Actor-Critic (Haarnoja et al. 2018; CleanRL's `sac_continuous_action`): twin critics, a tanh-Gaussian actor, α tuned towards a target entropy or fixed.
 pub struct Sac {
     cfg: SacConfig,
     nets: SoftActorCritic,
@@ -103,6 +106,7 @@ pub struct Sac {
 }
 
 impl Sac {
+    /// A SAC agent for `spec` on `device`.
     pub fn new(spec: &AgentSpec, cfg: SacConfig, device: Device) -> anyhow::Result<Self> {
         let nets = SoftActorCritic::new(
             spec,
@@ -173,7 +177,7 @@ impl Agent for Sac {
         self.updates += 1;
         m
     }
-    fn deterministic_actor(&self) -> crate::rl::policy::DeterministicActor {
+    fn deterministic_actor(&self) -> policy::DeterministicActor {
         self.nets.actor.deterministic_actor()
     }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {

@@ -12,28 +12,43 @@ use tch::{Device, Tensor, nn};
 
 /// Network sizes and optimiser settings for [`SoftActorCritic::new`].
 pub struct SoftActorCriticConfig<'a> {
+    /// Hidden layer sizes of the actor and the critics.
     pub hidden: &'a [i64],
+    /// The actor's learning rate.
     pub actor_lr: f64,
+    /// The critics' learning rate.
     pub critic_lr: f64,
+    /// Bounds of the actor's log standard deviation.
     pub log_std_bounds: (f64, f64),
 }
 
+/// The networks SAC and VIREL share: tanh-Gaussian actor, twin critics and their targets, with their optimisers.
 pub struct SoftActorCritic {
+    /// The actor's variables.
     pub actor_vs: nn::VarStore,
+    /// π(a|s): tanh-Gaussian.
     pub actor: TanhGaussianPolicy,
+    /// The critics' variables.
     pub critic_vs: nn::VarStore,
+    /// Q₁ and Q₂.
     pub critic: TwinQ,
+    /// The target critics' variables.
     pub target_vs: nn::VarStore,
+    /// Polyak-averaged copies of Q₁ and Q₂.
     pub target: TwinQ,
     /// The target critics' variables in one buffer, for the polyak update.
     target_flat: Tensor,
+    /// The actor's Adam.
     pub actor_opt: Adam,
+    /// The critics' Adam.
     pub critic_opt: Adam,
 }
 
 /// What one critic step measured.
 pub struct CriticStats {
+    /// Mean over the twin critics of each one's mean squared Bellman residual.
     pub loss: f64,
+    /// Mean Q of the batch, over both critics.
     pub q_mean: f64,
     /// Q_i(s, a) `[2, B]` before the step (detached): VIREL's running ε_ω reuses it.
     pub q: Tensor,
@@ -45,10 +60,12 @@ pub struct TdTarget {
     pub target: Tensor,
     /// μ(s') and log σ(s') of the pre-tanh Gaussian, `[B, A]` (detached).
     pub next_mean: Tensor,
+    /// log σ(s'), `[B, A]` (detached).
     pub next_log_std: Tensor,
 }
 
 impl SoftActorCritic {
+    /// Actor, critics and targets (targets equal to the critics) on `device`.
     pub fn new(
         spec: &AgentSpec,
         cfg: SoftActorCriticConfig,
@@ -144,10 +161,12 @@ impl SoftActorCritic {
         (scalar(&loss), logp.detach())
     }
 
+    /// Moves the targets towards the critics by `tau`.
     pub fn update_target(&self, tau: f64) {
         polyak_update(&self.target_flat, self.critic_opt.flat_params(), tau);
     }
 
+    /// The networks by checkpoint name.
     pub fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
         vec![
             ("actor", &self.actor_vs),
@@ -155,15 +174,18 @@ impl SoftActorCritic {
             ("critic_target", &self.target_vs),
         ]
     }
+    /// The optimisers by checkpoint name.
     pub fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
         vec![("actor", &self.actor_opt), ("critic", &self.critic_opt)]
     }
+    /// The optimisers by checkpoint name, to restore.
     pub fn optimizers_mut(&mut self) -> Vec<(&'static str, &mut Adam)> {
         vec![
             ("actor", &mut self.actor_opt),
             ("critic", &mut self.critic_opt),
         ]
     }
+    /// The networks by checkpoint name, to restore.
     pub fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         vec![
             ("actor", &mut self.actor_vs),

@@ -6,6 +6,8 @@ use super::optim::Adam;
 use super::policy::{ActionDistribution, DeterministicPolicy};
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
 use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, metric_names};
+use crate::rl::nets;
+use crate::rl::policy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -78,6 +80,7 @@ impl Default for Td3Config {
     }
 }
 
+/// TD3 (Fujimoto et al. 2018; CleanRL's `td3_continuous_action`): twin critics, a deterministic actor updated every `policy_frequency` steps, target policy smoothing, Gaussian exploration.
 pub struct Td3 {
     cfg: Td3Config,
     actor_vs: nn::VarStore,
@@ -100,6 +103,7 @@ pub struct Td3 {
 }
 
 impl Td3 {
+    /// A TD3 agent for `spec` on `device`.
     pub fn new(spec: &AgentSpec, cfg: Td3Config, device: Device) -> anyhow::Result<Self> {
         let (od, ad) = (spec.obs_dim as i64, spec.act_dim as i64);
         let (lo, hi) = (&spec.act_low, &spec.act_high);
@@ -193,7 +197,7 @@ impl Agent for Td3 {
             ("losses/actor_loss", self.last_actor_loss),
         ]
     }
-    fn deterministic_actor(&self) -> crate::rl::policy::DeterministicActor {
+    fn deterministic_actor(&self) -> policy::DeterministicActor {
         self.actor.deterministic_actor()
     }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
@@ -201,8 +205,8 @@ impl Agent for Td3 {
             let mean = self.actor.forward(&obs.narrow(0, 0, 1));
             let std = &self.actor.act.scale * self.cfg.exploration_noise;
             ActionDistribution::ClippedGaussian {
-                mean: crate::rl::nets::tensor_to_vec(&mean),
-                std: crate::rl::nets::tensor_to_vec(&std.expand_as(&mean)),
+                mean: nets::tensor_to_vec(&mean),
+                std: nets::tensor_to_vec(&std.expand_as(&mean)),
             }
         })
     }

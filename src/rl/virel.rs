@@ -37,6 +37,7 @@ use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig, TdTarget};
 use super::{Agent, AgentSpec, Algo, Metrics, metric_names, nets::scalar};
+use crate::rl::policy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
 
@@ -71,9 +72,8 @@ pub struct VirelConfig {
     /// `running`: transitions of each gradient step's minibatch that ε_ω scores (the whole
     /// minibatch where `batch_size` is smaller).
     pub epsilon_rows: i64,
-    /// `batch`: gradient steps between re-estimates of ε_ω (the authors: 1). On one core of this
-    /// 2-core CPU (hopper, 256-256) the 4096-sample pass takes ~100 ms and a gradient step
-    /// ~12 ms.
+    /// `batch`: gradient steps between re-estimates of ε_ω (the authors: 1). The 4096-sample
+    /// pass costs several gradient steps (`bench updates` measures both).
     pub epsilon_every: u64,
     /// `running`: every this many gradient steps, also run the `batch` pass and log its value
     /// as `virel/epsilon_pass`, next to `virel/epsilon` (0: never). For checking that the two
@@ -89,6 +89,7 @@ pub struct VirelConfig {
     pub reward_scale: f64,
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
+    /// Upper bound of the log standard deviation.
     pub log_std_max: f64,
 }
 
@@ -171,6 +172,7 @@ impl RunningEpsilon {
         (2.0 * rows as f64 / (window + rows) as f64).min(1.0)
     }
 
+    /// Folds in a new score with weight `lambda`.
     pub fn add(&mut self, score: f64, lambda: f64) {
         self.average += lambda * (score - self.average);
         self.weight += lambda * (1.0 - self.weight);
@@ -186,6 +188,7 @@ impl RunningEpsilon {
     }
 }
 
+/// VIREL and β-VIREL (Fellows et al. 2019): a soft actor-critic whose temperature is ε_ω, the residual Bellman error of its critic (times β for β-VIREL).
 pub struct Virel {
     cfg: VirelConfig,
     beta: bool,
@@ -417,7 +420,7 @@ impl Agent for Virel {
         }
         m
     }
-    fn deterministic_actor(&self) -> crate::rl::policy::DeterministicActor {
+    fn deterministic_actor(&self) -> policy::DeterministicActor {
         self.nets.actor.deterministic_actor()
     }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {

@@ -43,9 +43,13 @@ pub const MAX_CTRL: f32 = 1e6;
 #[derive(Debug, thiserror::Error)]
 #[error("{origin}:{line}:{col}: {message}")]
 pub struct SceneError {
+    /// The file (or built-in scene) it came from.
     pub origin: String,
+    /// Line, from 1.
     pub line: usize,
+    /// Column, from 1.
     pub col: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -387,10 +391,13 @@ fn validate(s: &SceneSpec) -> Result<(), Problem> {
             ),
         ));
     }
-    if !(1..=64).contains(&t.substeps) {
+    if !(1..=64).contains(&t.solver_substeps) {
         return Err(problem(
             "substeps",
-            format!("substeps must be between 1 and 64, not {}", t.substeps),
+            format!(
+                "solver_substeps must be between 1 and 64, not {}",
+                t.solver_substeps
+            ),
         ));
     }
     if !(t.limit_margin.is_finite() && (0.0..=0.1).contains(&t.limit_margin)) {

@@ -10,22 +10,30 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A point or direction (x, y, z), metres, z up.
 pub type Vec3 = (f32, f32, f32);
 
+/// A robot and its task: what `scenes/*.ron` holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Scene")]
 pub struct SceneSpec {
+    /// The env name it is registered under.
     pub name: String,
+    /// How the root body moves.
     pub root: RootJoint,
     /// Planar robots: the value of the observed root z at the reset pose (MuJoCo's `ref` of
     /// the z slide: 1.25 for hopper and walker, whose z is a height; 0 for the cheetah, whose
     /// z is a displacement). `None`: the root's height.
     #[serde(default)]
     pub planar_z_ref: Option<f32>,
+    /// The bodies, root first, each after its parent.
     pub bodies: Vec<BodySpec>,
+    /// The hinges between bodies and their parents.
     pub joints: Vec<JointSpec>,
+    /// The motors, in action order.
     pub actuators: Vec<ActuatorSpec>,
+    /// Reward, health rule, timing and sizes.
     pub task: TaskSpec,
     /// Width of each copy's lane in the app, m (default 1.5): room for the robot's legs and
     /// falls beside its neighbours.
@@ -46,22 +54,27 @@ pub enum RootJoint {
     Free,
 }
 
+/// A rigid body of the robot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Body")]
 pub struct BodySpec {
+    /// Unique within the scene.
     pub name: String,
     /// `None` for the root, which must come first.
     pub parent: Option<String>,
     /// kg; spread over the geoms in proportion to their volume.
     pub mass: f32,
+    /// Its collision shapes, which also give its mass distribution.
     pub geoms: Vec<GeomSpec>,
 }
 
+/// A collision shape and its friction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Geom")]
 pub struct GeomSpec {
+    /// Where and what, world frame at the reset pose.
     pub shape: Shape,
     /// Sliding friction coefficient.
     #[serde(default = "default_friction")]
@@ -72,21 +85,32 @@ fn default_friction() -> f32 {
     1.0
 }
 
+/// The shapes of geoms, world frame at the reset pose.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Shape {
+    /// A segment with a radius.
     Capsule {
+        /// One end of the segment.
         from: Vec3,
+        /// The other end.
         to: Vec3,
+        /// m.
         radius: f32,
     },
+    /// A ball.
     Sphere {
+        /// Its centre.
         center: Vec3,
+        /// m.
         radius: f32,
     },
     /// `rotation` is a unit quaternion (w, x, y, z).
     Box {
+        /// Its centre.
         center: Vec3,
+        /// Half its sides, m, in its own frame.
         half_extents: Vec3,
+        /// Its orientation (w, x, y, z).
         rotation: (f32, f32, f32, f32),
     },
 }
@@ -116,10 +140,13 @@ impl Shape {
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Joint")]
 pub struct JointSpec {
+    /// Unique within the scene.
     pub name: String,
     /// The child body; it turns relative to its parent.
     pub body: String,
+    /// A point on the hinge axis, world frame at the reset pose.
     pub anchor: Vec3,
+    /// The hinge axis (normalised when the scene loads).
     pub axis: Vec3,
     /// Limits in radians, relative to the reset pose; `None`: unlimited.
     pub range: Option<(f32, f32)>,
@@ -134,10 +161,12 @@ pub struct JointSpec {
     pub armature: f32,
 }
 
+/// A motor: torque `gear × action` on a joint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Actuator")]
 pub struct ActuatorSpec {
+    /// The joint it drives.
     pub joint: String,
     /// Torque = gear × action (N·m per unit of action).
     pub gear: f32,
@@ -148,8 +177,10 @@ pub struct ActuatorSpec {
 /// The point whose forward velocity is rewarded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ForwardFrom {
+    /// The root body's x velocity.
     #[default]
     Root,
+    /// The whole robot's centre of mass's x velocity.
     CenterOfMass,
 }
 
@@ -167,8 +198,9 @@ pub struct TaskSpec {
     /// cost: fewer substeps are faster. Whether the robot still moves as MuJoCo's does is
     /// measured by `virel-lab bench gait` (a random policy here and in MuJoCo): the
     /// half-cheetah's random gait follows the substep's length (the README's physics notes).
-    #[serde(default = "default_substeps")]
-    pub substeps: u32,
+    /// (Called `substeps` in scene files before; that key still reads.)
+    #[serde(default = "default_solver_substeps", alias = "substeps")]
+    pub solver_substeps: u32,
     /// A joint limit's constraint is built once the joint is within this distance of the
     /// bound (rad), and lets it close the rest in a substep: it stops at the bound instead of
     /// sinking past it and chattering there under load (which turned a resting ant at
@@ -181,15 +213,19 @@ pub struct TaskSpec {
     /// frequency of 1/(2π·0.02 s), critically damped.
     #[serde(default)]
     pub ground_softness: Option<(f32, f32)>,
+    /// Weight of the forward velocity in the reward.
     pub forward_reward_weight: f32,
     /// Whose x velocity the forward reward pays: the root body's (default) or the centre of
     /// mass's (Gymnasium's Humanoid-v5).
     #[serde(default)]
     pub forward_from: ForwardFrom,
+    /// Weight of the squared actions (a cost).
     pub ctrl_cost_weight: f32,
+    /// Weight of the squared contact forces (a cost).
     pub contact_cost_weight: f32,
     /// Reward per control step while healthy.
     pub healthy_reward: f32,
+    /// An unhealthy state ends the episode (terminated), else it goes on.
     pub terminate_when_unhealthy: bool,
     /// `None`: always healthy (never terminates).
     pub healthy: Option<HealthSpec>,
@@ -199,12 +235,13 @@ pub struct TaskSpec {
     pub velocity_clip: Option<f32>,
     /// Declared sizes, checked against the robot: a typo shows as a mismatch.
     pub obs_dim: usize,
+    /// Declared action size.
     pub action_dim: usize,
     /// Control steps before truncation.
     pub episode_steps: u32,
 }
 
-fn default_substeps() -> u32 {
+fn default_solver_substeps() -> u32 {
     4
 }
 

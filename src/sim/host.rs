@@ -4,15 +4,17 @@
 //! - [`SyncPhysics`]: bevy_rapier3d's `SyncBackend` set. Entities spawned, changed or despawned
 //!   since the last run become rapier bodies, colliders and joints; changed `ExternalForce`s
 //!   (the actuators' torques) reach their bodies.
-//! - [`StepPhysics`]: `StepSimulation` then `Writeback`: a whole control step of physics steps,
-//!   whose poses are written back into the bodies' `Transform`s.
+//! - [`StepPhysics`]: `StepSimulation`: a whole control step of physics steps. Poses are read
+//!   from the rapier bodies (`RobotWorld::body_poses`); bevy_rapier3d's `Writeback` (rapier
+//!   poses into `Transform`s) is not run: nothing reads those `Transform`s, and without it an
+//!   env step is faster (`bench envs`, README).
 //!
 //! The App is built once with [`PhysicsHostPlugin`] and kept as its `World`: nothing else of an
 //! App (runner, main schedule, time) takes part in a step.
 
 use bevy::app::{App, TaskPoolOptions, TaskPoolPlugin};
 use bevy::ecs::query::QueryState;
-use bevy::ecs::schedule::{IntoScheduleConfigs, Schedule, ScheduleLabel, SingleThreadedExecutor};
+use bevy::ecs::schedule::{Schedule, ScheduleLabel, SingleThreadedExecutor};
 use bevy::ecs::world::World;
 use bevy::prelude::{Entity, Messages, Plugin, Time, TransformPlugin};
 use bevy_rapier3d::prelude::{
@@ -30,7 +32,7 @@ use bevy_rapier3d::rapier::prelude::{
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SyncPhysics;
 
-/// Runs bevy_rapier3d's `StepSimulation` and `Writeback` sets.
+/// Runs bevy_rapier3d's `StepSimulation` set.
 #[derive(ScheduleLabel, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StepPhysics;
 
@@ -61,11 +63,7 @@ impl Plugin for PhysicsHostPlugin {
             ),
             (
                 StepPhysics.intern(),
-                (
-                    RapierPhysicsPlugin::<NoUserData>::get_systems(PhysicsSet::StepSimulation),
-                    RapierPhysicsPlugin::<NoUserData>::get_systems(PhysicsSet::Writeback),
-                )
-                    .chain(),
+                RapierPhysicsPlugin::<NoUserData>::get_systems(PhysicsSet::StepSimulation),
             ),
         ] {
             let mut schedule = Schedule::new(label);
@@ -150,10 +148,12 @@ impl PhysicsHost {
         self.context
     }
 
+    /// The Bevy world, to change.
     pub fn world_mut(&mut self) -> &mut World {
         &mut self.world
     }
 
+    /// The Bevy world: entities with bevy_rapier3d components.
     pub fn world(&self) -> &World {
         &self.world
     }
@@ -179,12 +179,15 @@ impl PhysicsHost {
             .clear();
     }
 
-    /// Syncs, then advances `frames` physics steps in one run of [`StepPhysics`].
-    pub fn step(&mut self, frames: usize) {
+    /// Syncs, then advances `physics_steps` steps of [`Self::timestep`] (a control step's
+    /// frame skip) in one run of [`StepPhysics`]. bevy_rapier3d calls them the `substeps` of
+    /// its fixed timestep; they are not the solver's substeps (`solver_substeps` of the
+    /// scene, rapier's `num_solver_iterations`, run inside each of them).
+    pub fn step(&mut self, physics_steps: usize) {
         self.sync();
         *self.world.resource_mut::<TimestepMode>() = TimestepMode::Fixed {
-            dt: self.timestep * frames as f32,
-            substeps: frames,
+            dt: self.timestep * physics_steps as f32,
+            substeps: physics_steps,
         };
         self.world.run_schedule(StepPhysics);
         self.drop_messages();
@@ -201,18 +204,22 @@ impl PhysicsHost {
         self.timestep
     }
 
+    /// rapier's bodies.
     pub fn bodies(&self) -> &RigidBodySet {
         &self.component::<RapierRigidBodySet>().bodies
     }
 
+    /// rapier's multibody joints.
     pub fn multibody_joints(&self) -> &MultibodyJointSet {
         &self.component::<RapierContextJoints>().multibody_joints
     }
 
+    /// rapier's colliders.
     pub fn colliders(&self) -> &ColliderSet {
         &self.component::<RapierContextColliders>().colliders
     }
 
+    /// rapier's contacts.
     pub fn narrow_phase(&self) -> &NarrowPhase {
         &self.component::<RapierContextSimulation>().narrow_phase
     }

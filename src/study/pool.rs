@@ -4,6 +4,7 @@
 //! ones resumed. A signal to the pool reaches every running cell, which checkpoints and stops.
 
 use super::sweep::{CellState, Sweep};
+use crate::runtime;
 use crate::training::config::DeviceChoice;
 use crate::training::interrupt;
 use anyhow::{Context, Result};
@@ -26,10 +27,15 @@ pub struct PoolOptions {
 /// How the cells of one pool invocation ended.
 #[derive(Debug, Default)]
 pub struct PoolReport {
+    /// Cells that finished in this pool.
     pub finished: Vec<String>,
+    /// Cells that were done before.
     pub already_done: Vec<String>,
+    /// Cells another process held.
     pub busy: Vec<String>,
+    /// Cells that failed, with their errors.
     pub failed: Vec<(String, String)>,
+    /// Cells a signal stopped (they resume next time).
     pub interrupted: Vec<String>,
     /// Cells a signal kept from starting.
     pub not_started: Vec<String>,
@@ -218,7 +224,7 @@ fn run_child(
         cmd.args(["--device", &d.to_string()]);
     }
     if pin && let Some(core) = rayon::current_thread_index() {
-        crate::runtime::pin_to_core(&mut cmd, core);
+        runtime::pin_to_core(&mut cmd, core);
     }
     let start = Instant::now();
     let mut child = cmd

@@ -11,10 +11,13 @@
 use super::stats::{self, Interval};
 use super::sweep::NAME_SEPARATOR;
 use crate::rl::Algo;
+use crate::scene;
+use crate::training;
 use crate::training::RunSummary;
 use crate::training::checkpoint::write_atomically;
 use crate::training::config::TrainConfig;
 use crate::training::logger::METRICS_FILE;
+use crate::training::logger::names;
 use crate::training::run_dir::{CONFIG_FILE, SUMMARY_FILE, read_toml};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
@@ -22,16 +25,20 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The metric the curves and the final return come from.
-pub const EVAL_METRIC: &str = "eval/episodic_return";
+pub const EVAL_METRIC: &str = names::EVAL_RETURN;
 
 /// One run as the report reads it.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
+    /// Its run folder.
     pub dir: PathBuf,
+    /// The env.
     pub env: String,
+    /// The algorithm.
     pub algo: Algo,
     /// Sweep variant (`default` or none: the algorithm alone).
     pub variant: Option<String>,
+    /// The seed.
     pub seed: u64,
     /// Deterministic evaluations: (env step, mean return), by step.
     pub curve: Vec<(u64, f64)>,
@@ -51,7 +58,7 @@ impl RunRecord {
     }
 
     /// The final evaluation of a run that finished (not interrupted).
-    pub fn final_eval(&self) -> Option<&crate::training::EvalResult> {
+    pub fn final_eval(&self) -> Option<&training::EvalResult> {
         self.summary
             .as_ref()
             .filter(|s| !s.interrupted)
@@ -201,12 +208,17 @@ pub fn step_grid(curves: &[&[(u64, f64)]]) -> Vec<u64> {
 /// 95% interval over the runs there.
 #[derive(Clone, Debug)]
 pub struct CurvePoint {
+    /// The env step.
     pub step: u64,
+    /// Runs that reached it.
     pub runs: usize,
+    /// Interquartile mean of their returns there.
     pub iqm: f64,
+    /// 95% stratified-bootstrap interval of the IQM.
     pub ci: Interval,
 }
 
+/// The IQM curve of `runs` on `grid`: each run interpolated between its evaluations, counted only up to its last.
 pub fn aggregate_curve(runs: &[&RunRecord], grid: &[u64]) -> Vec<CurvePoint> {
     let on: Vec<Vec<Option<f64>>> = runs.iter().map(|r| on_grid(&r.curve, grid)).collect();
     grid.iter()
@@ -230,23 +242,32 @@ pub fn aggregate_curve(runs: &[&RunRecord], grid: &[u64]) -> Vec<CurvePoint> {
 /// One row of the results table.
 #[derive(Clone, Debug)]
 pub struct ResultRow {
+    /// The env.
     pub env: String,
+    /// Algorithm (and variant).
     pub label: String,
+    /// Runs that finished.
     pub finished: usize,
+    /// Runs read.
     pub runs: usize,
+    /// Fewest and most env steps of the runs.
     pub steps: (u64, u64),
+    /// IQM of the final returns.
     pub iqm: f64,
+    /// Mean of the final returns.
     pub mean: f64,
+    /// 95% interval of the IQM.
     pub ci: Interval,
     /// Mean over finished runs of the final evaluation's forward velocity (m/s).
     pub velocity: Option<f64>,
+    /// Mean episode length of the final evaluations.
     pub episode_length: f64,
     /// Where the runs ran: `host/device`, each once.
     pub ran_on: Vec<String>,
 }
 
 /// Forward velocity of an evaluation: its `forward` term over the scene's weight.
-fn velocity(forward_weight: Option<f32>, eval: &crate::training::EvalResult) -> Option<f64> {
+fn velocity(forward_weight: Option<f32>, eval: &training::EvalResult) -> Option<f64> {
     let forward = eval.term_means.get("forward")?;
     let w = forward_weight.filter(|&w| w != 0.0)?;
     Some(forward / f64::from(w))
@@ -254,12 +275,13 @@ fn velocity(forward_weight: Option<f32>, eval: &crate::training::EvalResult) -> 
 
 /// The env's weight of the forward velocity in its reward (a scene's), read once per row.
 fn forward_weight(env: &str) -> Option<f32> {
-    Some(crate::scene::load(env).ok()?.task.forward_reward_weight)
+    Some(scene::load(env).ok()?.task.forward_reward_weight)
 }
 
 /// Envs → labels → runs, in a stable order (labels as SAC, TD3, VIREL, β-VIREL sort by name).
 pub type Groups<'a> = BTreeMap<String, BTreeMap<String, Vec<&'a RunRecord>>>;
 
+/// Runs grouped by env, then by label (algorithm and variant).
 pub fn group(runs: &[RunRecord]) -> Groups<'_> {
     let mut g: Groups = BTreeMap::new();
     for r in runs {
@@ -272,6 +294,7 @@ pub fn group(runs: &[RunRecord]) -> Groups<'_> {
     g
 }
 
+/// The table row of one env and label, if any run has an evaluation.
 pub fn result_row(env: &str, label: &str, runs: &[&RunRecord]) -> Option<ResultRow> {
     let finished: Vec<&RunRecord> = runs
         .iter()
@@ -335,13 +358,19 @@ pub fn result_row(env: &str, label: &str, runs: &[&RunRecord]) -> Option<ResultR
 /// finished runs, with its 95% interval and the envs it covers.
 #[derive(Clone, Debug)]
 pub struct Improvement {
+    /// Algorithm (and variant).
     pub label: String,
+    /// What it is compared with (SAC).
     pub baseline: String,
+    /// The envs where both have finished runs.
     pub envs: Vec<String>,
+    /// P(label > baseline).
     pub probability: f64,
+    /// Its 95% interval.
     pub ci: Interval,
 }
 
+/// P(X > baseline) of every other label, over the envs both finished.
 pub fn improvements(groups: &Groups, baseline: &str) -> Vec<Improvement> {
     let finals = |runs: &Vec<&RunRecord>| -> Vec<f64> {
         runs.iter()
@@ -502,10 +531,15 @@ where
 /// What a report wrote.
 #[derive(Debug)]
 pub struct Written {
+    /// Runs read.
     pub runs: usize,
+    /// Files written.
     pub files: Vec<PathBuf>,
+    /// The results table.
     pub rows: Vec<ResultRow>,
+    /// Probabilities of improvement.
     pub improvements: Vec<Improvement>,
+    /// The Markdown of the report (what `--readme` splices in).
     pub markdown: String,
 }
 
@@ -694,6 +728,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
 
 /// Markers around the part of a Markdown file that `report --readme` replaces.
 pub const README_BEGIN: &str = "<!-- report:begin -->";
+/// See [`README_BEGIN`].
 pub const README_END: &str = "<!-- report:end -->";
 
 /// Replaces the text between [`README_BEGIN`] and [`README_END`] in `readme` with `body`, a

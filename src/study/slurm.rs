@@ -4,6 +4,7 @@
 //! requeued task gets SIGTERM, checkpoints, and resumes from that checkpoint when it runs again.
 
 use super::sweep::Sweep;
+use crate::training::checkpoint;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 
@@ -114,7 +115,7 @@ pub fn submit(sweep: &Sweep, cells: &[usize], exe: &Path) -> Result<String> {
     std::fs::create_dir_all(sweep.log_dir())
         .with_context(|| format!("cannot create {}", sweep.log_dir().display()))?;
     let path = sweep.out.join("sweep.sbatch");
-    crate::training::checkpoint::write_atomically(&path, script(sweep, cells, exe).as_bytes())?;
+    checkpoint::write_atomically(&path, script(sweep, cells, exe).as_bytes())?;
     let out = std::process::Command::new("sbatch")
         .arg("--parsable")
         .arg(&path)

@@ -11,6 +11,7 @@ pub const BOOTSTRAP_REPS: usize = 2_000;
 /// Seed of the bootstrap's generator: a report is the same every time it is drawn.
 pub const BOOTSTRAP_SEED: u64 = 0x0b00_7575;
 
+/// The arithmetic mean (NaN for no values).
 pub fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len().max(1) as f64
 }
@@ -37,11 +38,14 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// A 95% confidence interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Interval {
+    /// Lower bound.
     pub lo: f64,
+    /// Upper bound.
     pub hi: f64,
 }
 
 impl Interval {
+    /// lo ≤ x ≤ hi.
     pub fn contains(&self, x: f64) -> bool {
         self.lo <= x && x <= self.hi
     }

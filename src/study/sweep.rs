@@ -21,8 +21,12 @@
 //! ```
 
 use crate::rl::Algo;
+use crate::training;
 use crate::training::checkpoint;
+use crate::training::config;
 use crate::training::config::{ConfigBuilder, TrainConfig};
+use crate::training::logger;
+use crate::training::run_dir;
 use crate::training::run_dir::{CONFIG_FILE, FolderInUse, SUMMARY_FILE, read_toml};
 use crate::training::{RunSummary, interrupt};
 use anyhow::{Context, Result, bail};
@@ -97,7 +101,9 @@ pub struct SlurmSettings {
     pub gpus: u32,
     /// Time limit per cell, as `sbatch --time` takes it.
     pub time: String,
+    /// Slurm partition (`--partition`).
     pub partition: Option<String>,
+    /// Slurm account (`--account`).
     pub account: Option<String>,
     /// Cells running at once (`--array=…%N`); none: as many as Slurm allows.
     pub max_parallel: Option<u32>,
@@ -124,12 +130,15 @@ impl Default for SlurmSettings {
 pub struct Sweep {
     /// The sweep file, absolute.
     pub file: PathBuf,
+    /// The sweep's name (in job names and reports).
     pub name: String,
     /// Folder of the cells' run folders.
     pub out: PathBuf,
     /// Folder where finished cells are copied, thinned, to be committed.
     pub archive: Option<PathBuf>,
+    /// Settings of the Slurm job array.
     pub slurm: SlurmSettings,
+    /// The cells, in the order they run.
     pub cells: Vec<Cell>,
     /// `--steps N` in place of the file's `steps` (the same grid, longer: finished cells
     /// resume and go on); every process of the sweep is passed it.
@@ -141,9 +150,13 @@ pub struct Sweep {
 pub struct Cell {
     /// Position in the sweep (the Slurm array index).
     pub index: usize,
+    /// The robot (or env).
     pub env: String,
+    /// The algorithm.
     pub algo: Algo,
+    /// The variant's name (`default` without variants).
     pub variant: String,
+    /// The seed.
     pub seed: u64,
     /// The run's config: env preset, `[set]`, the variant, then env, algo, seed and steps.
     pub config: TrainConfig,
@@ -351,6 +364,7 @@ impl Sweep {
         })
     }
 
+    /// The cell's run folder.
     pub fn dir(&self, cell: &Cell) -> PathBuf {
         self.out.join(cell.name())
     }
@@ -360,6 +374,7 @@ impl Sweep {
         self.out.join("logs")
     }
 
+    /// The cell of an index, or an error naming the range.
     pub fn cell(&self, index: usize) -> Result<&Cell> {
         self.cells.get(index).with_context(|| {
             format!(
@@ -375,6 +390,7 @@ impl Sweep {
         self.cells.iter().map(|c| self.state(c)).collect()
     }
 
+    /// Where the cell stands: not started, partial, done, stale, held by another process or holding another run.
     pub fn state(&self, cell: &Cell) -> Result<CellState> {
         cell_state(&self.dir(cell), &cell.config)
     }
@@ -418,17 +434,29 @@ pub enum CellState {
     /// No run yet.
     New,
     /// Finished its steps.
-    Done { summary: Box<RunSummary> },
+    Done {
+        /// How it ended.
+        summary: Box<RunSummary>,
+    },
     /// Checkpointed part of the way: the next invocation resumes it.
-    Partial { env_steps: u64 },
+    Partial {
+        /// Env steps of its newest checkpoint.
+        env_steps: u64,
+    },
     /// A run that stopped before its first checkpoint: nothing to resume; it is moved aside
     /// and started again.
     Stale,
     /// Another process holds the folder.
-    Busy { pid: String },
+    Busy {
+        /// The holder's process id.
+        pid: String,
+    },
     /// The folder holds another run than the cell (the sweep file or a preset changed):
     /// left as it is; these keys differ.
-    Foreign { keys: Vec<String> },
+    Foreign {
+        /// The keys that differ.
+        keys: Vec<String>,
+    },
 }
 
 impl CellState {
@@ -473,7 +501,7 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     if !dir.exists() {
         return Ok(CellState::New);
     }
-    if let Some(pid) = crate::training::run_dir::holder(dir) {
+    if let Some(pid) = run_dir::holder(dir) {
         return Ok(CellState::Busy { pid });
     }
     let config = dir.join(CONFIG_FILE);
@@ -519,7 +547,8 @@ pub enum CellOutcome {
 #[derive(Clone, Debug, Default)]
 pub struct CellOptions {
     /// Overrides the cell's device (a GPU machine runs the CPU sweep with `--device cuda`).
-    pub device: Option<crate::training::config::DeviceChoice>,
+    pub device: Option<config::DeviceChoice>,
+    /// Show a progress bar.
     pub progress: bool,
 }
 
@@ -554,7 +583,7 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
             cell.name(),
             keys.join(", ")
         ),
-        CellState::Partial { .. } => crate::training::resume(
+        CellState::Partial { .. } => training::resume(
             &dir,
             |c| {
                 c.steps = cfg.steps;
@@ -579,9 +608,9 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
                 dir.display(),
                 aside.display()
             );
-            crate::training::run(cfg, &dir, opts.progress)?
+            training::run(cfg, &dir, opts.progress)?
         }
-        CellState::New => crate::training::run(cfg, &dir, opts.progress)?,
+        CellState::New => training::run(cfg, &dir, opts.progress)?,
     };
     if !summary.interrupted {
         archive_cell(sweep, cell)?;
@@ -623,11 +652,11 @@ pub fn archive_cell(sweep: &Sweep, cell: &Cell) -> Result<()> {
             .with_context(|| format!("cannot read {}", from.join(f).display()))?;
         checkpoint::write_atomically(&to.join(f), &bytes)?;
     }
-    let metrics = from.join(crate::training::logger::METRICS_FILE);
+    let metrics = from.join(logger::METRICS_FILE);
     let text = std::fs::read_to_string(&metrics)
         .with_context(|| format!("cannot read {}", metrics.display()))?;
     checkpoint::write_atomically(
-        &to.join(crate::training::logger::METRICS_FILE),
+        &to.join(logger::METRICS_FILE),
         thin_metrics(&text, ARCHIVE_EVERY).as_bytes(),
     )
 }

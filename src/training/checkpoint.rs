@@ -9,6 +9,7 @@
 //! `checkpoint-<env steps>.ckpt`.
 
 use super::config::TrainConfig;
+use crate::rl::buffer;
 use crate::rl::buffer::BufferMeta;
 use crate::rl::{Agent, AgentSpec};
 use anyhow::{Context, Result, bail};
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 const MAGIC: &[u8; 8] = b"VIRELCKP";
+/// The checkpoint format this build writes and reads.
 pub const FORMAT: u32 = 2;
 const PREFIX: &str = "checkpoint-";
 const SUFFIX: &str = ".ckpt";
@@ -27,34 +29,51 @@ const SUFFIX: &str = ".ckpt";
 /// Progress of a run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
+    /// Env steps so far.
     pub env_steps: u64,
+    /// Gradient steps so far.
     pub updates: u64,
+    /// Episodes finished.
     pub episodes: u64,
 }
 
 /// What a run needs beyond the weights to continue exactly where it stopped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResumeState {
+    /// The agent's learned scalars (α, ε_ω's running average …) by name.
     pub agent_scalars: BTreeMap<String, f64>,
+    /// The trainer's generator (random actions).
     pub rng: ChaCha8Rng,
+    /// The env copies' states (physics, episode clocks, generators).
     pub envs: serde_json::Value,
+    /// Gradient steps owed.
     pub update_debt: f64,
+    /// Returns of the last episodes (the "recent return").
     pub recent_returns: Vec<f64>,
     /// Set when the replay buffer is in the file.
     pub buffer: Option<BufferMeta>,
 }
 
+/// A checkpoint's header: everything but the tensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Header {
+    /// The virel-lab version that wrote it.
     pub virel_lab_version: String,
+    /// The env sizes the agent was built for.
     pub spec: AgentSpec,
+    /// Counters at the save.
     pub counters: Counters,
+    /// The run's config.
     pub config: TrainConfig,
+    /// What a resume needs beyond the weights.
     pub resume: ResumeState,
 }
 
+/// A checkpoint read back: header and tensors.
 pub struct Checkpoint {
+    /// Everything but the tensors.
     pub header: Header,
+    /// Weights, optimiser moments and (optionally) the replay buffer, by name.
     pub tensors: HashMap<String, Tensor>,
 }
 
@@ -418,7 +437,7 @@ impl Checkpoint {
     }
 
     /// The replay buffer, when the file has one.
-    pub fn restore_buffer(&self, buffer: &mut crate::rl::buffer::ReplayBuffer) -> Result<bool> {
+    pub fn restore_buffer(&self, buffer: &mut buffer::ReplayBuffer) -> Result<bool> {
         let Some(meta) = self.header.resume.buffer else {
             return Ok(false);
         };

@@ -2,6 +2,7 @@
 //! algorithm defaults → env preset → `--config FILE` → `--set key=value` → explicit flags.
 //! Unknown keys are errors that name the file (or flag) and the key.
 
+use crate::envs;
 use crate::rl::ranges::{self, KeyError};
 use crate::rl::{Agent, AgentSpec, Algo, AlgoConfigs, ReplaySettings};
 use anyhow::{Context, Result, bail};
@@ -15,7 +16,9 @@ use tch::Device;
 pub enum DeviceChoice {
     /// CUDA when a GPU is usable, else the CPU.
     Auto,
+    /// The CPU.
     Cpu,
+    /// The first CUDA device; an error without one.
     Cuda,
 }
 
@@ -30,6 +33,7 @@ impl std::fmt::Display for DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// The torch device: an error when CUDA is asked for and missing.
     pub fn resolve(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
@@ -119,8 +123,8 @@ impl TrainConfig {
     /// defaults get wrong for a short task:
     /// - pendulum: learning starts after 1000 steps (5 episodes) instead of 5000/25000, which
     ///   would leave TD3 no learning at all in the usual 20k-step budget; 64-64 networks,
-    ///   ample for a 3-D observation: on a 2-core CPU a 256-256 SAC step takes ~11 ms and
-    ///   VIREL's ε_ω pass over 4096 transitions ~55 ms more, 64-64 cuts both ~8×; VIREL's
+    ///   ample for a 3-D observation, cut a SAC step and VIREL's ε_ω pass over 4096
+    ///   transitions ~8× against 256-256 (`bench training --hidden`); VIREL's
     ///   rewards scaled by 0.1: Pendulum's costs reach 16 per step, its critic's residual
     ///   error ε_ω sits near 20 at scale 1 and the policy stays nearly uniform (seed 1: −1260
     ///   after 7.5k steps), at 0.1 ε_ω falls to 0.05 and it swings up (−187).
@@ -160,14 +164,17 @@ impl TrainConfig {
         cfg
     }
 
+    /// The replay settings of the run's algorithm.
     pub fn replay(&self) -> ReplaySettings {
         self.agents.replay(self.algo)
     }
 
+    /// The run's agent for `spec` on `device`.
     pub fn build_agent(&self, spec: &AgentSpec, device: Device) -> Result<Box<dyn Agent>> {
         self.agents.build(self.algo, spec, device)
     }
 
+    /// The config as TOML (`config.toml` of a run folder).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a train config always serialises")
     }
@@ -176,7 +183,7 @@ impl TrainConfig {
     /// of range is a [`KeyError`] (which [`ConfigBuilder::build`] traces to the file or flag
     /// that set it); an env that does not load is the env's own error.
     pub fn validate(&self) -> Result<()> {
-        crate::envs::make(&self.env)?;
+        envs::make(&self.env)?;
         self.check_keys()?;
         Ok(())
     }
@@ -294,6 +301,7 @@ pub struct ConfigBuilder {
 }
 
 impl ConfigBuilder {
+    /// Starts from the config file (if any), else from the env flag's preset.
     pub fn new(config_file: Option<&Path>, env_flag: Option<&str>) -> Result<Self> {
         match config_file {
             Some(path) => Self::from_text(&read_file(path)?, &path.display().to_string(), env_flag),

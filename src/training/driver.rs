@@ -3,7 +3,7 @@
 //! callbacks: headless `train` adds metric logs, evaluations, checkpoints and a progress bar
 //! ([`run`](super::run)); the desktop app's training thread adds the hand-over to the view.
 
-use super::logger::MetricLogger;
+use super::logger::{MetricLogger, names};
 use super::{EvalResult, StepReport, Trainer};
 use crate::training::interrupt::Interrupted;
 use anyhow::Result;
@@ -12,6 +12,7 @@ use std::time::Instant;
 /// Whether the loop goes on after a callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
+    /// Go on.
     Continue,
     /// Stop now (a signal cut an evaluation short): the run is interrupted.
     Interrupt,
@@ -22,12 +23,16 @@ pub enum Flow {
 pub struct Session {
     /// `None`: nothing is written (the desktop app).
     pub log: Option<MetricLogger>,
+    /// Progress bar (hidden when not shown).
     pub bar: indicatif::ProgressBar,
+    /// The latest evaluation (the final one at the end of a finished run).
     pub last_eval: Option<EvalResult>,
+    /// A signal or a callback stopped the loop early.
     pub interrupted: bool,
 }
 
 impl Session {
+    /// A session writing to `log` (if any) and `bar`.
     pub fn new(log: Option<MetricLogger>, bar: indicatif::ProgressBar) -> Self {
         Self {
             log,
@@ -48,6 +53,7 @@ impl Session {
 
 /// Something done after every vector step and at the end of the loop.
 pub trait Callback: Send {
+    /// After every vector step: what it did, and the session to log to.
     fn on_step(&mut self, _t: &Trainer, _step: &StepReport, _s: &mut Session) -> Result<Flow> {
         Ok(Flow::Continue)
     }
@@ -59,12 +65,15 @@ pub trait Callback: Send {
 
 /// A trainer and its callbacks.
 pub struct Driver<'a> {
+    /// The run it advances.
     pub trainer: Trainer,
+    /// What its callbacks share.
     pub session: Session,
     callbacks: Vec<Box<dyn Callback + 'a>>,
 }
 
 impl<'a> Driver<'a> {
+    /// A driver without callbacks.
     pub fn new(trainer: Trainer, session: Session) -> Self {
         Self {
             trainer,
@@ -124,8 +133,8 @@ impl Callback for EpisodeLog {
             s.log(
                 t.counters.env_steps,
                 &[
-                    ("charts/episodic_return", e.episode_return),
-                    ("charts/episodic_length", e.length as f64),
+                    (names::EPISODIC_RETURN, e.episode_return),
+                    (names::EPISODIC_LENGTH, e.length as f64),
                 ],
             )?;
         }
@@ -141,6 +150,7 @@ pub struct UpdateLog {
 }
 
 impl UpdateLog {
+    /// Logs every `log_every` gradient steps of `t`'s config.
     pub fn new(t: &Trainer) -> Self {
         Self {
             every: t.cfg.log_every,
@@ -163,7 +173,7 @@ impl Callback for UpdateLog {
         let (when, at) = self.since;
         let sps = (now - at) as f64 / when.elapsed().as_secs_f64().max(1e-9);
         s.log(now, m)?;
-        s.log(now, &[("charts/SPS", sps)])?;
+        s.log(now, &[(names::SPS, sps)])?;
         self.since = (Instant::now(), now);
         Ok(Flow::Continue)
     }
@@ -182,6 +192,7 @@ pub struct Evaluations {
 }
 
 impl Evaluations {
+    /// Evaluates every `eval_every` env steps of `t`'s config.
     pub fn new(t: &Trainer) -> Self {
         Self {
             next: next_multiple(t.counters.env_steps, t.cfg.eval_every),
@@ -198,8 +209,8 @@ impl Evaluations {
         s.log(
             step,
             &[
-                ("eval/episodic_return", r.mean),
-                ("eval/episodic_return_std", r.std),
+                (names::EVAL_RETURN, r.mean),
+                (names::EVAL_RETURN_STD, r.std),
             ],
         )?;
         s.bar
@@ -236,6 +247,7 @@ pub struct Checkpoints<F> {
 }
 
 impl<F: FnMut(&Trainer) -> Result<()> + Send> Checkpoints<F> {
+    /// Saves every `checkpoint_every` env steps of `t`'s config through `save`.
     pub fn new(t: &Trainer, save: F) -> Self {
         Self {
             next: next_multiple(t.counters.env_steps, t.cfg.checkpoint_every),

@@ -6,6 +6,7 @@
 //! `losses/qf_values`, `losses/actor_loss`, `losses/entropy`, `losses/alpha`,
 //! `losses/alpha_loss`, `virel/epsilon`, `virel/temperature`.
 
+use crate::training::checkpoint;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,9 +14,25 @@ use std::path::Path;
 use std::time::Instant;
 use tensorboard_rs::summary_writer::SummaryWriter;
 
+/// Names of the metrics the training loop writes (the agents' own are in
+/// [`crate::rl::metric_names`]).
+pub mod names {
+    /// A training episode's return.
+    pub const EPISODIC_RETURN: &str = "charts/episodic_return";
+    /// A training episode's length.
+    pub const EPISODIC_LENGTH: &str = "charts/episodic_length";
+    /// Env steps per second since the last log.
+    pub const SPS: &str = "charts/SPS";
+    /// Mean return of a deterministic evaluation.
+    pub const EVAL_RETURN: &str = "eval/episodic_return";
+    /// Standard deviation of its returns.
+    pub const EVAL_RETURN_STD: &str = "eval/episodic_return_std";
+}
+
 /// The metrics log of a run folder.
 pub const METRICS_FILE: &str = "metrics.csv";
 
+/// A run folder's metric log: CSV, and TensorBoard when asked.
 pub struct MetricLogger {
     csv: BufWriter<File>,
     tensorboard: Option<SummaryWriter>,
@@ -43,6 +60,7 @@ impl MetricLogger {
         })
     }
 
+    /// Logs one value at `step`.
     pub fn log(&mut self, step: u64, name: &str, value: f64) -> Result<()> {
         writeln!(
             self.csv,
@@ -55,10 +73,12 @@ impl MetricLogger {
         Ok(())
     }
 
+    /// Logs several values at `step`.
     pub fn log_all(&mut self, step: u64, metrics: &[(&str, f64)]) -> Result<()> {
         metrics.iter().try_for_each(|(n, v)| self.log(step, n, *v))
     }
 
+    /// Writes what is buffered.
     pub fn flush(&mut self) -> Result<()> {
         self.csv.flush()?;
         if let Some(tb) = &mut self.tensorboard {
@@ -106,5 +126,5 @@ pub fn truncate_after(dir: &Path, step: u64) -> Result<()> {
             kept.push('\n');
         }
     }
-    crate::training::checkpoint::write_atomically(&path, kept.as_bytes())
+    checkpoint::write_atomically(&path, kept.as_bytes())
 }

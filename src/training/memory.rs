@@ -20,7 +20,9 @@ const BYTES_PER_ENV_COPY: f64 = 256.0 * 1024.0;
 /// One thing a run allocates: the config key that sizes it and its bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Need {
+    /// What needs it (replay buffer, networks …).
     pub what: String,
+    /// Bytes it needs.
     pub bytes: f64,
 }
 

@@ -15,6 +15,7 @@ mod trainer;
 pub use run::{RunSummary, host_name, resume, run};
 pub use trainer::{EVAL_SEED_STRIDE, StepReport, Trainer, eval_seed};
 
+use crate::envs;
 use crate::envs::Env;
 use crate::rl::{Agent, AgentSpec};
 use anyhow::{Context, Result, bail};
@@ -39,8 +40,11 @@ pub use crate::rl::nets::tensor_to_vec;
 /// Mean and spread of deterministic-policy returns.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalResult {
+    /// Mean return.
     pub mean: f64,
+    /// Standard deviation of the returns.
     pub std: f64,
+    /// Every episode's return.
     pub returns: Vec<f64>,
     /// Mean episode length.
     #[serde(default)]
@@ -112,8 +116,11 @@ pub fn evaluate(
 /// A checkpoint's agent, loaded into fresh networks on `device`, with a fresh env of its own
 /// (`expect_env` refuses a checkpoint of another env): what `eval` and `export` start from.
 pub struct LoadedPolicy {
+    /// The checkpoint's header.
     pub header: Header,
+    /// An env of the checkpoint's kind.
     pub env: Box<dyn Env>,
+    /// The agent with its weights.
     pub agent: Box<dyn Agent>,
 }
 
@@ -124,7 +131,7 @@ pub fn load_policy(path: &Path, expect_env: Option<&str>, device: Device) -> Res
     let ctx = || format!("checkpoint {}", path.display());
     let header = ckpt.header.clone();
     let env_name = expect_env.unwrap_or(&header.spec.env);
-    let env = crate::envs::make(env_name).with_context(ctx)?;
+    let env = envs::make(env_name).with_context(ctx)?;
     let spec = AgentSpec::of(env.as_ref());
     ckpt.check_spec(&spec).with_context(ctx)?;
     let sizes = || -> Result<()> {

@@ -18,20 +18,30 @@ use std::time::Instant;
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunSummary {
+    /// The env trained on.
     pub env: String,
+    /// The algorithm.
     pub algo: String,
+    /// The run's seed.
     pub seed: u64,
+    /// Env steps at the end.
     pub env_steps: u64,
+    /// Gradient steps at the end.
     pub updates: u64,
+    /// Episodes finished.
     pub episodes: u64,
     /// Seconds of this invocation (a resumed run counts from its resume).
     pub wall_seconds: f64,
+    /// Env steps per second of this invocation.
     pub steps_per_second: f64,
+    /// A signal stopped the run before its last step.
     pub interrupted: bool,
+    /// The final evaluation (none when interrupted).
     pub final_eval: Option<EvalResult>,
     /// The machine this invocation ran on (its host name), and its device.
     #[serde(default)]
     pub host: String,
+    /// "cpu" or "cuda(0)".
     #[serde(default)]
     pub device: String,
 }

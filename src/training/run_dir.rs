@@ -85,6 +85,7 @@ impl RunDir {
         })
     }
 
+    /// The folder.
     pub fn path(&self) -> &Path {
         &self.path
     }

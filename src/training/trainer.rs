@@ -5,9 +5,11 @@ use super::checkpoint::{self, Checkpoint, Counters, Header, ResumeState};
 use super::config::TrainConfig;
 use super::memory;
 use super::{EvalResult, evaluate, obs_tensor, seed_torch, tensor_to_vec};
+use crate::envs;
 use crate::envs::{EpisodeEnd, VecEnv};
 use crate::rl::buffer::ReplayBuffer;
 use crate::rl::{Agent, AgentSpec, Metrics};
+use crate::runtime;
 use anyhow::{Context, Result, bail};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,18 +23,27 @@ const RECENT_EPISODES: usize = 10;
 /// What one [`Trainer::step`] did.
 #[derive(Clone, Debug, Default)]
 pub struct StepReport {
+    /// Episodes that ended in this step.
     pub episodes: Vec<EpisodeEnd>,
     /// Metrics of the last gradient step, if any ran.
     pub update: Option<Metrics>,
 }
 
+/// One run: its env copies, agent, replay buffer, counters and random generators.
 pub struct Trainer {
+    /// The config it was built from.
     pub cfg: TrainConfig,
+    /// The env's sizes the agent was built for.
     pub spec: AgentSpec,
+    /// Where the networks and the replay buffer live.
     pub device: Device,
+    /// The env copies, stepped together.
     pub env: VecEnv,
+    /// VIREL, β-VIREL, SAC or TD3.
     pub agent: Box<dyn Agent>,
+    /// Transitions the gradient steps sample from.
     pub buffer: ReplayBuffer,
+    /// Env steps, gradient steps and episodes so far.
     pub counters: Counters,
     rng: ChaCha8Rng,
     update_debt: f64,
@@ -67,10 +78,10 @@ impl Trainer {
     /// Seeds everything from `cfg.seed` and builds env, agent and buffer.
     pub fn new(cfg: TrainConfig) -> Result<Self> {
         // What `cfg.validate()` checks, with the one env it builds kept for the spec.
-        let spec = AgentSpec::of(crate::envs::make(&cfg.env)?.as_ref());
+        let spec = AgentSpec::of(envs::make(&cfg.env)?.as_ref());
         cfg.check_keys()?;
         let device = cfg.device.resolve()?;
-        crate::runtime::init_torch(cfg.torch_threads);
+        runtime::init_torch(cfg.torch_threads);
         seed_torch(cfg.seed);
         // Sizes are checked against the machine's memory before anything big is allocated.
         memory::check_run(&cfg, &spec)?;
@@ -203,7 +214,7 @@ impl Trainer {
     /// from the start states of [`eval_seed`]: the same at every evaluation of a run and for
     /// every algorithm with this seed, different for every other seed.
     pub fn evaluate(&self, episodes: usize) -> Result<EvalResult> {
-        let mut env = crate::envs::make(&self.cfg.env)?;
+        let mut env = envs::make(&self.cfg.env)?;
         evaluate(
             self.agent.as_ref(),
             env.as_mut(),
@@ -213,6 +224,7 @@ impl Trainer {
         )
     }
 
+    /// The checkpoint header of the run as it stands: versions, sizes, counters, config and what a resume needs.
     pub fn header(&self) -> Header {
         Header {
             virel_lab_version: env!("CARGO_PKG_VERSION").into(),

@@ -1,61 +1,15 @@
-//! [`OverlayPlugin`]: the egui overlay. Windows: "Run" (algorithm, env, hyper-parameters, the
-//! runs training now — start one in place of the selected run or beside it, select, close —
-//! time controls, checkpoints, quality, speed figures), "Learning curves" (every run since
-//! the app started), "ε_ω — uncertainty about the optimal action" (VIREL's temperature, SAC's
-//! α for comparison), "Critic" (Q estimate and Bellman residual of the latest batch) and
-//! "Action distribution" (per joint of the followed copy).
+//! The "Run" window: the next run's config, the runs training now, time controls,
+//! checkpoints, quality, recording and speed figures.
 
-use super::camera::OrbitCamera;
-use super::lab::{
-    Activity, Curves, Followed, LabOutcome, LabRequest, LabSettings, NextRun, Pace, RunView, Runs,
-    TimeScale, desktop_config, run_rgb,
-};
-use super::recording::WindowRecording;
-use super::view::RenderQuality;
+use super::LabControls;
+use crate::app::lab::{Activity, Followed, LabRequest, Pace, TimeScale, desktop_config, run_rgb};
+use crate::app::recording::WindowRecording;
+use crate::app::view::RenderQuality;
+use crate::app::worker::MIN_SHARE;
 use crate::rl::Algo;
-use crate::rl::policy::ActionDistribution;
 use crate::rl::virel::EpsilonEstimator;
-use bevy::ecs::system::SystemParam;
-use bevy::prelude::*;
-use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
-use egui_plot::{Legend, Line, Plot, Points, VLine};
-
-pub struct OverlayPlugin;
-
-impl Plugin for OverlayPlugin {
-    fn build(&self, app: &mut App) {
-        app.init_resource::<FrameRate>()
-            .init_resource::<StatusLine>()
-            .add_systems(Update, (measure_frame_rate, keep_last_outcome))
-            .add_systems(EguiPrimaryContextPass, draw_overlay);
-    }
-}
-
-/// Frames per second, smoothed.
-#[derive(Resource, Default)]
-pub struct FrameRate(pub f64);
-
-/// The last outcome worth telling the user (started, saved, a load error …).
-#[derive(Resource, Default)]
-pub struct StatusLine(pub Option<String>);
-
-/// Real time: `Time` (virtual) clamps a frame to 250 ms, which would cap slow frames at 4 FPS.
-fn measure_frame_rate(time: Res<Time<Real>>, mut fps: ResMut<FrameRate>) {
-    let dt = time.delta_secs_f64();
-    if dt > 0.0 {
-        fps.0 = if fps.0 == 0.0 {
-            1.0 / dt
-        } else {
-            0.9 * fps.0 + 0.1 / dt
-        };
-    }
-}
-
-fn keep_last_outcome(mut outcomes: MessageReader<LabOutcome>, mut line: ResMut<StatusLine>) {
-    if let Some(o) = outcomes.read().last() {
-        line.0 = Some(o.to_string());
-    }
-}
+use crate::scene;
+use bevy_egui::egui;
 
 fn estimator_label(e: EpsilonEstimator) -> &'static str {
     match e {
@@ -73,58 +27,7 @@ fn algo_label(a: Algo) -> String {
     }
 }
 
-/// What the overlay reads and changes of the lab.
-#[derive(SystemParam)]
-struct LabControls<'w> {
-    runs: Res<'w, Runs>,
-    curves: Res<'w, Curves>,
-    next: ResMut<'w, NextRun>,
-    settings: ResMut<'w, LabSettings>,
-    pace: Res<'w, State<Pace>>,
-    set_pace: ResMut<'w, NextState<Pace>>,
-    activity: Res<'w, State<Activity>>,
-    set_activity: ResMut<'w, NextState<Activity>>,
-    requests: MessageWriter<'w, LabRequest>,
-    status: Res<'w, StatusLine>,
-}
-
-fn draw_overlay(
-    mut contexts: EguiContexts,
-    mut lab: LabControls,
-    mut quality: ResMut<RenderQuality>,
-    mut cams: Query<&mut OrbitCamera>,
-    mut recording: ResMut<WindowRecording>,
-    fps: Res<FrameRate>,
-) -> Result {
-    let ctx = contexts.ctx_mut()?;
-    if recording.active && !recording.include_overlay {
-        return Ok(()); // recording the 3D view alone; F9 stops
-    }
-    let mut follow = cams.single().map(|c| c.follow).unwrap_or(false);
-    run_window(
-        ctx,
-        &mut lab,
-        &mut quality,
-        &mut follow,
-        &mut recording,
-        fps.0,
-    );
-    if let Ok(mut c) = cams.single_mut()
-        && c.follow != follow
-    {
-        c.follow = follow;
-    }
-    curves_window(ctx, &lab.curves);
-    let selected = lab.runs.selected();
-    temperature_window(ctx, &lab.curves, selected);
-    critic_window(ctx, &lab.curves, selected);
-    if let Some(run) = lab.runs.followed(lab.settings.followed) {
-        actions_window(ctx, run, lab.settings.followed.copy);
-    }
-    Ok(())
-}
-
-fn run_window(
+pub(super) fn run_window(
     ctx: &egui::Context,
     lab: &mut LabControls,
     quality: &mut RenderQuality,
@@ -171,6 +74,16 @@ fn run_window(
                     lab.settings.time_scale = scale;
                 }
             });
+            let mut share = lab.settings.training_share;
+            ui.add(
+                egui::Slider::new(&mut share, MIN_SHARE..=1.0)
+                    .text("of a core for training")
+                    .custom_formatter(|v, _| format!("{:.0}%", v * 100.0)),
+            )
+            .on_hover_text("less leaves more to rendering on a small machine");
+            if share != lab.settings.training_share {
+                lab.settings.training_share = share;
+            }
             let mut watching = *lab.activity.get() == Activity::Watching;
             if ui
                 .checkbox(
@@ -298,7 +211,7 @@ fn next_run_controls(ui: &mut egui::Ui, lab: &mut LabControls) {
     egui::ComboBox::from_label("robot")
         .selected_text(env.clone())
         .show_ui(ui, |ui| {
-            for e in crate::scene::robots() {
+            for e in scene::robots() {
                 ui.selectable_value(&mut env, e.to_owned(), e);
             }
         });
@@ -428,6 +341,9 @@ fn stats(ui: &mut egui::Ui, lab: &LabControls, fps: f64) {
             "recent return",
             l.recent_return.map_or("–".into(), |r| format!("{r:.1}")),
         );
+        if let Some(v) = l.forward_velocity {
+            row("forward velocity", format!("{v:.2} m/s"));
+        }
         let followed = lab.settings.followed;
         if followed.run.is_none_or(|r| r == run.id)
             && let Some(r) = l.episode_returns.get(followed.copy)
@@ -436,186 +352,4 @@ fn stats(ui: &mut egui::Ui, lab: &LabControls, fps: f64) {
         }
         row("device", format!("{:?}", run.config.device));
     });
-}
-
-/// One colour per run, the same in every plot's legend and in the 3D view.
-fn run_colour(i: usize) -> egui::Color32 {
-    let [r, g, b] = run_rgb(i);
-    egui::Color32::from_rgb(r, g, b)
-}
-
-/// Mean of each point's last `window` episodes (the curve drawn through the scatter).
-fn moving_average(points: &[[f64; 2]], window: usize) -> Vec<[f64; 2]> {
-    let mut sum = 0.0;
-    points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            sum += p[1];
-            if i >= window {
-                sum -= points[i - window][1];
-            }
-            [p[0], sum / (i + 1).min(window) as f64]
-        })
-        .collect()
-}
-
-fn curves_window(ctx: &egui::Context, curves: &Curves) {
-    egui::Window::new("Learning curves")
-        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 8.0])
-        .default_size([400.0, 170.0])
-        .show(ctx, |ui| {
-            Plot::new("returns")
-                .height(150.0)
-                .legend(Legend::default())
-                .x_axis_label("env steps")
-                .y_axis_label("episode return")
-                .show(ui, |p| {
-                    for (i, run) in curves.0.iter().enumerate() {
-                        if run.returns.is_empty() {
-                            continue;
-                        }
-                        let colour = run_colour(i);
-                        p.points(
-                            Points::new(run.label.clone(), run.returns.clone())
-                                .radius(1.5)
-                                .color(colour.gamma_multiply(0.6)),
-                        );
-                        p.line(
-                            Line::new(run.label.clone(), moving_average(&run.returns, 10))
-                                .color(colour)
-                                .width(2.0),
-                        );
-                    }
-                });
-        });
-}
-
-fn temperature_window(ctx: &egui::Context, curves: &Curves, selected: Option<&RunView>) {
-    egui::Window::new("ε_ω — the model's uncertainty about the optimal action")
-        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 222.0])
-        .default_size([400.0, 150.0])
-        .show(ctx, |ui| {
-            ui.label(
-                "VIREL: the residual Bellman error ε_ω is the policy's temperature: high while \
-                 the critic is unsure which action is best, towards 0 as it converges. SAC: the \
-                 learned α, for comparison; TD3: its fixed exploration noise.",
-            );
-            if let Some(run) = selected
-                && let (Some(c), Some(v)) = (curves.of(run.id), run.frame.live.temperature)
-            {
-                ui.strong(format!("{} = {v:.4}", c.temperature_name));
-            }
-            Plot::new("temperature")
-                .height(120.0)
-                .legend(Legend::default())
-                .x_axis_label("env steps")
-                .show(ui, |p| {
-                    for (i, run) in curves.0.iter().enumerate() {
-                        if !run.temperature.is_empty() {
-                            let name = format!("{} {}", run.label, run.temperature_name);
-                            p.line(Line::new(name, run.temperature.clone()).color(run_colour(i)));
-                        }
-                    }
-                });
-        });
-}
-
-fn critic_window(ctx: &egui::Context, curves: &Curves, selected: Option<&RunView>) {
-    egui::Window::new("Critic")
-        .anchor(egui::Align2::RIGHT_TOP, [-8.0, 480.0])
-        .default_size([400.0, 130.0])
-        .show(ctx, |ui| {
-            let Some(run) = selected else {
-                return;
-            };
-            let l = &run.frame.live;
-            ui.label(format!(
-                "Q estimate {}   ·   Bellman residual (critic loss) {}   — latest batch",
-                l.q_value.map_or("–".into(), |v| format!("{v:.3}")),
-                l.bellman_residual.map_or("–".into(), |v| format!("{v:.4}")),
-            ));
-            let Some(c) = curves.of(run.id) else {
-                return;
-            };
-            Plot::new("critic")
-                .height(110.0)
-                .legend(Legend::default())
-                .x_axis_label("env steps")
-                .show(ui, |p| {
-                    p.line(Line::new("mean Q", c.q_values.clone()));
-                    p.line(Line::new("Bellman residual", c.bellman_residual.clone()));
-                });
-        });
-}
-
-/// Density samples of one action dimension over its bounds.
-fn density_curve(d: &ActionDistribution, j: usize, low: f32, high: f32) -> Vec<[f64; 2]> {
-    const N: usize = 121;
-    (0..N)
-        .map(|k| {
-            let a = low + (high - low) * (k as f32 + 0.5) / N as f32;
-            [
-                f64::from(a),
-                f64::from(d.density(j, a, low, high).min(50.0)),
-            ]
-        })
-        .collect()
-}
-
-fn actions_window(ctx: &egui::Context, run: &RunView, copy: usize) {
-    egui::Window::new("Action distribution")
-        .anchor(egui::Align2::LEFT_BOTTOM, [290.0, -8.0])
-        .default_size([560.0, 120.0])
-        .show(ctx, |ui| {
-            let Some(d) = &run.frame.action_distribution else {
-                return;
-            };
-            ui.label(format!(
-                "Policy density per joint for copy {copy} of run {}'s current observation; the \
-                 line is the deterministic action.",
-                run.id
-            ));
-            let cols = d.dims().clamp(1, 6);
-            egui::Grid::new("joints").num_columns(cols).show(ui, |ui| {
-                for j in 0..d.dims().min(run.action_bounds.len()) {
-                    let (low, high) = run.action_bounds[j];
-                    let name = run.joint_names.get(j).cloned().unwrap_or_default();
-                    ui.vertical(|ui| {
-                        ui.label(&name);
-                        Plot::new(("action", j))
-                            .width(92.0)
-                            .height(52.0)
-                            .show_axes([true, false])
-                            .allow_drag(false)
-                            .allow_zoom(false)
-                            .allow_scroll(false)
-                            .include_x(f64::from(low))
-                            .include_x(f64::from(high))
-                            .include_y(0.0)
-                            .show(ui, |p| {
-                                p.line(
-                                    Line::new(name.clone(), density_curve(d, j, low, high))
-                                        .fill(0.0),
-                                );
-                                p.vline(VLine::new("mode", f64::from(d.mode(j, low, high))));
-                            });
-                    });
-                    if (j + 1) % cols == 0 {
-                        ui.end_row();
-                    }
-                }
-            });
-        });
-}
-
-#[cfg(test)]
-mod tests {
-    /// The learning curve's line is the mean of the last `window` episodes, fewer at the start.
-    #[test]
-    fn moving_average_over_the_last_episodes() {
-        let pts = [[1.0, 2.0], [2.0, 4.0], [3.0, 6.0], [4.0, 8.0]];
-        let avg = super::moving_average(&pts, 2);
-        assert_eq!(avg, vec![[1.0, 2.0], [2.0, 3.0], [3.0, 5.0], [4.0, 7.0]]);
-    }
 }
