@@ -2,6 +2,7 @@
 //! scene | bench | sweep | report | export`.
 
 use crate::app::view::RenderQuality;
+use crate::envs::counterexample::{TabularMdp, boltzmann, merl_a1_closed_form};
 use crate::export::Format;
 use crate::record::RecordOptions;
 use crate::rl::Algo;
@@ -66,7 +67,31 @@ pub enum Command {
     /// Write a checkpoint's deterministic policy (observation → action in the env's units) as
     /// ONNX or TorchScript, the observation layout in the ONNX model's metadata.
     Export(ExportArgs),
+    /// VIREL's counterexample to maximum-entropy RL (shared/REFERENCE.md §1): π(a1|s0) of
+    /// MERL (soft value iteration at temperature c) and of VIREL (temperature ε_ω from its own
+    /// Q), backup by backup from Q = 0, next to MERL's closed form. a2 is optimal.
+    Counterexample(CounterexampleArgs),
 }
+
+/// `virel-lab counterexample`.
+#[derive(Args, Debug)]
+pub struct CounterexampleArgs {
+    /// MERL's temperature c (> 0).
+    #[arg(long, default_value_t = 1.0)]
+    pub c: f64,
+    /// Discount γ, in [0, 1).
+    #[arg(long, default_value_t = 0.99)]
+    pub gamma: f64,
+    /// Actions in s1 (≥ 1): the entropy a1 leads to.
+    #[arg(long, default_value_t = 100)]
+    pub k1: usize,
+    /// The p of VIREL's residual norm (≥ 1; 2: mean squared Bellman error / 2).
+    #[arg(long, default_value_t = 2.0)]
+    pub p: f64,
+}
+
+/// The most actions `counterexample --k1` takes.
+const MAX_K1: usize = 1_000_000;
 
 /// `virel-lab export`.
 #[derive(Args, Debug)]
@@ -138,7 +163,7 @@ pub struct SweepArgs {
 }
 
 /// Options that shape a run's config; each overrides the config file and `--set`.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Clone, Debug, Default)]
 pub struct ConfigArgs {
     /// TOML config file (see `virel-lab config` for every key and its default).
     #[arg(long, value_name = "FILE")]
@@ -316,9 +341,14 @@ pub enum Quality {
 /// `virel-lab app`.
 #[derive(Args, Debug, Default)]
 pub struct AppArgs {
-    /// --env picks the robot (default half_cheetah), --num-envs the copies (default 8).
+    /// --env picks the robot (default half_cheetah), --num-envs the copies (default 8 on CUDA,
+    /// 4 on a CPU).
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// Algorithms racing on the robot, each with its own run on its own lanes (--num-envs
+    /// copies split between them, the same env seeds), e.g. --race virel,sac.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "ALGO,ALGO")]
+    pub race: Vec<Algo>,
     /// Window settings.
     #[command(flatten)]
     pub window: WindowArgs,
@@ -373,6 +403,7 @@ impl WindowArgs {
             record_frames: self.record_frames,
             training_share: self.training_share,
             screenshot: self.screenshot.clone().map(|p| (p, self.screenshot_after)),
+            race: Vec::new(),
         }
     }
 }
@@ -448,6 +479,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => done(report(args)),
         Command::Export(args) => done(export(args)),
+        Command::Counterexample(args) => done(counterexample(&args)),
     }
 }
 
@@ -598,9 +630,39 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
 }
 
 fn app(args: AppArgs) -> Result<()> {
-    let cfg = args.config.resolve_desktop()?;
-    app::run(args.window.options(cfg, None))
+    if args.race.is_empty() {
+        let cfg = args.config.resolve_desktop()?;
+        return app::run(args.window.options(cfg, None));
+    }
+    if args.config.algo.is_some() {
+        anyhow::bail!("--race and --algo: give one (--race names every algorithm)");
+    }
+    if args.race.len() > MAX_RACERS {
+        anyhow::bail!(
+            "--race: {} algorithms, expected at most {MAX_RACERS}",
+            args.race.len()
+        );
+    }
+    let total = args.config.num_envs.unwrap_or_else(app::default_copies);
+    let each = (total / args.race.len()).max(1);
+    let mut configs = args
+        .race
+        .iter()
+        .map(|&algo| {
+            let mut c = args.config.clone();
+            c.algo = Some(algo);
+            c.num_envs = Some(each);
+            c.resolve_desktop()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let first = configs.remove(0);
+    let mut opts = args.window.options(first, None);
+    opts.race = configs;
+    app::run(opts)
 }
+
+/// The most runs `app --race` starts.
+const MAX_RACERS: usize = 8;
 
 fn play(args: PlayArgs) -> Result<()> {
     at_least_one("--num-envs", args.num_envs, "copy")?;
@@ -705,6 +767,48 @@ fn export(args: ExportArgs) -> Result<()> {
         e.actor.obs_dim(),
         e.actor.act_dim()
     );
+    Ok(())
+}
+
+fn counterexample(a: &CounterexampleArgs) -> Result<()> {
+    if !(a.c.is_finite() && a.c > 0.0) {
+        anyhow::bail!("--c {}: expected a temperature > 0", a.c);
+    }
+    if !(0.0..1.0).contains(&a.gamma) {
+        anyhow::bail!("--gamma {}: expected a discount in [0, 1)", a.gamma);
+    }
+    if !(1..=MAX_K1).contains(&a.k1) {
+        anyhow::bail!("--k1 {}: expected 1 to {MAX_K1} actions", a.k1);
+    }
+    if !(a.p.is_finite() && a.p >= 1.0) {
+        anyhow::bail!("--p {}: expected a norm ≥ 1", a.p);
+    }
+    let mdp = TabularMdp::counterexample(a.k1);
+    let merl = boltzmann(&mdp.soft_value_iteration(a.c, a.gamma)[0], a.c)[0];
+    let q_star = mdp.value_iteration(a.gamma);
+    let eps = mdp.residual_error(&q_star, a.gamma, a.p);
+    println!(
+        "VIREL's counterexample: c = {}, γ = {}, k1 = {} (a2 pays 1 and is optimal; a1 leads \
+         to {} actions that pay 0)",
+        a.c, a.gamma, a.k1, a.k1
+    );
+    println!(
+        "MERL   π(a1|s0) = {merl:.4} (soft value iteration), {:.4} (closed form \
+         1/(k1^(−γ)·exp(1/c) + 1))",
+        merl_a1_closed_form(a.c, a.gamma, a.k1)
+    );
+    println!(
+        "VIREL  π_ω(a1|s0) = {:.4} with ε_ω = {eps} at Q* (Q*(s0, ·) = {:?})",
+        boltzmann(&q_star[0], eps)[0],
+        q_star[0]
+    );
+    println!("\nbackups  MERL π(a1|s0)  VIREL ε_ω  VIREL π_ω(a1|s0)");
+    for r in mdp.iterations(a.c, a.gamma, a.p, 100) {
+        println!(
+            "{:>7}  {:>13.4}  {:>9.6}  {:>16.4}",
+            r.k, r.merl_a1, r.epsilon, r.virel_a1
+        );
+    }
     Ok(())
 }
 

@@ -36,6 +36,7 @@ fn headless_app(cfg: TrainConfig) -> App {
         config: cfg,
         checkpoint: None,
         paused: false,
+        race: Vec::new(),
     });
     app
 }
@@ -357,6 +358,7 @@ fn frames_keep_coming_while_a_slow_gradient_step_runs() {
         config: cfg,
         checkpoint: None,
         paused: false,
+        race: Vec::new(),
     });
     // Wait until the thread is inside a slow step.
     let start = Instant::now();
@@ -405,6 +407,7 @@ fn env_steps_advance_while_no_frame_is_drawn() {
         config: small_config(Algo::Td3),
         checkpoint: None,
         paused: false,
+        race: Vec::new(),
     });
     app.update(); // starts the run's thread
     let before = steps.load(Ordering::SeqCst);
@@ -423,5 +426,34 @@ fn env_steps_advance_while_no_frame_is_drawn() {
         shown,
         "the frames show {} env steps, {want} were taken",
         runs(app.world()).live[0].frame.live.env_steps
+    );
+}
+
+#[test]
+fn a_race_starts_every_algorithm_beside_the_first_on_the_same_env_seeds() {
+    let _g = common::torch_lock();
+    let sac = small_config(Algo::Sac);
+    let mut app = App::new();
+    app.add_plugins(MinimalPlugins).add_plugins(TrainingPlugin {
+        config: small_config(Algo::Virel),
+        checkpoint: None,
+        paused: false,
+        race: vec![sac],
+    });
+    let ok = run_until(&mut app, 120, |w| {
+        runs(w).live.len() == 2 && runs(w).live.iter().all(|r| r.frame.live.updates >= 5)
+    });
+    let w = app.world();
+    assert!(ok, "both racers learn");
+    let algos: Vec<Algo> = runs(w).live.iter().map(|r| r.config.algo).collect();
+    assert_eq!(algos, [Algo::Virel, Algo::Sac]);
+    let seeds: Vec<u64> = runs(w).live.iter().map(|r| r.config.seed).collect();
+    assert_eq!(seeds[0], seeds[1], "paired env seeds");
+    // Before learning starts both act at random from the same seed: the same first returns.
+    let (a, b) = (&curves(w).0[0].returns, &curves(w).0[1].returns);
+    assert!(!a.is_empty() && !b.is_empty());
+    assert_eq!(
+        a[0], b[0],
+        "the racers' first episodes start from the same states"
     );
 }

@@ -66,3 +66,59 @@ fn residual_error_is_positive_for_a_wrong_q_and_shrinks_the_temperature_as_q_imp
     assert!(eps_mid < eps_soft, "{eps_mid} < {eps_soft}");
     assert!(boltzmann(&mid[0], eps_mid)[1] > boltzmann(&soft[0], eps_soft)[1]);
 }
+
+#[test]
+fn both_methods_side_by_side_end_at_merls_fixed_point_and_at_virels_dirac() {
+    let mdp = TabularMdp::counterexample(100);
+    let rows = mdp.iterations(1.0, 0.99, 2.0, 100);
+    let first = &rows[0];
+    assert_eq!(first.k, 0);
+    assert!((first.merl_a1 - 0.5).abs() < 1e-12 && (first.virel_a1 - 0.5).abs() < 1e-12);
+    assert!(first.epsilon > 0.0, "Q = 0 is not Q*: a residual");
+    let last = rows.last().unwrap();
+    assert!(
+        rows.len() <= 5,
+        "a horizon-2 MDP converges in a few backups: {rows:?}"
+    );
+    assert!((last.merl_a1 - 0.9723).abs() < 5e-4, "{last:?}");
+    assert_eq!((last.epsilon, last.virel_a1), (0.0, 0.0), "{last:?}");
+}
+
+#[test]
+fn the_counterexample_command_prints_the_check_value_and_refuses_bad_flags() {
+    let bin = env!("CARGO_BIN_EXE_virel-lab");
+    let out = std::process::Command::new(bin)
+        .args([
+            "counterexample",
+            "--c",
+            "1",
+            "--gamma",
+            "0.99",
+            "--k1",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("π(a1|s0) = 0.9723"), "{text}");
+    assert!(text.contains("π_ω(a1|s0) = 0.0000 with ε_ω = 0"), "{text}");
+    for (args, want) in [
+        (["--c", "0"], "--c 0: expected a temperature > 0"),
+        (["--gamma", "1"], "--gamma 1: expected a discount in [0, 1)"),
+        (["--k1", "0"], "--k1 0: expected 1 to 1000000 actions"),
+        (["--p", "0.5"], "--p 0.5: expected a norm ≥ 1"),
+    ] {
+        let out = std::process::Command::new(bin)
+            .arg("counterexample")
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

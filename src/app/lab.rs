@@ -219,6 +219,13 @@ pub enum LabRequest {
         /// Beside the other runs, on lanes of its own.
         alongside: bool,
     },
+    /// Starts a run of this config (instead of [`NextRun`]'s), as `NewRun` does.
+    StartRun {
+        /// The run's config.
+        config: Box<TrainConfig>,
+        /// Beside the other runs, on lanes of its own.
+        alongside: bool,
+    },
     /// Stops a run and takes its robots away; its curves stay.
     CloseRun(RunId),
     /// The run the overlay's save and statistics refer to.

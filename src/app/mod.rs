@@ -52,6 +52,8 @@ pub struct LabPlugins {
     pub camera: camera::CameraPlugin,
     /// Record the window's first N frames to `videos/` (as the Record button does).
     pub record_frames: Option<u64>,
+    /// More runs started beside the first: a race on one robot.
+    pub race: Vec<TrainConfig>,
 }
 
 impl PluginGroup for LabPlugins {
@@ -61,6 +63,7 @@ impl PluginGroup for LabPlugins {
                 config: self.config,
                 checkpoint: self.checkpoint,
                 paused: self.paused,
+                race: self.race,
             })
             .add(view::ViewPlugin {
                 quality: self.quality,
@@ -93,6 +96,8 @@ pub struct AppOptions {
     pub record_frames: Option<u64>,
     /// Share of a core each training thread may take (see [`lab::LabSettings`]).
     pub training_share: f32,
+    /// More runs started beside the first (`--race`).
+    pub race: Vec<TrainConfig>,
     /// Save a screenshot after this many frames, then exit.
     pub screenshot: Option<(PathBuf, u32)>,
 }
@@ -195,6 +200,7 @@ pub fn run(opts: AppOptions) -> Result<()> {
         quality: opts.quality,
         camera: camera::CameraPlugin::default(),
         record_frames: opts.record_frames,
+        race: opts.race.clone(),
     });
     app.world_mut()
         .resource_mut::<lab::LabSettings>()

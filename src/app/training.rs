@@ -29,6 +29,8 @@ pub struct TrainingPlugin {
     pub checkpoint: Option<std::path::PathBuf>,
     /// Start paused (`record` steps the lab one frame at a time).
     pub paused: bool,
+    /// More runs started beside the first (a race).
+    pub race: Vec<TrainConfig>,
 }
 
 /// The training threads, by run.
@@ -132,6 +134,12 @@ impl Plugin for TrainingPlugin {
         )
         .add_systems(Update, take_handovers.in_set(LabSystems::Publish));
         app.world_mut().write_message(first);
+        for config in &self.race {
+            app.world_mut().write_message(LabRequest::StartRun {
+                config: Box::new(config.clone()),
+                alongside: true,
+            });
+        }
     }
 }
 
@@ -248,21 +256,26 @@ impl Lab<'_> {
         }
     }
 
+    /// Starts a fresh run of `config`.
+    fn start_new(&mut self, config: TrainConfig, alongside: bool) -> Result<LabOutcome> {
+        let id = self.start(Trainer::new(config)?, None, alongside)?;
+        let label = self
+            .runs
+            .get(id)
+            .map(|r| r.label.clone())
+            .unwrap_or_default();
+        Ok(LabOutcome::Started { run: id, label })
+    }
+
     fn carry_out(
         &mut self,
         request: &LabRequest,
         next: &TrainConfig,
     ) -> Result<Option<LabOutcome>> {
         Ok(match request {
-            LabRequest::NewRun { alongside } => {
-                let trainer = Trainer::new(next.clone())?;
-                let id = self.start(trainer, None, *alongside)?;
-                let label = self
-                    .runs
-                    .get(id)
-                    .map(|r| r.label.clone())
-                    .unwrap_or_default();
-                Some(LabOutcome::Started { run: id, label })
+            LabRequest::NewRun { alongside } => Some(self.start_new(next.clone(), *alongside)?),
+            LabRequest::StartRun { config, alongside } => {
+                Some(self.start_new((**config).clone(), *alongside)?)
             }
             LabRequest::CloseRun(id) => {
                 self.close(*id);
@@ -309,7 +322,7 @@ impl Lab<'_> {
 /// What a request is called in an error message.
 fn describe(request: &LabRequest) -> String {
     match request {
-        LabRequest::NewRun { .. } => "cannot start a run".into(),
+        LabRequest::NewRun { .. } | LabRequest::StartRun { .. } => "cannot start a run".into(),
         LabRequest::CloseRun(id) => format!("cannot close run {id}"),
         LabRequest::Select(id) => format!("cannot select run {id}"),
         LabRequest::ResetEpisodes => "cannot reset the episodes".into(),

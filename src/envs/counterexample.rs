@@ -86,6 +86,49 @@ impl TabularMdp {
     }
 }
 
+/// One iteration of both methods from Q = 0, as the app's panel and
+/// `virel-lab counterexample` show them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Iteration {
+    /// Bellman backups applied so far.
+    pub k: usize,
+    /// Maximum-entropy RL: π(a1|s0) of the Boltzmann policy at temperature c on the soft Q.
+    pub merl_a1: f64,
+    /// VIREL: the residual error ε_ω of the (hard) Q after k backups.
+    pub epsilon: f64,
+    /// VIREL: π_ω(a1|s0) ∝ exp(Q/ε_ω).
+    pub virel_a1: f64,
+}
+
+impl TabularMdp {
+    /// Both methods side by side, backup by backup from Q = 0, until neither Q changes (at
+    /// most `max_iterations` + 1 rows): MERL's soft value iteration at temperature `c` and
+    /// VIREL's value iteration with its temperature ε_ω (p-norm `p`) from its own Q.
+    pub fn iterations(&self, c: f64, gamma: f64, p: f64, max_iterations: usize) -> Vec<Iteration> {
+        let soft = |q: &[f64]| c * log_sum_exp(q.iter().map(|x| x / c));
+        let (mut q_soft, mut q_hard) = (self.zeros(), self.zeros());
+        let mut rows = Vec::new();
+        for k in 0..=max_iterations {
+            let epsilon = self.residual_error(&q_hard, gamma, p);
+            rows.push(Iteration {
+                k,
+                merl_a1: boltzmann(&q_soft[0], c)[0],
+                epsilon,
+                virel_a1: boltzmann(&q_hard[0], epsilon)[0],
+            });
+            let (next_soft, next_hard) = (
+                self.bellman(&q_soft, gamma, soft),
+                self.bellman(&q_hard, gamma, max),
+            );
+            if next_soft == q_soft && next_hard == q_hard {
+                break;
+            }
+            (q_soft, q_hard) = (next_soft, next_hard);
+        }
+        rows
+    }
+}
+
 fn max(q: &[f64]) -> f64 {
     q.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }

@@ -138,6 +138,7 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
                 smooth_follow: false,
             },
             record_frames: None,
+            race: Vec::new(),
         }
         .build()
         .disable::<overlay::OverlayPlugin>()

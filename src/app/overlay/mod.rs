@@ -7,9 +7,12 @@
 //!   uncertainty about the optimal action" (VIREL's temperature, SAC's α for comparison) and
 //!   "Critic" (Q estimate and Bellman residual of the latest batch).
 //! - [`actions`] — "Action distribution": the policy's density per joint of the followed copy.
+//! - [`race`] — "Race", while several runs train: best recent return first, distance this
+//!   episode, temperature.
 
 mod actions;
 mod plots;
+mod race;
 mod run_window;
 
 use super::camera::OrbitCamera;
@@ -141,6 +144,7 @@ fn draw_overlay(
     {
         c.follow = follow;
     }
+    race::race_window(ctx, &lab.runs, &lab.curves);
     plots::curves_window(ctx, &lab.curves);
     let selected = lab.runs.selected();
     plots::temperature_window(ctx, &lab.curves, selected);

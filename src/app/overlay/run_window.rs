@@ -178,7 +178,7 @@ fn runs_list(ui: &mut egui::Ui, lab: &mut LabControls) {
             if ui.selectable_label(selected, &run.label).clicked() {
                 select = Some(run.id);
             }
-            if lab.runs.live.len() > 1 && ui.small_button("✕").on_hover_text("close").clicked() {
+            if lab.runs.live.len() > 1 && ui.small_button("close").clicked() {
                 close = Some(run.id);
             }
         });
