@@ -65,7 +65,7 @@ impl Workers {
         }
     }
 
-    /// The worker of a run (tests add callbacks through [`SpawnCallbacks`]).
+    /// The worker of a run.
     pub fn get(&self, id: RunId) -> Option<&RunWorker> {
         self.0.get(&id)
     }
