@@ -163,7 +163,7 @@ fn seeded_cpu_runs_are_identical() {
 }
 
 #[test]
-fn save_then_load_gives_identical_deterministic_actions_and_training_continues() {
+fn save_then_load_gives_identical_deterministic_actions_and_temperature_and_training_continues() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.ckpt");
@@ -195,6 +195,11 @@ fn save_then_load_gives_identical_deterministic_actions_and_training_continues()
             "{algo}"
         );
         assert_eq!(restored.counters, trained.counters);
+        assert_eq!(
+            restored.agent.posterior_temperature(),
+            trained.agent.posterior_temperature(),
+            "{algo}: a loaded policy keeps its temperature (VIREL's ε_ω is a scalar, not a weight)"
+        );
 
         restored.cfg.steps = 700;
         let mut updates = 0;

@@ -13,6 +13,7 @@
 
 use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
+use crate::rl::posterior::Posterior;
 use crate::scene::spec::SceneSpec;
 use crate::training::config;
 use crate::training::config::TrainConfig;
@@ -91,6 +92,9 @@ pub struct RunCurves {
     pub q_values: Vec<[f64; 2]>,
     /// (env steps, critic loss: mean squared Bellman residual of the latest batch).
     pub bellman_residual: Vec<[f64; 2]>,
+    /// (env steps, KL(q_θ ‖ π) at the followed copy's state, summed over joints), while the
+    /// posterior panel is open.
+    pub kl: Vec<[f64; 2]>,
 }
 
 impl RunCurves {
@@ -101,6 +105,7 @@ impl RunCurves {
             (&mut self.temperature, &new.temperature),
             (&mut self.q_values, &new.q_values),
             (&mut self.bellman_residual, &new.bellman_residual),
+            (&mut self.kl, &new.kl),
         ] {
             for &p in points {
                 push_point(curve, p);
@@ -121,6 +126,8 @@ pub struct CurvePoints {
     pub q_values: Vec<[f64; 2]>,
     /// New critic losses: (x, value).
     pub bellman_residual: Vec<[f64; 2]>,
+    /// New KLs of the actor from the posterior: (x, value).
+    pub kl: Vec<[f64; 2]>,
 }
 
 impl CurvePoints {
@@ -130,6 +137,7 @@ impl CurvePoints {
         self.temperature.append(&mut other.temperature);
         self.q_values.append(&mut other.q_values);
         self.bellman_residual.append(&mut other.bellman_residual);
+        self.kl.append(&mut other.kl);
     }
 }
 
@@ -335,6 +343,26 @@ pub struct LabSettings {
     pub followed: Followed,
     /// Where the overlay's save/load field points.
     pub checkpoint_path: String,
+    /// The posterior panel.
+    pub posterior: PosteriorView,
+}
+
+/// What the posterior panel shows; the followed run's thread computes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PosteriorView {
+    /// The panel is open (its critic pass runs ten times a second on the training thread).
+    pub shown: bool,
+    /// The two joints of the heat map.
+    pub pair: (usize, usize),
+}
+
+impl Default for PosteriorView {
+    fn default() -> Self {
+        Self {
+            shown: true,
+            pair: (0, 1),
+        }
+    }
 }
 
 impl Default for LabSettings {
@@ -344,6 +372,7 @@ impl Default for LabSettings {
             training_share: 1.0,
             followed: Followed::default(),
             checkpoint_path: "virel-lab.ckpt".into(),
+            posterior: PosteriorView::default(),
         }
     }
 }
@@ -398,6 +427,8 @@ pub struct Frame {
     pub poses: Vec<Vec<(Vec3, Quat)>>,
     /// The followed copy's action distribution, if this run holds it.
     pub action_distribution: Option<ActionDistribution>,
+    /// The followed copy's posterior, while the panel shows it.
+    pub posterior: Option<Posterior>,
 }
 
 /// A run training now: what it is, and its latest frame.

@@ -53,6 +53,7 @@ impl Workers {
             followed: None,
             torch_threads: trainer.cfg.torch_threads,
             share: lab.settings.training_share,
+            posterior: lab.settings.posterior,
         };
         self.0.insert(id, RunWorker::spawn(trainer, opts, extra)?);
         Ok(())
@@ -378,9 +379,14 @@ fn forward_settings(settings: Res<LabSettings>, workers: Res<Workers>, runs: Res
     if !settings.is_changed() {
         return;
     }
-    let (scale, share) = (settings.time_scale, settings.training_share);
+    let (scale, share, posterior) = (
+        settings.time_scale,
+        settings.training_share,
+        settings.posterior,
+    );
     workers.broadcast(|| Command::TimeScale(scale));
     workers.broadcast(|| Command::Share(share));
+    workers.broadcast(|| Command::Posterior(posterior));
     let followed = runs.followed(settings.followed).map(|r| r.id);
     for (id, w) in &workers.0 {
         let copy = (Some(*id) == followed).then_some(settings.followed.copy);

@@ -6,9 +6,10 @@
 //! gradient step, and training never waits for a frame. The UI's requests arrive as
 //! [`Command`]s on a channel.
 
-use super::lab::{CurvePoints, Frame, LiveStats, TimeScale};
+use super::lab::{CurvePoints, Frame, LiveStats, PosteriorView, TimeScale};
 use crate::rl::Metrics;
 use crate::rl::metric_names;
+use crate::rl::posterior::{self, Posterior};
 use crate::runtime;
 use crate::training::driver::{Callback, Driver, Session};
 use crate::training::{StepReport, Trainer, obs_tensor};
@@ -27,6 +28,10 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(8);
 const MAX_LAG_SECONDS: f64 = 0.25;
 /// The smallest share of a core a training thread is given.
 pub const MIN_SHARE: f32 = 0.05;
+
+/// Least time between two posterior passes (a critic pass over a few hundred rows, see
+/// `bench posterior`): ten a second is as often as anyone reads the panel.
+const POSTERIOR_EVERY: Duration = Duration::from_millis(100);
 
 /// Steps/s and updates/s are measured over windows this long.
 const SPEED_WINDOW: Duration = Duration::from_millis(500);
@@ -51,6 +56,8 @@ pub enum Command {
     Follow(Option<usize>),
     /// Writes a checkpoint there.
     Save(PathBuf),
+    /// Whether frames carry the followed copy's posterior, and over which pair of joints.
+    Posterior(PosteriorView),
 }
 
 /// What a thread did that the app must hear about once.
@@ -90,6 +97,8 @@ pub struct WorkerOptions {
     pub torch_threads: i32,
     /// Share of a core (see [`Command::Share`]).
     pub share: f32,
+    /// What of the posterior frames carry.
+    pub posterior: PosteriorView,
 }
 
 /// A run's training thread; dropping it stops the thread (within one step) and waits for it.
@@ -179,6 +188,8 @@ struct Loop {
     unpublished: bool,
     /// Forward velocity of the latest episodes, one per copy at most.
     velocities: std::collections::VecDeque<f64>,
+    /// The followed copy's latest posterior and when it was computed.
+    posterior: Option<(Instant, Posterior)>,
 }
 
 impl Loop {
@@ -209,6 +220,7 @@ impl Loop {
             stopped: false,
             unpublished: false,
             velocities: Default::default(),
+            posterior: None,
         }
     }
 
@@ -359,8 +371,15 @@ impl Loop {
             }
             Command::Follow(copy) => {
                 self.opts.followed = copy;
+                self.posterior = None;
                 self.publish();
             }
+            Command::Posterior(view) if view != self.opts.posterior => {
+                self.opts.posterior = view;
+                self.posterior = None;
+                self.publish();
+            }
+            Command::Posterior(_) => {}
             Command::Save(path) => {
                 let event = match self.driver.trainer.save(&path) {
                     Ok(()) => Event::Saved(path),
@@ -410,6 +429,50 @@ impl Loop {
         }
     }
 
+    /// Recomputes the followed copy's posterior when the panel shows it and the last one is
+    /// older than [`POSTERIOR_EVERY`] (or at each step while paused); its KL joins the curves.
+    fn refresh_posterior(&mut self) {
+        let t = &self.driver.trainer;
+        let n = t.env.num_envs();
+        let Some(copy) = self
+            .opts
+            .followed
+            .filter(|&i| i < n && self.opts.posterior.shown)
+        else {
+            self.posterior = None;
+            return;
+        };
+        let fresh = self
+            .posterior
+            .as_ref()
+            .is_some_and(|(at, _)| at.elapsed() < POSTERIOR_EVERY && !self.opts.paused);
+        if fresh {
+            return;
+        }
+        let dim = t.spec.obs_dim;
+        let obs = obs_tensor(&t.env.obs()[copy * dim..(copy + 1) * dim], dim, t.device);
+        let bounds: Vec<(f32, f32)> = t
+            .spec
+            .act_low
+            .iter()
+            .copied()
+            .zip(t.spec.act_high.iter().copied())
+            .collect();
+        let p = posterior::posterior(
+            t.agent.as_ref(),
+            &obs,
+            &bounds,
+            Some(self.opts.posterior.pair),
+        );
+        if let Some(kl) = p.kl()
+            && t.counters.updates > 0
+        {
+            let x = (t.counters.env_steps + self.watched_steps) as f64;
+            self.points.kl.push([x, kl]);
+        }
+        self.posterior = Some((Instant::now(), p));
+    }
+
     fn handover_mut(&self) -> std::sync::MutexGuard<'_, Handover> {
         self.handover.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -433,6 +496,8 @@ impl Loop {
             let obs = obs_tensor(&t.env.obs()[i * dim..(i + 1) * dim], dim, t.device);
             t.agent.action_distribution(&obs)
         });
+        self.refresh_posterior();
+        let t = &self.driver.trainer;
         let poses: Vec<Vec<(Vec3, Quat)>> = (0..n)
             .map(|i| {
                 t.env.robots().map_or_else(Vec::new, |r| {
@@ -456,6 +521,7 @@ impl Loop {
             live,
             poses,
             action_distribution,
+            posterior: self.posterior.as_ref().map(|(_, p)| p.clone()),
         };
         let mut new_points = std::mem::take(&mut self.points);
         let mut h = self.handover_mut();

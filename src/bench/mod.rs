@@ -8,6 +8,7 @@
 //!   Gymnasium + MuJoCo timed in the same run and EnvPool's anchors.
 //! - `gait`: what a random policy does on each robot (episode length, return, forward
 //!   velocity) next to Gymnasium + MuJoCo: speed is only worth having with the same dynamics.
+//! - `posterior`: the app's posterior panel pass per robot, next to a gradient step.
 //! - `training` ([`training`]): end-to-end env steps/s and final return of every algorithm
 //!   next to Stable-Baselines3 and SBX SAC/TD3, same settings, same invocation.
 
@@ -15,6 +16,7 @@ mod envs;
 mod gait;
 mod learning;
 mod peers;
+mod posterior;
 pub mod training;
 mod updates;
 
@@ -24,6 +26,7 @@ pub use updates::tch_updates_per_second;
 use envs::bench_envs;
 use gait::bench_gait;
 use learning::bench_learning;
+use posterior::bench_posterior;
 use updates::bench_updates;
 
 use crate::rl::virel::EpsilonEstimator;
@@ -92,6 +95,16 @@ pub enum BenchCommand {
         #[arg(long, default_value = "python3")]
         python: PathBuf,
         /// Robots: shipped names or scene files (compared with the peer of the scene's `name`).
+        #[arg(long, num_args = 1.., default_values_t = scene::robots().map(String::from).collect::<Vec<_>>())]
+        env: Vec<String>,
+    },
+    /// Milliseconds of the app's posterior panel pass (every joint's grid and a pair's map
+    /// through the critic) per robot, next to one gradient step, timed in the same run.
+    Posterior {
+        /// Seconds to time each side, per robot.
+        #[arg(long, default_value_t = 2.0)]
+        seconds: f64,
+        /// Robots: shipped names or scene files.
         #[arg(long, num_args = 1.., default_values_t = scene::robots().map(String::from).collect::<Vec<_>>())]
         env: Vec<String>,
     },
@@ -172,6 +185,7 @@ impl BenchCommand {
                 Ok(())
             }
             BenchCommand::Gait { steps, .. } => at_least_one("--steps", *steps as u64),
+            BenchCommand::Posterior { seconds: s, .. } => seconds(*s),
             BenchCommand::Training(bench) => bench.check(),
             BenchCommand::Learning {
                 seeds, steps, jobs, ..
@@ -208,6 +222,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             set,
         } => bench_learning(seeds, steps, jobs, &algos, &out, &set),
         BenchCommand::Training(bench) => bench.run(),
+        BenchCommand::Posterior { seconds, env } => bench_posterior(seconds, &env),
         BenchCommand::Envs {
             seconds,
             num_envs,

@@ -3,13 +3,14 @@
 //! - [`virel`]: VIREL and β-VIREL; [`sac`]: SAC; [`td3`]: TD3.
 //! - [`soft_actor_critic`]: actor/critic machinery SAC and VIREL share.
 //! - [`nets`]: MLP, fused twin Q, polyak update; [`policy`]: tanh-Gaussian and deterministic
-//!   policies; [`buffer`]: replay buffer on the training device; [`ranges`]: the range of
+//!   policies; [`posterior`]: the Boltzmann posterior π ∝ exp(Q̂/T) the actor is fitted to; [`buffer`]: replay buffer on the training device; [`ranges`]: the range of
 //!   every hyper-parameter.
 
 pub mod buffer;
 pub mod nets;
 pub mod optim;
 pub mod policy;
+pub mod posterior;
 pub mod ranges;
 pub mod sac;
 pub mod soft_actor_critic;
@@ -129,6 +130,12 @@ pub trait Agent: Send {
     fn temperature(&self) -> (&'static str, f64);
     /// The action distribution for the first observation of `obs` (`[N, obs_dim]`).
     fn action_distribution(&self, obs: &Tensor) -> policy::ActionDistribution;
+    /// Q̂(s, a) `[N]` as the actor's objective reads it (min of the twin critics; TD3: Q₁),
+    /// without gradients; `obs` is `[N, obs_dim]`, or `[1, obs_dim]` for N actions at one state.
+    fn q_value(&self, obs: &Tensor, actions: &Tensor) -> Tensor;
+    /// T of the Boltzmann posterior π ∝ exp(Q̂/T) the actor is fitted to: ε_ω (VIREL),
+    /// β·ε_ω (β-VIREL), α (SAC); `None` for TD3, whose actor maximises Q̂.
+    fn posterior_temperature(&self) -> Option<f64>;
     /// The deterministic policy (`act(obs, false)`) as plain numbers, for export.
     fn deterministic_actor(&self) -> policy::DeterministicActor;
     /// The agent's networks by name, for checkpoints.

@@ -141,12 +141,46 @@ impl TwinQ {
 
     /// Q-values `[2, B]`: row i is Q_i(obs, actions).
     pub fn forward(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        if obs.size()[0] == 1 && actions.size()[0] > 1 {
+            return self.at_one_state(obs, actions);
+        }
         let x = Tensor::cat(&[obs, actions], 1);
         let b = x.size()[0];
         let mut x = x.unsqueeze(0).expand([2, b, x.size()[1]], false);
         let last = self.layers.len() - 1;
         for (i, (w, bias)) in self.layers.iter().enumerate() {
             x = bias.baddbmm(&x, w, 1.0, 1.0);
+            if i < last {
+                x = x.relu();
+            }
+        }
+        x.squeeze_dim(-1)
+    }
+
+    /// Q-values `[2, N]` of N actions at one state (`obs` `[1, D]`): the first layer's
+    /// observation part is computed once, W·[s; a] = W_s·s + W_a·a, so a row costs its action
+    /// columns only (the posterior panel's grids, where the observation is most of the input).
+    fn at_one_state(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        let d = obs.size()[1];
+        let (w0, b0) = &self.layers[0];
+        let per_state = b0.baddbmm(
+            &obs.unsqueeze(0).expand([2, 1, d], false),
+            &w0.narrow(1, 0, d),
+            1.0,
+            1.0,
+        );
+        let (n, a) = (actions.size()[0], actions.size()[1]);
+        let mut x = per_state.baddbmm(
+            &actions.unsqueeze(0).expand([2, n, a], false),
+            &w0.narrow(1, d, a),
+            1.0,
+            1.0,
+        );
+        let last = self.layers.len() - 1;
+        for (i, (w, bias)) in self.layers.iter().enumerate() {
+            if i > 0 {
+                x = bias.baddbmm(&x, w, 1.0, 1.0);
+            }
             if i < last {
                 x = x.relu();
             }

@@ -180,6 +180,12 @@ impl Agent for Sac {
     fn deterministic_actor(&self) -> policy::DeterministicActor {
         self.nets.actor.deterministic_actor()
     }
+    fn q_value(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        tch::no_grad(|| self.nets.critic.min_q(obs, actions))
+    }
+    fn posterior_temperature(&self) -> Option<f64> {
+        Some(self.alpha())
+    }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         self.nets.actor.action_distribution(obs)
     }

@@ -200,6 +200,12 @@ impl Agent for Td3 {
     fn deterministic_actor(&self) -> policy::DeterministicActor {
         self.actor.deterministic_actor()
     }
+    fn q_value(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        tch::no_grad(|| self.critic.forward(obs, actions).get(0))
+    }
+    fn posterior_temperature(&self) -> Option<f64> {
+        None
+    }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         tch::no_grad(|| {
             let mean = self.actor.forward(&obs.narrow(0, 0, 1));

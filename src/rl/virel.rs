@@ -423,6 +423,12 @@ impl Agent for Virel {
     fn deterministic_actor(&self) -> policy::DeterministicActor {
         self.nets.actor.deterministic_actor()
     }
+    fn q_value(&self, obs: &Tensor, actions: &Tensor) -> Tensor {
+        tch::no_grad(|| self.nets.critic.min_q(obs, actions))
+    }
+    fn posterior_temperature(&self) -> Option<f64> {
+        Some(self.actor_temperature())
+    }
     fn action_distribution(&self, obs: &Tensor) -> ActionDistribution {
         self.nets.actor.action_distribution(obs)
     }

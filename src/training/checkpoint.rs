@@ -430,6 +430,13 @@ impl Checkpoint {
             opt.load_state(|k| self.get(&format!("optim/{name}/{k}")))
                 .with_context(|| format!("optimiser '{name}'"))?;
         }
+        self.restore_scalars(agent)
+    }
+
+    /// The agent's scalars (VIREL's ε_ω and its running average, update counters): part of
+    /// what it learned, so a policy loaded for watching acts and shows its posterior at the
+    /// temperature it was trained to.
+    pub fn restore_scalars(&self, agent: &mut dyn Agent) -> Result<()> {
         for (name, value) in &self.header.resume.agent_scalars {
             agent.set_scalar(name, *value)?;
         }

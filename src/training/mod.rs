@@ -141,6 +141,7 @@ pub fn load_policy(path: &Path, expect_env: Option<&str>, device: Device) -> Res
     sizes().with_context(ctx)?;
     let mut agent = header.config.build_agent(&spec, device)?;
     ckpt.restore_weights(agent.as_mut()).with_context(ctx)?;
+    ckpt.restore_scalars(agent.as_mut()).with_context(ctx)?;
     Ok(LoadedPolicy { header, env, agent })
 }
 

@@ -272,13 +272,16 @@ impl Trainer {
         Ok(())
     }
 
-    /// Loads the weights and counters of a checkpoint made for the same env and algorithm;
-    /// optimiser state and replay buffer start fresh. For watching or fine-tuning a policy.
+    /// Loads the weights, agent scalars (ε_ω) and counters of a checkpoint made for the same
+    /// env and algorithm; optimiser state and replay buffer start fresh. For watching or
+    /// fine-tuning a policy.
     pub fn load(&mut self, path: &Path) -> Result<()> {
         let ckpt = checkpoint::load(path)?;
         let ctx = || format!("checkpoint {}", path.display());
         self.check_compatible(&ckpt).with_context(ctx)?;
         ckpt.restore_weights(self.agent.as_mut())
+            .with_context(ctx)?;
+        ckpt.restore_scalars(self.agent.as_mut())
             .with_context(ctx)?;
         self.counters = ckpt.header.counters;
         Ok(())

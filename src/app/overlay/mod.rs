@@ -6,12 +6,13 @@
 //! - [`plots`] — "Learning curves" (every run since the app started), "ε_ω — the model's
 //!   uncertainty about the optimal action" (VIREL's temperature, SAC's α for comparison) and
 //!   "Critic" (Q estimate and Bellman residual of the latest batch).
-//! - [`actions`] — "Action distribution": the policy's density per joint of the followed copy.
+//! - [`posterior`] — "Actor and posterior": the followed copy's actor density per joint under
+//!   the Boltzmann posterior π ∝ exp(Q̂/T), KL(q_θ ‖ π) over time, a heat map over two joints.
 //! - [`race`] — "Race", while several runs train: best recent return first, distance this
 //!   episode, temperature.
 
-mod actions;
 mod plots;
+mod posterior;
 mod race;
 mod run_window;
 
@@ -149,8 +150,10 @@ fn draw_overlay(
     let selected = lab.runs.selected();
     plots::temperature_window(ctx, &lab.curves, selected);
     plots::critic_window(ctx, &lab.curves, selected);
-    if let Some(run) = lab.runs.followed(lab.settings.followed) {
-        actions::actions_window(ctx, run, lab.settings.followed.copy);
+    let followed = lab.settings.followed;
+    if let Some(run) = lab.runs.followed(followed) {
+        let copy = lab.settings.followed.copy;
+        posterior::posterior_window(ctx, run, copy, &lab.curves, &mut lab.settings);
     }
     Ok(())
 }
