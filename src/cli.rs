@@ -327,6 +327,9 @@ pub struct WindowArgs {
     /// Frames drawn before the --screenshot.
     #[arg(long, default_value_t = 120, value_name = "FRAMES")]
     pub screenshot_after: u32,
+    /// Open the panel of VIREL's tabular counterexample (also a switch in the Run window).
+    #[arg(long)]
+    pub counterexample: bool,
 }
 
 /// Render quality.
@@ -388,6 +391,7 @@ impl Default for WindowArgs {
             training_share: 1.0,
             screenshot: None,
             screenshot_after: 120,
+            counterexample: false,
         }
     }
 }
@@ -404,6 +408,7 @@ impl WindowArgs {
             training_share: self.training_share,
             screenshot: self.screenshot.clone().map(|p| (p, self.screenshot_after)),
             race: Vec::new(),
+            counterexample: self.counterexample,
         }
     }
 }

@@ -100,6 +100,8 @@ pub struct AppOptions {
     pub race: Vec<TrainConfig>,
     /// Save a screenshot after this many frames, then exit.
     pub screenshot: Option<(PathBuf, u32)>,
+    /// Open the counterexample panel at start.
+    pub counterexample: bool,
 }
 
 /// The smallest and largest window sides, pixels.
@@ -205,6 +207,9 @@ pub fn run(opts: AppOptions) -> Result<()> {
     app.world_mut()
         .resource_mut::<lab::LabSettings>()
         .training_share = opts.training_share;
+    app.world_mut()
+        .resource_mut::<overlay::CounterexamplePanel>()
+        .open = opts.counterexample;
     if let Some((path, frames)) = &opts.screenshot {
         app.add_plugins(capture::CapturePlugin {
             path: path.clone(),

@@ -8,9 +8,12 @@
 //!   "Critic" (Q estimate and Bellman residual of the latest batch).
 //! - [`posterior`] — "Actor and posterior": the followed copy's actor density per joint under
 //!   the Boltzmann posterior π ∝ exp(Q̂/T), KL(q_θ ‖ π) over time, a heat map over two joints.
+//! - [`counterexample`] — "VIREL's counterexample (tabular)": the seed's MDP with sliders,
+//!   MERL's and VIREL's policies side by side, backup by backup.
 //! - [`race`] — "Race", while several runs train: best recent return first, distance this
 //!   episode, temperature.
 
+mod counterexample;
 mod plots;
 mod posterior;
 mod race;
@@ -23,6 +26,7 @@ use super::view::RenderQuality;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
+pub use counterexample::{CounterexampleModel, CounterexamplePanel};
 
 /// The egui windows of the app.
 pub struct OverlayPlugin;
@@ -30,6 +34,7 @@ pub struct OverlayPlugin;
 impl Plugin for OverlayPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<FrameRate>()
+            .init_resource::<CounterexamplePanel>()
             .init_resource::<StatusLine>()
             .init_resource::<ProgressLog>()
             .add_systems(
@@ -126,6 +131,7 @@ fn draw_overlay(
     mut cams: Query<&mut OrbitCamera>,
     mut recording: ResMut<WindowRecording>,
     fps: Res<FrameRate>,
+    mut counterexample: ResMut<CounterexamplePanel>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
     if recording.active && !recording.include_overlay {
@@ -138,6 +144,7 @@ fn draw_overlay(
         &mut quality,
         &mut follow,
         &mut recording,
+        &mut counterexample.open,
         fps.0,
     );
     if let Ok(mut c) = cams.single_mut()
@@ -146,6 +153,7 @@ fn draw_overlay(
         c.follow = follow;
     }
     race::race_window(ctx, &lab.runs, &lab.curves);
+    counterexample::counterexample_window(ctx, &mut counterexample);
     plots::curves_window(ctx, &lab.curves);
     let selected = lab.runs.selected();
     plots::temperature_window(ctx, &lab.curves, selected);

@@ -33,6 +33,7 @@ pub(super) fn run_window(
     quality: &mut RenderQuality,
     follow: &mut bool,
     recording: &mut WindowRecording,
+    counterexample: &mut bool,
     fps: f64,
 ) {
     egui::Window::new("Run")
@@ -157,6 +158,11 @@ pub(super) fn run_window(
             if let Some(last) = &recording.last {
                 ui.label(egui::RichText::new(last).small());
             }
+            ui.horizontal(|ui| {
+                ui.label("Panels");
+                ui.checkbox(&mut lab.settings.posterior.shown, "posterior");
+                ui.checkbox(counterexample, "counterexample");
+            });
             ui.separator();
             stats(ui, lab, fps);
             if let Some(msg) = &lab.status.0 {
