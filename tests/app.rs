@@ -457,3 +457,50 @@ fn a_race_starts_every_algorithm_beside_the_first_on_the_same_env_seeds() {
         "the racers' first episodes start from the same states"
     );
 }
+
+#[test]
+fn a_push_request_pulls_the_body_on_the_training_thread_and_frames_show_it() {
+    let _torch = common::torch_lock();
+    let mut app = listening(headless_app(small_config(Algo::Sac)));
+    assert!(run_until(&mut app, 60, |w| {
+        runs(w)
+            .live
+            .first()
+            .is_some_and(|r| r.frame.vector_steps > 2)
+    }));
+    let run = runs(app.world()).live[0].id;
+    let torso = |w: &World| runs(w).live[0].frame.poses[0][0].0;
+    let start = torso(app.world());
+    let target = start + Vec3::new(0.0, 0.0, 1.0);
+    request(
+        &mut app,
+        LabRequest::Push {
+            run,
+            copy: 0,
+            push: Some(virel_lab::sim::Push { body: 0, target }),
+        },
+    );
+    assert!(
+        run_until(&mut app, 60, |w| {
+            runs(w).live[0]
+                .frame
+                .push
+                .is_some_and(|(copy, _, to)| copy == 0 && to == target)
+                && torso(w).z > start.z + 0.3
+        }),
+        "the torso rises toward a target 1 m above it: {:?} from {start:?}",
+        torso(app.world())
+    );
+    request(
+        &mut app,
+        LabRequest::Push {
+            run,
+            copy: 0,
+            push: None,
+        },
+    );
+    assert!(run_until(&mut app, 60, |w| runs(w).live[0]
+        .frame
+        .push
+        .is_none()));
+}

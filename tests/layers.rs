@@ -27,6 +27,7 @@ const APP_ORDER: &[&str] = &[
     "recording",
     "view",
     "camera",
+    "hands",
     "overlay",
     "capture",
 ];

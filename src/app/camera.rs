@@ -149,6 +149,7 @@ fn spawn_camera(
 
 fn orbit_with_mouse(
     buttons: Res<ButtonInput<MouseButton>>,
+    keys: Option<Res<ButtonInput<KeyCode>>>,
     motion: Res<AccumulatedMouseMotion>,
     scroll: Res<AccumulatedMouseScroll>,
     egui: Option<Res<bevy_egui::input::EguiWantsInput>>,
@@ -161,7 +162,9 @@ fn orbit_with_mouse(
         return;
     };
     let d = motion.delta;
-    if buttons.pressed(MouseButton::Left) {
+    // Ctrl + left drag belongs to the hands (a push), not the camera.
+    let ctrl = keys.is_some_and(|k| k.any_pressed([KeyCode::ControlLeft, KeyCode::ControlRight]));
+    if buttons.pressed(MouseButton::Left) && !ctrl {
         cam.yaw -= d.x * TURN_PER_PIXEL;
         cam.pitch = (cam.pitch + d.y * TURN_PER_PIXEL).clamp(PITCH_RANGE.0, PITCH_RANGE.1);
     }

@@ -15,6 +15,7 @@ use crate::rl::Algo;
 use crate::rl::policy::ActionDistribution;
 use crate::rl::posterior::Posterior;
 use crate::scene::spec::SceneSpec;
+use crate::sim::Push;
 use crate::training::config;
 use crate::training::config::TrainConfig;
 use bevy::prelude::*;
@@ -252,6 +253,15 @@ pub enum LabRequest {
         /// Beside the other runs, on lanes of its own.
         alongside: bool,
     },
+    /// Puts a hand on a copy of a run (Ctrl + drag), moves it, or lets go (`push: None`).
+    Push {
+        /// The run.
+        run: RunId,
+        /// The copy.
+        copy: usize,
+        /// The pushed body and where the spring pulls it, in the copy's frame.
+        push: Option<Push>,
+    },
 }
 
 /// What became of a request, or of a run.
@@ -345,6 +355,8 @@ pub struct LabSettings {
     pub checkpoint_path: String,
     /// The posterior panel.
     pub posterior: PosteriorView,
+    /// Frames carry every copy's contact forces, drawn as arrows.
+    pub contacts: bool,
 }
 
 /// What the posterior panel shows; the followed run's thread computes it.
@@ -373,6 +385,7 @@ impl Default for LabSettings {
             followed: Followed::default(),
             checkpoint_path: "virel-lab.ckpt".into(),
             posterior: PosteriorView::default(),
+            contacts: false,
         }
     }
 }
@@ -429,6 +442,12 @@ pub struct Frame {
     pub action_distribution: Option<ActionDistribution>,
     /// The followed copy's posterior, while the panel shows it.
     pub posterior: Option<Posterior>,
+    /// Contact points and the forces on the robot there, per copy (copy frame; empty unless
+    /// [`LabSettings::contacts`]).
+    pub contacts: Vec<Vec<(Vec3, Vec3)>>,
+    /// A hand on a copy: (copy, the pushed body's centre of mass, the spring's target), copy
+    /// frame.
+    pub push: Option<(usize, Vec3, Vec3)>,
 }
 
 /// A run training now: what it is, and its latest frame.

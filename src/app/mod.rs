@@ -7,6 +7,7 @@
 //!   `MinimalPlugins`).
 //! - [`view::ViewPlugin`] — ground, grid, lanes, robot meshes, light, render quality.
 //! - [`camera::CameraPlugin`] — orbit camera and follow mode (on the window or an image).
+//! - [`hands::HandsPlugin`] — Ctrl + drag pushes a body with a spring; contact force arrows.
 //! - [`overlay::OverlayPlugin`] — the egui windows.
 //! - [`recording::WindowRecorderPlugin`] — the Record button: the window into a video
 //!   ([`video`]: the encoders).
@@ -16,6 +17,7 @@
 
 pub mod camera;
 pub mod capture;
+pub mod hands;
 pub mod lab;
 pub mod overlay;
 pub mod recording;
@@ -69,6 +71,7 @@ impl PluginGroup for LabPlugins {
                 quality: self.quality,
             })
             .add(self.camera)
+            .add(hands::HandsPlugin)
             .add(overlay::OverlayPlugin)
             .add(recording::WindowRecorderPlugin {
                 record_frames: self.record_frames,

@@ -54,6 +54,7 @@ impl Workers {
             torch_threads: trainer.cfg.torch_threads,
             share: lab.settings.training_share,
             posterior: lab.settings.posterior,
+            contacts: lab.settings.contacts,
         };
         self.0.insert(id, RunWorker::spawn(trainer, opts, extra)?);
         Ok(())
@@ -303,6 +304,14 @@ impl Lab<'_> {
                 w.send(Command::Save(path.clone()));
                 None
             }
+            LabRequest::Push { run, copy, push } => {
+                let w = self
+                    .workers
+                    .get(*run)
+                    .with_context(|| format!("no run {run}"))?;
+                w.send(Command::Push(push.map(|p| (*copy, p))));
+                None
+            }
             LabRequest::Load { path, alongside } => {
                 let cfg = checkpoint_config(path, next.num_envs)?;
                 let mut trainer = Trainer::new(cfg)?;
@@ -330,6 +339,7 @@ fn describe(request: &LabRequest) -> String {
         LabRequest::Step => "cannot step".into(),
         LabRequest::Save(p) => format!("cannot save {}", p.display()),
         LabRequest::Load { path, .. } => format!("cannot load {}", path.display()),
+        LabRequest::Push { run, copy, .. } => format!("cannot push copy {copy} of run {run}"),
     }
 }
 
@@ -387,6 +397,8 @@ fn forward_settings(settings: Res<LabSettings>, workers: Res<Workers>, runs: Res
     workers.broadcast(|| Command::TimeScale(scale));
     workers.broadcast(|| Command::Share(share));
     workers.broadcast(|| Command::Posterior(posterior));
+    let contacts = settings.contacts;
+    workers.broadcast(|| Command::Contacts(contacts));
     let followed = runs.followed(settings.followed).map(|r| r.id);
     for (id, w) in &workers.0 {
         let copy = (Some(*id) == followed).then_some(settings.followed.copy);

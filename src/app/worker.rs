@@ -11,6 +11,7 @@ use crate::rl::Metrics;
 use crate::rl::metric_names;
 use crate::rl::posterior::{self, Posterior};
 use crate::runtime;
+use crate::sim::Push;
 use crate::training::driver::{Callback, Driver, Session};
 use crate::training::{StepReport, Trainer, obs_tensor};
 use anyhow::Result;
@@ -58,6 +59,10 @@ pub enum Command {
     Save(PathBuf),
     /// Whether frames carry the followed copy's posterior, and over which pair of joints.
     Posterior(PosteriorView),
+    /// A hand on a copy (copy, push), held at every step until replaced; `None` lets go.
+    Push(Option<(usize, Push)>),
+    /// Whether frames carry every copy's contact forces.
+    Contacts(bool),
 }
 
 /// What a thread did that the app must hear about once.
@@ -99,6 +104,8 @@ pub struct WorkerOptions {
     pub share: f32,
     /// What of the posterior frames carry.
     pub posterior: PosteriorView,
+    /// Frames carry contact forces.
+    pub contacts: bool,
 }
 
 /// A run's training thread; dropping it stops the thread (within one step) and waits for it.
@@ -190,6 +197,8 @@ struct Loop {
     velocities: std::collections::VecDeque<f64>,
     /// The followed copy's latest posterior and when it was computed.
     posterior: Option<(Instant, Posterior)>,
+    /// The hand on a copy, put back before every step (a reset respawns the copy).
+    push: Option<(usize, Push)>,
 }
 
 impl Loop {
@@ -221,6 +230,7 @@ impl Loop {
             unpublished: false,
             velocities: Default::default(),
             posterior: None,
+            push: None,
         }
     }
 
@@ -270,6 +280,11 @@ impl Loop {
                 continue;
             }
             let learn = !self.opts.watching;
+            if let (Some((copy, push)), Some(robots)) =
+                (self.push, self.driver.trainer.env.robots_mut())
+            {
+                robots.set_push(copy, Some(push));
+            }
             let began = Instant::now();
             let result = self.driver.step(learn);
             self.rest_after(began.elapsed());
@@ -380,6 +395,15 @@ impl Loop {
                 self.publish();
             }
             Command::Posterior(_) => {}
+            Command::Push(push) => {
+                if let (Some((copy, _)), Some(robots)) =
+                    (self.push, self.driver.trainer.env.robots_mut())
+                {
+                    robots.set_push(copy, None);
+                }
+                self.push = push;
+            }
+            Command::Contacts(on) => self.opts.contacts = on,
             Command::Save(path) => {
                 let event = match self.driver.trainer.save(&path) {
                     Ok(()) => Event::Saved(path),
@@ -508,6 +532,15 @@ impl Loop {
                 })
             })
             .collect();
+        let robots = t.env.robots();
+        let contacts = match robots {
+            Some(r) if self.opts.contacts => (0..n).map(|i| r.contact_forces(i)).collect(),
+            _ => Vec::new(),
+        };
+        let push = self.push.zip(robots).and_then(|((copy, p), r)| {
+            (copy < n && p.body < r.scene().bodies.len())
+                .then(|| (copy, r.body_center_of_mass(copy, p.body), p.target))
+        });
         let mut live = self.live.clone();
         live.env_steps = t.counters.env_steps;
         live.watched_steps = watched;
@@ -522,6 +555,8 @@ impl Loop {
             poses,
             action_distribution,
             posterior: self.posterior.as_ref().map(|(_, p)| p.clone()),
+            contacts,
+            push,
         };
         let mut new_points = std::mem::take(&mut self.points);
         let mut h = self.handover_mut();

@@ -84,6 +84,11 @@ impl Locomotion {
         &self.robot
     }
 
+    /// The physics world, to put a hand on a robot ([`RobotWorld::set_push`]).
+    pub fn robots_mut(&mut self) -> &mut RobotWorld {
+        &mut self.robot
+    }
+
     /// The x the forward reward measures.
     fn progress_x(&self, k: usize) -> f32 {
         match (self.scene.root, self.scene.task.forward_from) {

@@ -322,6 +322,13 @@ impl VecEnv {
             Copies::Shared(fleet) => Some(fleet.robots()),
         }
     }
+    /// The physics world of every copy, to put a hand on a robot.
+    pub fn robots_mut(&mut self) -> Option<&mut sim::RobotWorld> {
+        match &mut self.copies {
+            Copies::Separate(_) => None,
+            Copies::Shared(fleet) => Some(fleet.robots_mut()),
+        }
+    }
     /// Current observations, `[num_envs × obs_dim]`.
     pub fn obs(&self) -> &[f32] {
         &self.obs

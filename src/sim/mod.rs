@@ -24,6 +24,7 @@
 // reset noise, `actuate.rs` applies actions and steps, `observe.rs` reads states, contacts and
 // poses, `snapshot.rs` (de)serialises the whole world, `spawn.rs` makes a robot's entities.
 mod actuate;
+pub use actuate::{MAX_PUSH_WEIGHTS, PUSH_DAMPING, PUSH_STIFFNESS, Push};
 pub mod host;
 mod observe;
 mod reset;
@@ -68,6 +69,9 @@ struct RobotCopy {
     /// The entity of each of `bodies ++ helpers` (a restored world spawns its own).
     #[serde(skip)]
     entities: Vec<Entity>,
+    /// A user's hand on the copy (the app's Ctrl + drag); not part of a snapshot.
+    #[serde(skip)]
+    push: Option<Push>,
 }
 
 /// Lane spacing of [`RobotWorld::new`], m: wide enough for a fallen humanoid.

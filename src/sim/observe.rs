@@ -56,41 +56,63 @@ impl RobotWorld {
     /// MuJoCo's `cfrc_ext` layout: `[torque about the copy's centre of mass, force]`. It sums
     /// the normal and friction impulses of every contact point, divided by the timestep.
     pub fn contact_wrenches(&self, k: usize) -> Vec<[f32; 6]> {
+        let com = self.center_of_mass(k) + self.copies[k].offset;
+        let mut wrenches = vec![[0.0; 6]; self.copies[k].bodies.len()];
+        self.for_each_contact(k, |body, p, f| {
+            let t = (p - com).cross(f);
+            let w = &mut wrenches[body];
+            for (i, v) in [t.x, t.y, t.z, f.x, f.y, f.z].into_iter().enumerate() {
+                w[i] += v;
+            }
+        });
+        wrenches
+    }
+
+    /// Every contact point of copy `k` that pushed in the last physics step, with the force on
+    /// the robot there (normal and friction impulses over the timestep), in the copy's own
+    /// frame: the app's contact arrows. Points the narrow phase only predicted (no impulse)
+    /// are left out.
+    pub fn contact_forces(&self, k: usize) -> Vec<(Vector, Vector)> {
+        let offset = self.copies[k].offset;
+        let mut out = Vec::new();
+        self.for_each_contact(k, |_, p, f| {
+            if f != Vector::ZERO {
+                out.push((p - offset, f));
+            }
+        });
+        out
+    }
+
+    /// Calls `f(body, point, force)` for each contact point on a body of copy `k` (point and
+    /// force on that body in the world frame, lane offset included).
+    fn for_each_contact(&self, k: usize, mut f: impl FnMut(usize, Vector, Vector)) {
         let c = &self.copies[k];
         let dt = self.host.timestep();
         let (bodies, colliders) = (self.host.bodies(), self.host.colliders());
-        let com = self.center_of_mass(k) + c.offset;
-        c.bodies
-            .iter()
-            .map(|&b| {
-                let (mut torque, mut force) = (Vector::ZERO, Vector::ZERO);
-                for &collider in bodies[b].colliders() {
-                    let pose = colliders[collider].position();
-                    for pair in self.host.narrow_phase().contact_pairs_with(collider) {
-                        let first = pair.collider1 == collider;
-                        for m in pair.solver_manifolds() {
-                            // Rapier's friction basis: a function of the normal alone.
-                            let dir1 = -m.data.normal;
-                            let t1 = dir1.orthonormal_vector();
-                            let t2 = dir1.cross(t1);
-                            for pt in &m.points {
-                                let (n, t) = step_impulse(&pt.data);
-                                let on1 = (dir1 * n + t1 * t[0] + t2 * t[1]) / dt;
-                                let (f, local) = if first {
-                                    (on1, pt.local_p1)
-                                } else {
-                                    (-on1, pt.local_p2)
-                                };
-                                let p = pose.rotation * local + pose.translation;
-                                force += f;
-                                torque += (p - com).cross(f);
-                            }
+        for (i, &b) in c.bodies.iter().enumerate() {
+            for &collider in bodies[b].colliders() {
+                let pose = colliders[collider].position();
+                for pair in self.host.narrow_phase().contact_pairs_with(collider) {
+                    let first = pair.collider1 == collider;
+                    for m in pair.solver_manifolds() {
+                        // Rapier's friction basis: a function of the normal alone.
+                        let dir1 = -m.data.normal;
+                        let t1 = dir1.orthonormal_vector();
+                        let t2 = dir1.cross(t1);
+                        for pt in &m.points {
+                            let (n, t) = step_impulse(&pt.data);
+                            let on1 = (dir1 * n + t1 * t[0] + t2 * t[1]) / dt;
+                            let (force, local) = if first {
+                                (on1, pt.local_p1)
+                            } else {
+                                (-on1, pt.local_p2)
+                            };
+                            f(i, pose.rotation * local + pose.translation, force);
                         }
                     }
                 }
-                [torque.x, torque.y, torque.z, force.x, force.y, force.z]
-            })
-            .collect()
+            }
+        }
     }
 
     /// Position of copy `k`'s root body origin.
@@ -107,6 +129,12 @@ impl RobotWorld {
             acc + rb.center_of_mass() * rb.mass()
         });
         sum / self.total_mass - c.offset
+    }
+
+    /// Centre of mass of body `body` of copy `k` (where a push pulls).
+    pub fn body_center_of_mass(&self, k: usize, body: usize) -> Vector {
+        let c = &self.copies[k];
+        self.host.bodies()[c.bodies[body]].center_of_mass() - c.offset
     }
 
     /// Pose of every body of copy `k` (for rendering and tests).

@@ -278,6 +278,7 @@ pub(super) fn spawn_copy(
         multibody,
         offset,
         entities: bodies.into_iter().chain(helpers).collect(),
+        push: None,
     };
     Ok(copy)
 }

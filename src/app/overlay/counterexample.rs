@@ -121,20 +121,22 @@ pub(super) fn counterexample_window(ctx: &egui::Context, panel: &mut Counterexam
             let Some(m) = &panel.model else {
                 return;
             };
-            egui::Grid::new("counterexample").num_columns(2).show(ui, |ui| {
-                ui.label("MERL π(a1|s0), soft value iteration");
-                ui.monospace(format!("{:.4}", m.merl_a1));
-                ui.end_row();
-                ui.label("… closed form 1/(k1^(−γ)·exp(1/c) + 1)");
-                ui.monospace(format!("{:.4}", m.merl_a1_closed_form));
-                ui.end_row();
-                ui.label("VIREL ε_ω at Q*");
-                ui.monospace(format!("{:.3e}", m.epsilon));
-                ui.end_row();
-                ui.label("VIREL π_ω(a1|s0) = exp(Q*/ε_ω)/Z");
-                ui.monospace(format!("{:.4}", m.virel_a1));
-                ui.end_row();
-            });
+            egui::Grid::new("counterexample")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    ui.label("MERL π(a1|s0), soft value iteration");
+                    ui.monospace(format!("{:.4}", m.merl_a1));
+                    ui.end_row();
+                    ui.label("… closed form 1/(k1^(−γ)·exp(1/c) + 1)");
+                    ui.monospace(format!("{:.4}", m.merl_a1_closed_form));
+                    ui.end_row();
+                    ui.label("VIREL ε_ω at Q*");
+                    ui.monospace(format!("{:.3e}", m.epsilon));
+                    ui.end_row();
+                    ui.label("VIREL π_ω(a1|s0) = exp(Q*/ε_ω)/Z");
+                    ui.monospace(format!("{:.4}", m.virel_a1));
+                    ui.end_row();
+                });
             let total = m.rows.len();
             ui.horizontal(|ui| {
                 if ui.button("▶ Run step by step").clicked() {

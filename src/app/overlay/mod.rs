@@ -20,6 +20,7 @@ mod race;
 mod run_window;
 
 use super::camera::OrbitCamera;
+use super::hands::Hand;
 use super::lab::{Activity, Curves, LabOutcome, LabRequest, LabSettings, NextRun, Pace, Runs};
 use super::recording::WindowRecording;
 use super::view::RenderQuality;
@@ -124,36 +125,36 @@ struct LabControls<'w> {
     status: Res<'w, StatusLine>,
 }
 
+/// What the overlay reads and changes of the window itself: render quality, recording, frame
+/// rate, the hands, the counterexample panel.
+#[derive(SystemParam)]
+struct WindowControls<'w> {
+    quality: ResMut<'w, RenderQuality>,
+    recording: ResMut<'w, WindowRecording>,
+    fps: Res<'w, FrameRate>,
+    hand: Res<'w, Hand>,
+    counterexample: ResMut<'w, CounterexamplePanel>,
+}
+
 fn draw_overlay(
     mut contexts: EguiContexts,
     mut lab: LabControls,
-    mut quality: ResMut<RenderQuality>,
+    mut window: WindowControls,
     mut cams: Query<&mut OrbitCamera>,
-    mut recording: ResMut<WindowRecording>,
-    fps: Res<FrameRate>,
-    mut counterexample: ResMut<CounterexamplePanel>,
 ) -> Result {
     let ctx = contexts.ctx_mut()?;
-    if recording.active && !recording.include_overlay {
+    if window.recording.active && !window.recording.include_overlay {
         return Ok(()); // recording the 3D view alone; F9 stops
     }
     let mut follow = cams.single().map(|c| c.follow).unwrap_or(false);
-    run_window::run_window(
-        ctx,
-        &mut lab,
-        &mut quality,
-        &mut follow,
-        &mut recording,
-        &mut counterexample.open,
-        fps.0,
-    );
+    run_window::run_window(ctx, &mut lab, &mut window, &mut follow);
     if let Ok(mut c) = cams.single_mut()
         && c.follow != follow
     {
         c.follow = follow;
     }
     race::race_window(ctx, &lab.runs, &lab.curves);
-    counterexample::counterexample_window(ctx, &mut counterexample);
+    counterexample::counterexample_window(ctx, &mut window.counterexample);
     plots::curves_window(ctx, &lab.curves);
     let selected = lab.runs.selected();
     plots::temperature_window(ctx, &lab.curves, selected);

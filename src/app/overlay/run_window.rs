@@ -1,10 +1,8 @@
 //! The "Run" window: the next run's config, the runs training now, time controls,
 //! checkpoints, quality, recording and speed figures.
 
-use super::LabControls;
+use super::{LabControls, WindowControls};
 use crate::app::lab::{Activity, Followed, LabRequest, Pace, TimeScale, desktop_config, run_rgb};
-use crate::app::recording::WindowRecording;
-use crate::app::view::RenderQuality;
 use crate::app::worker::MIN_SHARE;
 use crate::rl::Algo;
 use crate::rl::virel::EpsilonEstimator;
@@ -30,12 +28,17 @@ fn algo_label(a: Algo) -> String {
 pub(super) fn run_window(
     ctx: &egui::Context,
     lab: &mut LabControls,
-    quality: &mut RenderQuality,
+    window: &mut WindowControls,
     follow: &mut bool,
-    recording: &mut WindowRecording,
-    counterexample: &mut bool,
-    fps: f64,
 ) {
+    let WindowControls {
+        quality,
+        recording,
+        fps,
+        hand,
+        counterexample,
+    } = window;
+    let (hand, fps) = (hand.0.as_ref(), fps.0);
     egui::Window::new("Run")
         .default_pos([8.0, 8.0])
         .default_width(260.0)
@@ -161,8 +164,22 @@ pub(super) fn run_window(
             ui.horizontal(|ui| {
                 ui.label("Panels");
                 ui.checkbox(&mut lab.settings.posterior.shown, "posterior");
-                ui.checkbox(counterexample, "counterexample");
+                ui.checkbox(&mut counterexample.open, "counterexample");
             });
+            ui.horizontal(|ui| {
+                ui.checkbox(&mut lab.settings.contacts, "contact forces");
+                ui.label(egui::RichText::new("Ctrl + drag a body: push it").small());
+            });
+            if let Some(g) = hand {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "Pushing copy {} of run {}: its transitions go into the replay buffer \
+                         like any other.",
+                        g.copy, g.run
+                    ))
+                    .color(egui::Color32::from_rgb(255, 215, 50)),
+                );
+            }
             ui.separator();
             stats(ui, lab, fps);
             if let Some(msg) = &lab.status.0 {
