@@ -446,6 +446,17 @@ pub struct RecordArgs {
     /// Replace the output file if it exists.
     #[arg(long)]
     pub overwrite: bool,
+    /// Draw a panel of the app into the video: `posterior` (the actor's density and the
+    /// Boltzmann posterior per joint, along the bottom).
+    #[arg(long, value_enum)]
+    pub overlay: Option<RecordOverlay>,
+}
+
+/// A panel `record --overlay` draws into the video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordOverlay {
+    /// The actor's density q_θ and the posterior π = exp(Q̂/T)/Z per joint, with T and KL.
+    Posterior,
 }
 
 /// `virel-lab eval`.
@@ -690,6 +701,7 @@ fn record(a: RecordArgs) -> Result<()> {
         fps: a.fps,
         quality: a.quality.render_quality(),
         overwrite: a.overwrite,
+        overlay_posterior: a.overlay == Some(RecordOverlay::Posterior),
     })?;
     println!(
         "wrote {frames} frames ({}×{} at {} fps) to {}",

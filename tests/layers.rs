@@ -24,6 +24,7 @@ const APP_ORDER: &[&str] = &[
     "worker",
     "training",
     "video",
+    "burnin",
     "recording",
     "view",
     "camera",

@@ -236,3 +236,23 @@ fn a_killed_recording_leaves_no_partial_video_under_its_name_and_the_rerun_works
         "a missing folder is created and said so: {err}"
     );
 }
+
+#[test]
+fn record_with_the_posterior_overlay_writes_every_frame_and_refuses_an_unknown_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = tiny_checkpoint(dir.path());
+    let out = record(
+        &ckpt,
+        &dir.path().join("p.gif"),
+        &["--overlay", "posterior"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wrote 30 frames"));
+    let out = record(&ckpt, &dir.path().join("q.gif"), &["--overlay", "critic"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--overlay"), "{err}");
+}

@@ -11,10 +11,12 @@
 //! - [`overlay::OverlayPlugin`] — the egui windows.
 //! - [`recording::WindowRecorderPlugin`] — the Record button: the window into a video
 //!   ([`video`]: the encoders).
+//! - [`burnin`] — captions and the posterior panel drawn into video frames.
 //! - [`capture::CapturePlugin`] — a screenshot after N frames, then exit (tests, docs).
 //!
 //! [`lab`] holds the data they share; `record` builds the same group without the overlay.
 
+pub mod burnin;
 pub mod camera;
 pub mod capture;
 pub mod hands;

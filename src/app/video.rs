@@ -1,7 +1,6 @@
 //! Video files from RGBA frames: H.264 MP4 through an `ffmpeg` process fed raw frames on a
 //! pipe (every frame written is one video frame: none dropped, none repeated), or an animated
-//! GIF when ffmpeg is not installed. Plus [`draw_caption`], a bitmap-font caption burnt into
-//! the frames.
+//! GIF when ffmpeg is not installed (what is drawn into the frames: [`super::burnin`]).
 
 use anyhow::{Context, Result, bail};
 use std::io::Write;
@@ -227,59 +226,4 @@ fn partial_path(path: &Path) -> PathBuf {
         None => format!(".{stem}.partial"),
     };
     path.with_file_name(name)
-}
-
-/// Writes `text` at (x, y) into an RGBA frame with an 8×8 bitmap font scaled by `scale`, white
-/// on a translucent dark box. Characters outside the font are drawn as '?'.
-pub fn draw_caption(
-    rgba: &mut [u8],
-    width: u32,
-    height: u32,
-    x: u32,
-    y: u32,
-    scale: u32,
-    text: &str,
-) {
-    use font8x8::UnicodeFonts;
-    let glyphs: Vec<[u8; 8]> = text
-        .chars()
-        .map(|c| {
-            font8x8::BASIC_FONTS
-                .get(c)
-                .or_else(|| font8x8::GREEK_FONTS.get(c))
-                .or_else(|| font8x8::BASIC_FONTS.get('?'))
-                .unwrap_or([0; 8])
-        })
-        .collect();
-    let cell = 8 * scale;
-    let (bw, bh) = (glyphs.len() as u32 * cell + 2 * scale, cell + 2 * scale);
-    let mut put = |px: u32, py: u32, rgb: [u8; 3], alpha: f32| {
-        if px < width && py < height {
-            let i = ((py * width + px) * 4) as usize;
-            for k in 0..3 {
-                rgba[i + k] =
-                    (f32::from(rgba[i + k]) * (1.0 - alpha) + f32::from(rgb[k]) * alpha) as u8;
-            }
-        }
-    };
-    for py in y..y + bh {
-        for px in x..x + bw {
-            put(px, py, [0, 0, 0], 0.55);
-        }
-    }
-    for (n, g) in glyphs.iter().enumerate() {
-        for (row, bits) in g.iter().enumerate() {
-            for col in 0..8u32 {
-                if bits >> col & 1 == 1 {
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            let px = x + scale + n as u32 * cell + col * scale + dx;
-                            let py = y + scale + row as u32 * scale + dy;
-                            put(px, py, [255, 255, 255], 1.0);
-                        }
-                    }
-                }
-            }
-        }
-    }
 }

@@ -7,11 +7,12 @@
 //! [`VideoWriter`]: ffmpeg (H.264 MP4) or, without ffmpeg, a GIF. (The window's Record button
 //! is the app's: [`crate::app::recording`].)
 
+use crate::app::burnin::{draw_caption, draw_posterior};
 use crate::app::camera::{CameraPlugin, OffscreenTarget};
-use crate::app::lab::{Curves, LabOutcome, LabRequest, Pace, Runs};
+use crate::app::lab::{Curves, LabOutcome, LabRequest, LabSettings, Pace, RunView, Runs};
 use crate::app::overlay;
 use crate::app::recording::{CapturedFrames, WindowRecorderPlugin, rgba_rows};
-use crate::app::video::{VideoWriter, draw_caption};
+use crate::app::video::VideoWriter;
 use crate::app::view::RenderQuality;
 use crate::app::{LabPlugins, LabSystems};
 use crate::runtime;
@@ -49,6 +50,8 @@ pub struct RecordOptions {
     pub quality: RenderQuality,
     /// Replace an existing file at `out` (or at its GIF fallback).
     pub overwrite: bool,
+    /// Draw the app's posterior panel along the bottom of every frame.
+    pub overlay_posterior: bool,
 }
 
 #[derive(Resource)]
@@ -76,6 +79,10 @@ struct OffscreenRecorder {
     caption: String,
     result: RecordOutcome,
     failure: Option<String>,
+    /// Draw the posterior panel.
+    overlay_posterior: bool,
+    /// The run as it was when the frame being encoded was captured (for the panel).
+    panel: Option<RunView>,
 }
 
 /// What [`record`] hands back from inside the app: the video's path and frame count.
@@ -172,7 +179,14 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
         caption,
         result: result.clone(),
         failure: None,
+        overlay_posterior: opts.overlay_posterior,
+        panel: None,
     });
+    // The posterior's critic pass runs only when the video shows it.
+    app.world_mut()
+        .resource_mut::<LabSettings>()
+        .posterior
+        .shown = opts.overlay_posterior;
     app.run();
     let outcome = result.lock().expect("recorder result").take();
     outcome.unwrap_or_else(|| Err(anyhow::anyhow!("the recorder stopped without a result")))
@@ -259,6 +273,9 @@ fn capture_stepped_frame(
         rec.episodes,
         rec.steps
     );
+    if rec.overlay_posterior {
+        rec.panel = Some(run.clone());
+    }
     frames.capture(&mut commands, Screenshot::image(rec.target.clone()));
 }
 
@@ -296,7 +313,18 @@ fn encode_captured_frames(
         let caption = rec.caption.clone();
         let pushed = rgba_rows(img, w, h).and_then(|mut rgba| {
             let scale = (h / 240).max(1);
-            draw_caption(&mut rgba, w, h, 6 * scale, 6 * scale, scale, &caption);
+            draw_caption(
+                &mut rgba,
+                w,
+                h,
+                6 * scale,
+                6 * scale,
+                12.0 * scale as f32,
+                &caption,
+            );
+            if let Some(run) = &rec.panel {
+                draw_posterior(&mut rgba, w, h, run);
+            }
             rec.writer.as_mut().context("writer closed")?.push(&rgba)
         });
         if let Err(e) = pushed {
