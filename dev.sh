@@ -16,7 +16,13 @@ case "$cmd" in
     setup) ;;
     run)
         cargo run --release --quiet -- "$@" ;;
-    test) cargo test --all-targets "$@" ;;
+    test)
+        # Gymnasium's MuJoCo models, which tests/mjcf.rs imports against the shipped scenes
+        # (it says SKIPPED where the wheel could not be installed).
+        if assets="$("$(gym_venv)" -c 'import gymnasium, os; print(os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets"))' 2>/dev/null)"; then
+            export VIREL_GYM_ASSETS="$assets"
+        fi
+        cargo test --all-targets "$@" ;;
     bench)
         # Python's `import torch` needs the full install, whatever libtorch the build uses.
         python="$(torch_venv 1)/bin/python"

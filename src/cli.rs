@@ -13,7 +13,7 @@ use crate::{app, bench, envs, export, record, runtime, scene, study, training};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
@@ -48,10 +48,15 @@ pub enum Command {
     Eval(EvalArgs),
     /// Print the fully resolved training config (TOML), to start a config file from.
     Config(ConfigArgs),
-    /// Check a robot scene (a shipped name or a .ron file) and summarise it.
+    /// Check a robot scene (a shipped name, a .ron file or a MuJoCo MJCF .xml) and summarise
+    /// it; `--to-ron` writes an imported MJCF model as a scene file.
     Scene {
-        /// half_cheetah, hopper, walker2d, ant, humanoid, or path/to/robot.ron
+        /// half_cheetah, hopper, walker2d, ant, humanoid, path/to/robot.ron or path/to/robot.xml
         scene: String,
+        /// Write the scene file of an MJCF model there (the task from its sidecar
+        /// robot.task.ron, else forward-velocity defaults).
+        #[arg(long, value_name = "FILE")]
+        to_ron: Option<PathBuf>,
     },
     /// Benchmarks: gradient updates/s against PyTorch, and learning on Pendulum.
     #[command(subcommand)]
@@ -169,7 +174,7 @@ pub struct ConfigArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Environment: hopper, half_cheetah, walker2d, ant, humanoid, pendulum, identity, or a
-    /// scene file of your own robot (path/to/robot.ron).
+    /// scene file of your own robot (path/to/robot.ron) or a MuJoCo MJCF model (path/to/robot.xml).
     #[arg(long)]
     pub env: Option<String>,
     /// Algorithm.
@@ -490,7 +495,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Play(args) => done(play(args)),
         Command::Record(args) => done(record(args)),
         Command::Config(args) => done(config(args)),
-        Command::Scene { scene: name } => done(scene(&name)),
+        Command::Scene {
+            scene: name,
+            to_ron,
+        } => done(scene(&name, to_ron.as_deref())),
         Command::Bench(cmd) => done(bench::run(cmd)),
         Command::Sweep(args) => sweep(args),
         Command::Report(args) => done(report(args)),
@@ -741,7 +749,26 @@ fn config(args: ConfigArgs) -> Result<()> {
     Ok(())
 }
 
-fn scene(name: &str) -> Result<()> {
+fn scene(name: &str, to_ron: Option<&Path>) -> Result<()> {
+    if scene::mjcf::is_mjcf(name) {
+        let imported = scene::mjcf::load(Path::new(name))?;
+        for note in &imported.notes {
+            println!("note: {note}");
+        }
+        if let Some(out) = to_ron {
+            let text = format!(
+                "// {}: imported by `virel-lab scene {name} --to-ron` (world frame at the reset \
+                 pose, SI units, radians).\n{}\n",
+                imported.scene.name,
+                scene::mjcf::to_ron(&imported.scene)?
+            );
+            checkpoint::write_atomically(out, text.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e:#}", out.display()))?;
+            println!("wrote {}", out.display());
+        }
+    } else if to_ron.is_some() {
+        anyhow::bail!("--to-ron: {name} is not an MJCF .xml file");
+    }
     let s = scene::load(name)?;
     // What training relies on beyond the file: the physics builds and steps.
     let mut env = envs::make(name)?;

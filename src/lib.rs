@@ -18,7 +18,8 @@
 //!   run folders that defend themselves (`run_dir.rs`: one process each, only their own run
 //!   resumed), signals (`interrupt.rs`), evaluation, checkpoints, logs, the run config and its
 //!   ranges (`config.rs`, `rl/ranges.rs`), memory checks before allocating (`memory.rs`).
-//! - [`scene`] — robots and tasks as data (`scenes/*.ron`): format, parsing, validation.
+//! - [`scene`] — robots and tasks as data (`scenes/*.ron`): format, parsing, validation; MuJoCo
+//!   MJCF import (`mjcf.rs`).
 //! - [`sim`] — their physics: every copy of a robot as rapier3d multibodies in one world,
 //!   hosted by bevy_rapier3d in a Bevy world the trainer steps (`vendor/rapier3d`: rapier,
 //!   patched for speed).

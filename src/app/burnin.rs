@@ -320,6 +320,10 @@ mod tests {
         // The actor's fill and the posterior's line are both there.
         let has = |rgb: [u8; 3]| after.chunks(4).any(|p| p[..3] == rgb);
         assert!(has(POSTERIOR));
-        assert!(after.chunks(4).any(|p| u16::from(p[0]) > u16::from(p[2]) + 40));
+        assert!(
+            after
+                .chunks(4)
+                .any(|p| u16::from(p[0]) > u16::from(p[2]) + 40)
+        );
     }
 }

@@ -169,7 +169,7 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
 
 /// A robot: a shipped scene's name or a scene file.
 fn is_scene(name: &str) -> bool {
-    name.ends_with(".ron") || scene::builtin(name).is_some()
+    name.ends_with(".ron") || scene::mjcf::is_mjcf(name) || scene::builtin(name).is_some()
 }
 
 /// A finished episode.

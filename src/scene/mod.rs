@@ -2,6 +2,7 @@
 //! with errors that name the file, line and column. The five Gymnasium robots ship inside
 //! the binary ([`BUILTIN`]); `--env path/to/robot.ron` loads a user's own.
 
+pub mod mjcf;
 pub mod spec;
 
 use anyhow::{Result, bail};
@@ -64,13 +65,16 @@ pub fn load(name_or_path: &str) -> Result<SceneSpec> {
         return Ok(parse(text, &format!("scenes/{name_or_path}.ron"))?);
     }
     let path = Path::new(name_or_path);
+    if mjcf::is_mjcf(name_or_path) {
+        return Ok(mjcf::load(path)?.scene);
+    }
     if path.extension().is_some_and(|e| e == "ron") || path.exists() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read scene file {}: {e}", path.display()))?;
         return Ok(parse(&text, &path.display().to_string())?);
     }
     bail!(
-        "unknown scene '{name_or_path}': expected a .ron file or one of {}",
+        "unknown scene '{name_or_path}': expected a .ron or MJCF .xml file or one of {}",
         BUILTIN.iter().map(|b| b.0).collect::<Vec<_>>().join(", ")
     )
 }
