@@ -186,6 +186,9 @@ fn malformed_mjcf_is_named_by_file_line_and_element() {
     );
     let e = error_of(&robot("", "<sensor>\n<jointpos joint=\"j\"/>\n</sensor>\n"));
     assert!(e.starts_with("robot.xml:8: <sensor>: not supported"), "{e}");
+    let deep = "<body><geom type=\"sphere\" size=\"0.1\"/>".repeat(300) + &"</body>".repeat(300);
+    let e = error_of(&robot(&deep, ""));
+    assert!(e.contains("<body>: bodies nested deeper than"), "{e}");
 }
 
 #[test]

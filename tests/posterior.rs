@@ -60,10 +60,15 @@ fn the_posterior_along_each_joint_is_a_softmax_of_the_critics_q_slice_over_t() {
                 rows.extend(r);
             }
             let actions = Tensor::from_slice(&rows).view([GRID as i64, 3]);
-            let q = tensor_to_vec(&agent.q_value(
-                &obs.narrow(0, 0, 1).expand([GRID as i64, 5], false),
-                &actions,
-            ));
+            let state = obs.narrow(0, 0, 1);
+            let q = tensor_to_vec(&agent.q_value(&state, &actions));
+            // The one-state pass (the observation through the first layer once) is the plain
+            // one, to float rounding (which T = β·ε_ω = 4e-4 would blow up in the softmax).
+            let plain =
+                tensor_to_vec(&agent.q_value(&state.expand([GRID as i64, 5], false), &actions));
+            for (a, b) in q.iter().zip(&plain) {
+                assert!((a - b).abs() < 1e-5, "{algo}: one-state Q {a} vs {b}");
+            }
             let e: Vec<f64> = q.iter().map(|&v| (f64::from(v) / t).exp()).collect();
             let z: f64 = e.iter().sum();
             let probs = slice.probs.as_ref().unwrap();

@@ -184,33 +184,19 @@ pub fn draw_posterior(rgba: &mut [u8], width: u32, height: u32, run: &RunView) {
             .map(|px| d.density(j, at(px), low, high).min(MAX_DENSITY))
             .collect();
         let s = &p.slices[j];
+        let top_actor = actor.iter().copied().fold(1e-6, f32::max);
+        // TD3's Q̂ slice is a shape: scaled to the height of the actor's density.
+        let height = if s.probs.is_some() { 1.0 } else { top_actor };
+        let grid_line = s.line();
         let line: Vec<f32> = (0..w)
             .map(|px| {
-                let a = at(px);
-                let cell = s.cell();
-                let k = ((a - s.actions[0]) / cell).clamp(0.0, (s.actions.len() - 1) as f32);
+                let k =
+                    ((at(px) - s.actions[0]) / s.cell()).clamp(0.0, (s.actions.len() - 1) as f32);
                 let (i, f) = (k.floor() as usize, k.fract());
                 let i1 = (i + 1).min(s.actions.len() - 1);
-                match &s.probs {
-                    Some(pr) => ((pr[i] * (1.0 - f) + pr[i1] * f) / cell).min(MAX_DENSITY),
-                    None => s.q[i] * (1.0 - f) + s.q[i1] * f,
-                }
+                ((grid_line[i] * (1.0 - f) + grid_line[i1] * f) * height).min(MAX_DENSITY)
             })
             .collect();
-        let top_actor = actor.iter().copied().fold(1e-6, f32::max);
-        let line: Vec<f32> = if s.probs.is_some() {
-            line
-        } else {
-            // TD3's Q̂ slice: its shape, scaled to the height of the actor's density.
-            let (lo, hi) = line
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                    (a.min(v), b.max(v))
-                });
-            line.iter()
-                .map(|v| (v - lo) / (hi - lo).max(1e-6) * top_actor)
-                .collect()
-        };
         let scale = line.iter().copied().fold(top_actor, f32::max);
         let bottom = y0 + box_h;
         let y_of = |v: f32| bottom - v / scale * box_h * 0.95;

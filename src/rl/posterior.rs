@@ -47,6 +47,20 @@ impl Slice {
             _ => 1.0,
         }
     }
+
+    /// What a panel draws at each grid point: π's density (probability over the cell's
+    /// width), or without a posterior (TD3) Q̂ shifted and scaled to [0, 1], for its shape.
+    pub fn line(&self) -> Vec<f32> {
+        match &self.probs {
+            Some(p) => p.iter().map(|v| v / self.cell()).collect(),
+            None => {
+                let lo = self.q.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = self.q.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let span = (hi - lo).max(1e-6);
+                self.q.iter().map(|q| (q - lo) / span).collect()
+            }
+        }
+    }
 }
 
 /// The posterior over two action dimensions, the others at the deterministic action.

@@ -58,6 +58,9 @@ pub struct Imported {
     pub notes: Vec<String>,
 }
 
+/// The deepest body tree read (a hostile file cannot exhaust the stack).
+const MAX_DEPTH: usize = 200;
+
 /// Elements with no effect on the dynamics, noted and skipped.
 const VISUAL: &[&str] = &[
     "asset",
@@ -574,6 +577,9 @@ impl<'a> Importer<'a> {
         parent_frame: Frame,
         class: &str,
     ) -> Result<(), MjcfError> {
+        if el.ancestors().count() > MAX_DEPTH {
+            return Err(self.error(el, &format!("bodies nested deeper than {MAX_DEPTH} levels")));
+        }
         let frame = parent_frame.then(self.frame(el, "body", class)?);
         let class = el.attribute("childclass").unwrap_or(class).to_owned();
         let is_root = parent.is_none();

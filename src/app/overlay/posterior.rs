@@ -35,26 +35,12 @@ fn density_curve(d: &ActionDistribution, j: usize, low: f32, high: f32) -> Vec<[
 /// The slice as a density on the action axis (π per grid cell over the cell's width); TD3's
 /// Q̂ slice scaled to the height of the actor's density, for its shape alone.
 fn slice_curve(s: &Slice, scale_to: f64) -> Vec<[f64; 2]> {
-    let pts = |v: Vec<f64>| {
-        s.actions
-            .iter()
-            .zip(v)
-            .map(|(&a, y)| [f64::from(a), y.min(MAX_DENSITY)])
-            .collect()
-    };
-    match &s.probs {
-        Some(p) => pts(p.iter().map(|&v| f64::from(v / s.cell())).collect()),
-        None => {
-            let lo = s.q.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = s.q.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let span = f64::from((hi - lo).max(1e-6));
-            pts(s
-                .q
-                .iter()
-                .map(|&q| f64::from(q - lo) / span * scale_to)
-                .collect())
-        }
-    }
+    let scale = if s.probs.is_some() { 1.0 } else { scale_to };
+    s.actions
+        .iter()
+        .zip(s.line())
+        .map(|(&a, y)| [f64::from(a), (f64::from(y) * scale).min(MAX_DENSITY)])
+        .collect()
 }
 
 /// What the reader sees, in one line.
