@@ -186,6 +186,11 @@ fn malformed_mjcf_is_named_by_file_line_and_element() {
     );
     let e = error_of(&robot("", "<sensor>\n<jointpos joint=\"j\"/>\n</sensor>\n"));
     assert!(e.starts_with("robot.xml:8: <sensor>: not supported"), "{e}");
+    let e = error_of(&robot(&leg("<geom type=\"sphere\" size=\"inf\"/>"), ""));
+    assert!(
+        e.starts_with("robot.xml:7: <geom>: size=\"inf\" is not a finite number"),
+        "{e}"
+    );
     let deep = "<body><geom type=\"sphere\" size=\"0.1\"/>".repeat(300) + &"</body>".repeat(300);
     let e = error_of(&robot(&deep, ""));
     assert!(e.contains("<body>: bodies nested deeper than"), "{e}");
@@ -246,6 +251,20 @@ fn an_imported_robot_trains_a_few_steps_and_round_trips_through_ron() {
         imported.notes.iter().any(|n| n.contains("<camera>")),
         "{:?}",
         imported.notes
+    );
+    // A sidecar task that does not fit the robot is named with both files.
+    let bad = tmp.path().join("bad.xml");
+    std::fs::copy(&xml, &bad).unwrap();
+    std::fs::write(
+        virel_lab::scene::mjcf::task_path(&bad),
+        shipped_task("hopper").replace("obs_dim: 11", "obs_dim: 12"),
+    )
+    .unwrap();
+    let e = format!("{:#}", load(&bad).unwrap_err());
+    assert!(
+        e.contains("bad.xml imported with the task of")
+            && e.contains("bad.task.ron: obs dim mismatch"),
+        "{e}"
     );
     let ron = virel_lab::scene::mjcf::to_ron(&imported.scene).unwrap();
     let again = virel_lab::scene::parse(&ron, "round trip").unwrap();

@@ -135,9 +135,17 @@ pub fn load(path: &Path) -> anyhow::Result<Imported> {
             sidecar.display()
         ));
     }
-    // The scene format's own checks, on the RON it would be.
+    // The scene format's own checks, on the RON it would be; a problem is the model's or
+    // (for the task's keys) the sidecar's, so it names those files, not the generated text.
     let ron = to_ron(&imported.scene)?;
-    super::parse(&ron, &path.display().to_string())?;
+    if let Err(e) = super::parse(&ron, &path.display().to_string()) {
+        let task = if sidecar.exists() {
+            format!(" with the task of {}", sidecar.display())
+        } else {
+            String::new()
+        };
+        anyhow::bail!("{} imported{task}: {}", path.display(), e.message);
+    }
     Ok(imported)
 }
 
@@ -399,7 +407,9 @@ impl<'a> Importer<'a> {
     fn number(&self, node: roxmltree::Node, key: &str, text: &str) -> Result<f32, MjcfError> {
         text.trim()
             .parse::<f32>()
-            .map_err(|_| self.error(node, &format!("{key}=\"{text}\" is not a number")))
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| self.error(node, &format!("{key}=\"{text}\" is not a finite number")))
     }
 
     fn numbers(&self, node: roxmltree::Node, key: &str, text: &str) -> Result<Vec<f32>, MjcfError> {
