@@ -750,6 +750,12 @@ fn config(args: ConfigArgs) -> Result<()> {
 }
 
 fn scene(name: &str, to_ron: Option<&Path>) -> Result<()> {
+    if let Some(out) = to_ron.filter(|out| out.exists()) {
+        anyhow::bail!(
+            "--to-ron {}: the file exists; remove it or choose another path (nothing was written)",
+            out.display()
+        );
+    }
     if scene::mjcf::is_mjcf(name) {
         let imported = scene::mjcf::load(Path::new(name))?;
         for note in &imported.notes {

@@ -320,3 +320,44 @@ fn imported_robots_walk_randomly_as_the_shipped_ones() {
         );
     }
 }
+
+#[test]
+fn scene_to_ron_writes_the_import_and_never_overwrites() {
+    let Some(dir) = assets() else {
+        eprintln!("SKIPPED: Gymnasium's MuJoCo assets not found");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let xml = tmp.path().join("ant.xml");
+    std::fs::copy(dir.join("ant.xml"), &xml).unwrap();
+    let out = tmp.path().join("ant.ron");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_virel-lab"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let (x, o) = (xml.to_str().unwrap(), out.to_str().unwrap());
+    let first = run(&["scene", x, "--to-ron", o]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        stdout.contains("note: ") && stdout.contains("wrote"),
+        "{stdout}"
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    let scene = virel_lab::scene::parse(&written, "ant.ron").unwrap();
+    assert_eq!(scene.bodies.len(), 13);
+    // A second run refuses to replace it, and leaves it as it was.
+    let again = run(&["scene", x, "--to-ron", o]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        !again.status.success() && err.contains("--to-ron") && err.contains("exists"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+}
