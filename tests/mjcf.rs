@@ -352,6 +352,12 @@ fn scene_to_ron_writes_the_import_and_never_overwrites() {
     let written = std::fs::read_to_string(&out).unwrap();
     let scene = virel_lab::scene::parse(&written, "ant.ron").unwrap();
     assert_eq!(scene.bodies.len(), 13);
+    // Its lane fits its legs as it turns (the shipped ant's lane is 3.0 m).
+    assert!(
+        (2.5..=3.5).contains(&scene.lane_width),
+        "{}",
+        scene.lane_width
+    );
     // A second run refuses to replace it, and leaves it as it was.
     let again = run(&["scene", x, "--to-ron", o]);
     let err = String::from_utf8_lossy(&again.stderr);

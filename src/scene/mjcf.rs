@@ -26,7 +26,8 @@
 //! (cameras, lights, sites, materials, a fixed tendon nothing uses) is listed in
 //! [`Imported::notes`], never dropped silently. The task (reward weights, health, frame skip,
 //! episode length) comes from a sidecar `robot.task.ron` holding a `Task(...)` of the scene
-//! format, else forward-velocity locomotion defaults ([`default_task`]).
+//! format, else forward-velocity locomotion defaults ([`default_task`]); the app's lane width
+//! from the robot's reach ([`lane_width_for`]).
 
 use super::spec::{
     ActuatorSpec, BodySpec, GeomSpec, JointSpec, RootJoint, SceneSpec, Shape, TaskSpec,
@@ -100,6 +101,41 @@ pub fn default_task(timestep: f32, root: RootJoint, hinges: usize, actuators: us
         action_dim: actuators,
         episode_steps: 1000,
     }
+}
+
+/// A lane for a robot of these bodies (the app's lanes; physics copies never touch): twice its
+/// reach from the root's first geom across the lane (a planar robot: along y; a free one, which
+/// turns: horizontally), plus 0.6 m, at least the scene format's 1.5 m.
+pub fn lane_width_for(root: RootJoint, bodies: &[BodySpec]) -> f32 {
+    let centre = |shape: &Shape| match *shape {
+        Shape::Capsule { from, to, .. } => Vec3::from(from).lerp(Vec3::from(to), 0.5),
+        Shape::Sphere { center, .. } | Shape::Box { center, .. } => Vec3::from(center),
+    };
+    let Some(first) = bodies.first().and_then(|b| b.geoms.first()) else {
+        return 1.5;
+    };
+    let c = centre(&first.shape);
+    let reach = bodies
+        .iter()
+        .flat_map(|b| &b.geoms)
+        .flat_map(|g| match g.shape {
+            Shape::Capsule { from, to, radius } => vec![(from, radius), (to, radius)],
+            Shape::Sphere { center, radius } => vec![(center, radius)],
+            Shape::Box {
+                center,
+                half_extents: (x, y, z),
+                ..
+            } => vec![(center, (x * x + y * y + z * z).sqrt())],
+        })
+        .map(|(p, r)| {
+            let d = Vec3::from(p) - c;
+            r + match root {
+                RootJoint::Planar => d.y.abs(),
+                RootJoint::Free => d.truncate().length(),
+            }
+        })
+        .fold(0.0, f32::max);
+    (((2.0 * reach + 0.6) * 10.0).ceil() / 10.0).max(1.5)
 }
 
 /// The sidecar task file of `xml`: `robot.task.ron` beside `robot.xml`.
@@ -354,6 +390,7 @@ pub fn import(text: &str, file: &Path) -> Result<Imported, MjcfError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let n_act = actuators.len();
+    let lane_width = lane_width_for(root_joint, &im.bodies);
     let scene = SceneSpec {
         name: model,
         root: root_joint,
@@ -362,7 +399,7 @@ pub fn import(text: &str, file: &Path) -> Result<Imported, MjcfError> {
         joints: im.joints,
         actuators,
         task: default_task(timestep, root_joint, hinges, n_act),
-        lane_width: 1.5,
+        lane_width,
     };
     Ok(Imported {
         scene,
