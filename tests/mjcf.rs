@@ -8,8 +8,19 @@ use virel_lab::scene::mjcf::{import, load};
 use virel_lab::scene::spec::{SceneSpec, Shape};
 
 /// Gymnasium's assets folder: `VIREL_GYM_ASSETS` (set by `./dev.sh test`), else the setup's
-/// cache.
+/// cache; `None`, saying the test is skipped, where the wheel is not installed.
 fn assets() -> Option<PathBuf> {
+    let found = find_assets();
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: Gymnasium's MuJoCo assets not found (./dev.sh test installs the wheel and \
+             sets VIREL_GYM_ASSETS)"
+        );
+    }
+    found
+}
+
+fn find_assets() -> Option<PathBuf> {
     let from_env = std::env::var_os("VIREL_GYM_ASSETS").map(PathBuf::from);
     let cache = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/virel-lab/gym/lib"));
     let from_cache = cache.and_then(|lib| {
@@ -124,10 +135,6 @@ fn assert_same_robot(name: &str, got: &SceneSpec, want: &SceneSpec) {
 #[test]
 fn gymnasiums_five_models_import_as_the_shipped_scenes() {
     let Some(dir) = assets() else {
-        eprintln!(
-            "SKIPPED: Gymnasium's MuJoCo assets not found (./dev.sh test installs the wheel and \
-             sets VIREL_GYM_ASSETS)"
-        );
         return;
     };
     for (name, xml) in [
@@ -240,7 +247,6 @@ fn classes_childclass_and_euler_compile_as_mujoco_does() {
 #[test]
 fn an_imported_robot_trains_a_few_steps_and_round_trips_through_ron() {
     let Some(dir) = assets() else {
-        eprintln!("SKIPPED: Gymnasium's MuJoCo assets not found");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -299,7 +305,6 @@ fn shipped_task(name: &str) -> String {
 #[test]
 fn imported_robots_walk_randomly_as_the_shipped_ones() {
     let Some(dir) = assets() else {
-        eprintln!("SKIPPED: Gymnasium's MuJoCo assets not found");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -324,7 +329,6 @@ fn imported_robots_walk_randomly_as_the_shipped_ones() {
 #[test]
 fn scene_to_ron_writes_the_import_and_never_overwrites() {
     let Some(dir) = assets() else {
-        eprintln!("SKIPPED: Gymnasium's MuJoCo assets not found");
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
