@@ -198,6 +198,19 @@ fn malformed_mjcf_is_named_by_file_line_and_element() {
         e.starts_with("robot.xml:7: <geom>: size=\"inf\" is not a finite number"),
         "{e}"
     );
+    let fixed = robot("", "").replace("<freejoint/>", "<joint name=\"base\" type=\"hinge\"/>");
+    let e = error_of(&fixed);
+    assert!(
+        e.starts_with("robot.xml:4: <joint>: a hinge on the root body without"),
+        "{e}"
+    );
+    let e = error_of(
+        &robot("", "").replace("<worldbody>", "<option gravity=\"0 0 -1.6\"/>\n<worldbody>"),
+    );
+    assert!(
+        e.starts_with("robot.xml:2: <option>: gravity=\"0 0 -1.6\""),
+        "{e}"
+    );
     let deep = "<body><geom type=\"sphere\" size=\"0.1\"/>".repeat(300) + &"</body>".repeat(300);
     let e = error_of(&robot(&deep, ""));
     assert!(e.contains("<body>: bodies nested deeper than"), "{e}");

@@ -22,7 +22,8 @@
 //! Contact parameters (`solref`, `solimp`, `margin`, `condim`) and looks (`rgba`, `material`)
 //! are not read: contacts are rapier's, softened by the task's `ground_softness`. What it
 //! cannot represent is an error naming the file, line and element (a sensor, a tendon
-//! that acts, a slide joint below the root, a mesh …); what has no effect on the dynamics
+//! that acts, a slide joint below the root, a fixed base, gravity other than MuJoCo's default, a
+//! mesh …); what has no effect on the dynamics
 //! (cameras, lights, sites, materials, a fixed tendon nothing uses) is listed in
 //! [`Imported::notes`], never dropped silently. The task (reward weights, health, frame skip,
 //! episode length) comes from a sidecar `robot.task.ron` holding a `Task(...)` of the scene
@@ -290,6 +291,12 @@ pub fn import(text: &str, file: &Path) -> Result<Imported, MjcfError> {
                     match a.name() {
                         "timestep" => timestep = im.number(el, "timestep", a.value())?,
                         "gravity" if im.numbers(el, "gravity", a.value())? == [0.0, 0.0, -9.81] => {
+                        }
+                        "gravity" => {
+                            return Err(im.error(
+                                el,
+                                &format!("gravity=\"{}\": only 0 0 -9.81 is supported", a.value()),
+                            ));
                         }
                         other => im.notes.push(format!(
                             "{}:{}: <option {other}=\"{}\"> not read: the simulator's own \
@@ -824,6 +831,11 @@ impl<'a> Importer<'a> {
         is_root: bool,
     ) -> Result<(), MjcfError> {
         let mut slides = Vec::new();
+        // A root with slides is planar: its hinge, wherever it is listed, is the y rotation.
+        let planar = is_root
+            && joints
+                .iter()
+                .any(|j| self.attr(*j, "joint", class, "type").as_deref() == Some("slide"));
         for &el in joints {
             let kind = if el.tag_name().name() == "freejoint" {
                 "free".to_owned()
@@ -869,10 +881,17 @@ impl<'a> Importer<'a> {
             match (kind.as_str(), is_root) {
                 ("free", true) => self.root = Some(RootJoint::Free),
                 ("slide", true) => slides.push((el, world_axis, z_ref)),
-                ("hinge", true) if !slides.is_empty() => {
+                ("hinge", true) if planar => {
                     if world_axis.abs().dot(Vec3::Y) < 0.999 {
                         return Err(self.error(el, "a planar root turns about y"));
                     }
+                }
+                ("hinge", true) => {
+                    return Err(self.error(
+                        el,
+                        "a hinge on the root body without x/z slides: a fixed base is not \
+                         supported (the root is free, or planar: x and z slides and a y hinge)",
+                    ));
                 }
                 ("hinge", _) => {
                     let name = name.ok_or_else(|| {
