@@ -2,7 +2,7 @@
 //! scene | bench | sweep | report | export`.
 
 use crate::app::view::RenderQuality;
-use crate::envs::counterexample::{TabularMdp, boltzmann, merl_a1_closed_form};
+use crate::envs::counterexample::Solution;
 use crate::export::Format;
 use crate::record::RecordOptions;
 use crate::rl::Algo;
@@ -833,27 +833,23 @@ fn counterexample(a: &CounterexampleArgs) -> Result<()> {
     if !(a.p.is_finite() && a.p >= 1.0) {
         anyhow::bail!("--p {}: expected a norm ≥ 1", a.p);
     }
-    let mdp = TabularMdp::counterexample(a.k1);
-    let merl = boltzmann(&mdp.soft_value_iteration(a.c, a.gamma)[0], a.c)[0];
-    let q_star = mdp.value_iteration(a.gamma);
-    let eps = mdp.residual_error(&q_star, a.gamma, a.p);
+    let s = Solution::new(a.c, a.gamma, a.k1, a.p, 100);
     println!(
         "VIREL's counterexample: c = {}, γ = {}, k1 = {} (a2 pays 1 and is optimal; a1 leads \
          to {} actions that pay 0)",
         a.c, a.gamma, a.k1, a.k1
     );
     println!(
-        "MERL   π(a1|s0) = {merl:.4} (soft value iteration), {:.4} (closed form \
+        "MERL   π(a1|s0) = {:.4} (soft value iteration), {:.4} (closed form \
          1/(k1^(−γ)·exp(1/c) + 1))",
-        merl_a1_closed_form(a.c, a.gamma, a.k1)
+        s.merl_a1, s.merl_a1_closed_form
     );
     println!(
-        "VIREL  π_ω(a1|s0) = {:.4} with ε_ω = {eps} at Q* (Q*(s0, ·) = {:?})",
-        boltzmann(&q_star[0], eps)[0],
-        q_star[0]
+        "VIREL  π_ω(a1|s0) = {:.4} with ε_ω = {} at Q* (Q*(s0, ·) = {:?})",
+        s.virel_a1, s.epsilon, s.q_star_s0
     );
     println!("\nbackups  MERL π(a1|s0)  VIREL ε_ω  VIREL π_ω(a1|s0)");
-    for r in mdp.iterations(a.c, a.gamma, a.p, 100) {
+    for r in &s.rows {
         println!(
             "{:>7}  {:>13.4}  {:>9.6}  {:>16.4}",
             r.k, r.merl_a1, r.epsilon, r.virel_a1

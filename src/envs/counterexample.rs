@@ -159,3 +159,48 @@ pub fn boltzmann(q: &[f64], temperature: f64) -> Vec<f64> {
 pub fn merl_a1_closed_form(c: f64, gamma: f64, k1: usize) -> f64 {
     1.0 / ((k1 as f64).powf(-gamma) * (1.0 / c).exp() + 1.0)
 }
+
+/// Both methods solved for one setting, as the app's panel and `virel-lab counterexample`
+/// show them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Solution {
+    /// MERL's temperature.
+    pub c: f64,
+    /// Discount.
+    pub gamma: f64,
+    /// Actions after a1.
+    pub k1: usize,
+    /// MERL's π(a1|s0) from soft value iteration, to convergence.
+    pub merl_a1: f64,
+    /// 1/(k1^(−γ)·exp(1/c) + 1).
+    pub merl_a1_closed_form: f64,
+    /// Q*(s0, ·) from value iteration.
+    pub q_star_s0: Vec<f64>,
+    /// VIREL's ε_ω at Q* (p-norm `p`).
+    pub epsilon: f64,
+    /// VIREL's π_ω(a1|s0) ∝ exp(Q*/ε_ω).
+    pub virel_a1: f64,
+    /// Both methods backup by backup from Q = 0 ([`TabularMdp::iterations`]).
+    pub rows: Vec<Iteration>,
+}
+
+impl Solution {
+    /// Solves the counterexample with k1 actions for MERL's temperature `c`, discount `gamma`
+    /// and VIREL's residual norm `p`, with at most `max_iterations` backups in `rows`.
+    pub fn new(c: f64, gamma: f64, k1: usize, p: f64, max_iterations: usize) -> Self {
+        let mdp = TabularMdp::counterexample(k1);
+        let q_star = mdp.value_iteration(gamma);
+        let epsilon = mdp.residual_error(&q_star, gamma, p);
+        Self {
+            c,
+            gamma,
+            k1,
+            merl_a1: boltzmann(&mdp.soft_value_iteration(c, gamma)[0], c)[0],
+            merl_a1_closed_form: merl_a1_closed_form(c, gamma, k1),
+            virel_a1: boltzmann(&q_star[0], epsilon)[0],
+            q_star_s0: q_star[0].clone(),
+            epsilon,
+            rows: mdp.iterations(c, gamma, p, max_iterations),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! backup by backup and plots each policy's probability of the optimal action a2. The same
 //! numbers as `virel-lab counterexample` (shared/REFERENCE.md §1 has the check values).
 
-use crate::envs::counterexample::{Iteration, TabularMdp, boltzmann, merl_a1_closed_form};
+use crate::envs::counterexample::{Iteration, Solution};
 use bevy::prelude::Resource;
 use bevy_egui::egui;
 use egui_plot::{Legend, Line, Plot, Points};
@@ -16,47 +16,6 @@ const BACKUP_SECONDS: f64 = 0.8;
 /// The residual's norm, as the authors' p = 2.
 const P: f64 = 2.0;
 
-/// The panel's numbers for one setting of the sliders.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CounterexampleModel {
-    /// MERL's temperature.
-    pub c: f64,
-    /// Discount.
-    pub gamma: f64,
-    /// Actions after a1.
-    pub k1: usize,
-    /// MERL's π(a1|s0) from soft value iteration, to convergence.
-    pub merl_a1: f64,
-    /// 1/(k1^(−γ)·exp(1/c) + 1).
-    pub merl_a1_closed_form: f64,
-    /// VIREL's ε_ω at the optimal Q*.
-    pub epsilon: f64,
-    /// VIREL's π_ω(a1|s0) ∝ exp(Q*/ε_ω).
-    pub virel_a1: f64,
-    /// Both methods backup by backup from Q = 0.
-    pub rows: Vec<Iteration>,
-}
-
-impl CounterexampleModel {
-    /// Solves the MDP for these settings.
-    pub fn new(c: f64, gamma: f64, k1: usize) -> Self {
-        let mdp = TabularMdp::counterexample(k1);
-        let merl_a1 = boltzmann(&mdp.soft_value_iteration(c, gamma)[0], c)[0];
-        let q_star = mdp.value_iteration(gamma);
-        let epsilon = mdp.residual_error(&q_star, gamma, P);
-        Self {
-            c,
-            gamma,
-            k1,
-            merl_a1,
-            merl_a1_closed_form: merl_a1_closed_form(c, gamma, k1),
-            epsilon,
-            virel_a1: boltzmann(&q_star[0], epsilon)[0],
-            rows: mdp.iterations(c, gamma, P, MAX_BACKUPS),
-        }
-    }
-}
-
 /// The sliders, the solved model, and how far the step-by-step run has got.
 #[derive(Resource)]
 pub struct CounterexamplePanel {
@@ -65,7 +24,7 @@ pub struct CounterexamplePanel {
     c: f64,
     gamma: f64,
     k1: usize,
-    model: Option<CounterexampleModel>,
+    model: Option<Solution>,
     /// Rows of the iterations shown; `None`: all of them.
     shown: Option<usize>,
     /// Time of the last backup shown while playing.
@@ -114,7 +73,13 @@ pub(super) fn counterexample_window(ctx: &egui::Context, panel: &mut Counterexam
                 .as_ref()
                 .is_none_or(|m| (m.c, m.gamma, m.k1) != (panel.c, panel.gamma, panel.k1));
             if stale {
-                panel.model = Some(CounterexampleModel::new(panel.c, panel.gamma, panel.k1));
+                panel.model = Some(Solution::new(
+                    panel.c,
+                    panel.gamma,
+                    panel.k1,
+                    P,
+                    MAX_BACKUPS,
+                ));
                 panel.shown = None;
                 panel.played_at = None;
             }
@@ -193,7 +158,7 @@ mod tests {
 
     #[test]
     fn the_panel_solves_the_seeds_setting_as_the_closed_form_and_virel_picks_a2() {
-        let m = CounterexampleModel::new(1.0, 0.99, 100);
+        let m = Solution::new(1.0, 0.99, 100, P, MAX_BACKUPS);
         assert!((m.merl_a1 - m.merl_a1_closed_form).abs() < 1e-6, "{m:?}");
         // MERL prefers the sub-optimal a1 here; VIREL's ε_ω vanishes at Q*, so it takes a2.
         assert!(m.merl_a1 > 0.5);

@@ -27,7 +27,7 @@ use super::view::RenderQuality;
 use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
-pub use counterexample::{CounterexampleModel, CounterexamplePanel};
+pub use counterexample::CounterexamplePanel;
 
 /// The egui windows of the app.
 pub struct OverlayPlugin;
