@@ -166,23 +166,17 @@ fn checkpoint_config(path: &Path, num_envs: usize) -> Result<TrainConfig> {
 
 /// What the view shows of a new run's trainer.
 fn run_view(id: RunId, t: &Trainer, loaded: Option<&Path>) -> RunView {
-    let space = t.env.action_space();
     let scene = t.env.robots().map(|r| r.scene().clone());
     let joint_names = match &scene {
         Some(s) => s.actuators.iter().map(|a| a.joint.clone()).collect(),
-        None => (0..space.dim()).map(|j| format!("action {j}")).collect(),
+        None => (0..t.spec.act_dim).map(|j| format!("action {j}")).collect(),
     };
     RunView {
         id,
         label: label(id, &t.cfg, loaded),
         config: t.cfg.clone(),
         scene,
-        action_bounds: space
-            .low
-            .iter()
-            .copied()
-            .zip(space.high.iter().copied())
-            .collect(),
+        action_bounds: t.spec.action_bounds(),
         joint_names,
         copies: t.env.num_envs(),
         frame: default(),

@@ -475,17 +475,10 @@ impl Loop {
         }
         let dim = t.spec.obs_dim;
         let obs = obs_tensor(&t.env.obs()[copy * dim..(copy + 1) * dim], dim, t.device);
-        let bounds: Vec<(f32, f32)> = t
-            .spec
-            .act_low
-            .iter()
-            .copied()
-            .zip(t.spec.act_high.iter().copied())
-            .collect();
         let p = posterior::posterior(
             t.agent.as_ref(),
             &obs,
-            &bounds,
+            &t.spec.action_bounds(),
             Some(self.opts.posterior.pair),
         );
         if let Some(kl) = p.kl()

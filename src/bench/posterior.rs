@@ -34,12 +34,7 @@ fn time_env(env: &str, seconds: f64) -> Result<(usize, f64, f64)> {
         &rnd(spec.obs_dim),
         &vec![false; n],
     );
-    let bounds: Vec<(f32, f32)> = spec
-        .act_low
-        .iter()
-        .copied()
-        .zip(spec.act_high.iter().copied())
-        .collect();
+    let bounds = spec.action_bounds();
     let obs = Tensor::randn([1, spec.obs_dim as i64], (Kind::Float, Device::Cpu));
     let time = |f: &mut dyn FnMut()| {
         for _ in 0..5 {

@@ -101,6 +101,15 @@ impl AgentSpec {
             act_high: a.high.clone(),
         }
     }
+
+    /// (low, high) of each action dimension.
+    pub fn action_bounds(&self) -> Vec<(f32, f32)> {
+        self.act_low
+            .iter()
+            .copied()
+            .zip(self.act_high.iter().copied())
+            .collect()
+    }
 }
 
 /// Named scalar metrics of one step, with the stable names of the CSV/TensorBoard logs.
