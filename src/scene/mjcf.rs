@@ -542,6 +542,32 @@ impl<'a> Importer<'a> {
             .transpose()
     }
 
+    /// The range `key` where the element is limited: `flag` true, or `auto` / absent with a
+    /// range given (MuJoCo's autolimits); `None` where it is not.
+    fn limited_range(
+        &self,
+        el: roxmltree::Node,
+        kind: &str,
+        class: &str,
+        flag: &str,
+        key: &str,
+    ) -> Result<Option<(f32, f32)>, MjcfError> {
+        let range = self.attr_numbers(el, kind, class, key)?;
+        let limited = match self.attr(el, kind, class, flag).as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            _ => range.is_some(),
+        };
+        match range {
+            _ if !limited => Ok(None),
+            Some(r) => match r.as_slice() {
+                [lo, hi] => Ok(Some((*lo, *hi))),
+                _ => Err(self.error(el, &format!("{key} needs 2 numbers"))),
+            },
+            None => Err(self.error(el, &format!("{flag} but has no {key}"))),
+        }
+    }
+
     fn vec3(&self, el: roxmltree::Node, key: &str, v: &[f32]) -> Result<Vec3, MjcfError> {
         match v {
             [x, y, z] => Ok(Vec3::new(*x, *y, *z)),
@@ -865,19 +891,7 @@ impl<'a> Importer<'a> {
                 None => frame.pos,
             };
             let world_axis = (frame.rot * axis).normalize();
-            let limited = match self.attr(el, "joint", class, "limited").as_deref() {
-                Some("true") => true,
-                Some("false") => false,
-                _ => self.attr(el, "joint", class, "range").is_some(),
-            };
-            let range = match self.attr_numbers(el, "joint", class, "range")? {
-                Some(r) if limited => match r.as_slice() {
-                    [lo, hi] => Some((*lo, *hi)),
-                    _ => return Err(self.error(el, "range needs 2 numbers")),
-                },
-                None if limited => return Err(self.error(el, "limited but has no range")),
-                _ => None,
-            };
+            let range = self.limited_range(el, "joint", class, "limited", "range")?;
             match (kind.as_str(), is_root) {
                 ("free", true) => self.root = Some(RootJoint::Free),
                 ("slide", true) => slides.push((el, world_axis, z_ref)),
@@ -982,18 +996,11 @@ impl<'a> Importer<'a> {
             Some(g) => *g.first().ok_or_else(|| self.error(el, "empty gear"))?,
             None => 1.0,
         };
-        let limited = match self.attr(el, "motor", class, "ctrllimited").as_deref() {
-            Some("true") => true,
-            Some("false") => false,
-            _ => self.attr(el, "motor", class, "ctrlrange").is_some(),
-        };
-        let range = match self.attr_numbers(el, "motor", class, "ctrlrange")? {
-            Some(r) if limited => match r.as_slice() {
-                [lo, hi] => (*lo, *hi),
-                _ => return Err(self.error(el, "ctrlrange needs 2 numbers")),
-            },
-            _ => return Err(self.error(el, "an unlimited motor: the action space needs ctrlrange")),
-        };
+        let range = self
+            .limited_range(el, "motor", class, "ctrllimited", "ctrlrange")?
+            .ok_or_else(|| {
+                self.error(el, "an unlimited motor: the action space needs ctrlrange")
+            })?;
         Ok((joint, gear, range, (self.line(el), "motor".into())))
     }
 
