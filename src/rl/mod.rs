@@ -57,6 +57,27 @@ impl Algo {
         }
     }
 
+    /// The symbol of [`Agent::temperature`]'s quantity: ε_ω (both VIREL variants), α (SAC),
+    /// σ (TD3's exploration noise).
+    pub fn temperature_symbol(self) -> &'static str {
+        match self {
+            Algo::Virel | Algo::BetaVirel => "ε_ω",
+            Algo::Sac => "α",
+            Algo::Td3 => "σ",
+        }
+    }
+
+    /// The symbol of T in the posterior π ∝ exp(Q̂/T) the actor is fitted to
+    /// ([`Agent::posterior_temperature`]); TD3 has none.
+    pub fn posterior_temperature_symbol(self) -> Option<&'static str> {
+        match self {
+            Algo::Virel => Some("ε_ω"),
+            Algo::BetaVirel => Some("β·ε_ω"),
+            Algo::Sac => Some("α"),
+            Algo::Td3 => None,
+        }
+    }
+
     /// The name people read: in the overlay, in reports.
     pub fn display_name(self) -> &'static str {
         match self {

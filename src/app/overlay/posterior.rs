@@ -76,12 +76,7 @@ pub(super) fn posterior_window(
             };
             let posterior = run.frame.posterior.as_ref();
             let curves_of = curves.of(run.id);
-            let temperature_name = curves_of.map_or("T", |c| match c.temperature_name.as_str() {
-                "virel/epsilon" if run.config.algo == crate::rl::Algo::BetaVirel => "β·ε_ω",
-                "virel/epsilon" => "ε_ω",
-                "losses/alpha" => "α",
-                _ => "T",
-            });
+            let algo = run.config.algo;
             ui.horizontal(|ui| {
                 ui.label(format!("Copy {copy} of run {}, now.", run.id));
                 ui.checkbox(&mut settings.posterior.shown, "posterior")
@@ -90,7 +85,10 @@ pub(super) fn posterior_window(
                          run's training thread",
                     );
             });
-            ui.label(explanation(posterior, temperature_name));
+            ui.label(explanation(
+                posterior,
+                algo.posterior_temperature_symbol().unwrap_or("T"),
+            ));
             joint_plots(ui, run, d, posterior);
             let Some(p) = posterior else {
                 return;
@@ -120,7 +118,8 @@ pub(super) fn posterior_window(
                             .show(ui, |pl| {
                                 pl.line(Line::new("KL(q_θ || π)", c.kl.clone()).color(colour));
                                 pl.line(
-                                    Line::new(temperature_name.to_owned(), c.temperature.clone())
+                                    // The temperature curve: ε_ω for both VIREL variants.
+                                    Line::new(algo.temperature_symbol(), c.temperature.clone())
                                         .color(egui::Color32::GRAY),
                                 );
                             });

@@ -18,10 +18,9 @@ fn estimator_label(e: EpsilonEstimator) -> &'static str {
 
 /// The algorithm's name and, for VIREL's two, its temperature.
 fn algo_label(a: Algo) -> String {
-    match a {
-        Algo::Virel => format!("{} (T = ε_ω)", a.display_name()),
-        Algo::BetaVirel => format!("{} (T = β·ε_ω)", a.display_name()),
-        Algo::Sac | Algo::Td3 => a.display_name().to_owned(),
+    match (a, a.posterior_temperature_symbol()) {
+        (Algo::Virel | Algo::BetaVirel, Some(t)) => format!("{} (T = {t})", a.display_name()),
+        _ => a.display_name().to_owned(),
     }
 }
 
