@@ -39,8 +39,8 @@ pub struct Grab {
     /// Distance from the camera along the cursor's ray at which it was grabbed: the target
     /// moves in that sphere.
     depth: f32,
-    /// The last target sent, copy frame.
-    target: Vec3,
+    /// The last target sent, copy frame (`None` until the first).
+    sent: Option<Vec3>,
 }
 
 /// Ctrl + drag pushes; contact arrows.
@@ -149,7 +149,7 @@ fn grab_with_ctrl_drag(
                                 copy,
                                 body,
                                 depth: along,
-                                target: Vec3::NAN,
+                                sent: None,
                             },
                         ));
                     }
@@ -173,8 +173,10 @@ fn grab_with_ctrl_drag(
     };
     let lane = lanes.offset(runs.lane(g.run, g.copy));
     let target = scene_to_world().inverse() * (ray.origin + *ray.direction * g.depth) - lane;
-    if g.target.is_nan() || g.target.distance(target) > RESEND_DISTANCE {
-        g.target = target;
+    if g.sent
+        .is_none_or(|sent| sent.distance(target) > RESEND_DISTANCE)
+    {
+        g.sent = Some(target);
         requests.write(LabRequest::Push {
             run: g.run,
             copy: g.copy,
