@@ -3,6 +3,7 @@
 //! frames themselves (an off-screen recording has no egui).
 
 use super::lab::RunView;
+use crate::rl::posterior::bracket;
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 
 /// The font burnt into videos: egui's bundled Ubuntu Light (no system fonts needed).
@@ -190,11 +191,9 @@ pub fn draw_posterior(rgba: &mut [u8], width: u32, height: u32, run: &RunView) {
         let grid_line = s.line();
         let line: Vec<f32> = (0..w)
             .map(|px| {
-                let k =
-                    ((at(px) - s.actions[0]) / s.cell()).clamp(0.0, (s.actions.len() - 1) as f32);
-                let (i, f) = (k.floor() as usize, k.fract());
-                let i1 = (i + 1).min(s.actions.len() - 1);
-                ((grid_line[i] * (1.0 - f) + grid_line[i1] * f) * height).min(MAX_DENSITY)
+                let (i, i1, w) = bracket(&s.actions, f64::from(at(px)));
+                let w = w as f32;
+                ((grid_line[i] * (1.0 - w) + grid_line[i1] * w) * height).min(MAX_DENSITY)
             })
             .collect();
         let scale = line.iter().copied().fold(top_actor, f32::max);

@@ -102,6 +102,19 @@ pub fn grid(low: f32, high: f32, n: usize) -> Vec<f32> {
     (0..n).map(|k| low + w * (k as f32 + 0.5)).collect()
 }
 
+/// Where `a` falls on the evenly spaced `grid`: the points i ≤ j either side and the weight
+/// w of j for linear interpolation; beyond the ends, the end point (w = 0 or 1).
+pub fn bracket(grid: &[f32], a: f64) -> (usize, usize, f64) {
+    let n = grid.len();
+    if n < 2 {
+        return (0, 0, 0.0);
+    }
+    let cell = f64::from(grid[1] - grid[0]);
+    let p = ((a - f64::from(grid[0])) / cell).clamp(0.0, (n - 1) as f64);
+    let i = (p.floor() as usize).min(n - 2);
+    (i, i + 1, p - i as f64)
+}
+
 /// log softmax(q / t), in f64.
 pub fn log_boltzmann(q: &[f32], t: f64) -> Vec<f64> {
     let z: Vec<f64> = q.iter().map(|&v| f64::from(v) / t).collect();
@@ -132,10 +145,8 @@ pub fn slice_kl(
     }
     let cell = f64::from(grid[1] - grid[0]);
     let log_pi = |a: f64| {
-        let p = ((a - f64::from(low)) / cell - 0.5).clamp(0.0, (n - 1) as f64);
-        let i = (p.floor() as usize).min(n - 2);
-        let w = p - i as f64;
-        (1.0 - w) * log_probs[i] + w * log_probs[i + 1] - cell.ln()
+        let (i, j, w) = bracket(grid, a);
+        (1.0 - w) * log_probs[i] + w * log_probs[j] - cell.ln()
     };
     let total: f64 = (0..KL_SAMPLES)
         .map(|k| {
