@@ -312,6 +312,11 @@ pub struct WindowArgs {
     /// Render quality: low (no shadows, no MSAA) keeps software renderers usable.
     #[arg(long, value_enum, default_value_t = Quality::High)]
     pub quality: Quality,
+    /// The share of the window's width and height the 3D view is drawn at, then stretched
+    /// (0.25 to 1; the overlay keeps full resolution). Default: 0.5 on a software renderer,
+    /// 1 on a GPU.
+    #[arg(long, value_name = "SHARE")]
+    pub resolution: Option<f32>,
     /// Window width, pixels.
     #[arg(long, default_value_t = 1280)]
     pub width: u32,
@@ -390,6 +395,7 @@ impl Default for WindowArgs {
     fn default() -> Self {
         Self {
             quality: Quality::High,
+            resolution: None,
             width: 1280,
             height: 800,
             record_frames: None,
@@ -406,7 +412,10 @@ impl WindowArgs {
         app::AppOptions {
             config,
             checkpoint,
-            quality: self.quality.render_quality(),
+            quality: RenderQuality {
+                resolution: self.resolution,
+                ..self.quality.render_quality()
+            },
             width: self.width,
             height: self.height,
             record_frames: self.record_frames,

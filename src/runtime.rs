@@ -69,6 +69,25 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// Mesa's software renderers (llvmpipe, and lavapipe for Vulkan) rasterise on one thread per
+/// core unless `LP_NUM_THREADS` says otherwise, so beside the app's training threads they and
+/// training take turns on every core. This leaves the training threads their cores: the
+/// renderer gets the others, at least one. On the 2-core machine of the README (one training
+/// thread, the default scene) the training thread made 0.76× the gradient steps of a
+/// headless `train` with the renderer on both cores and 0.87× with it on one, at 2.3–2.6
+/// FPS instead of 2.7–3.3. A value the user set is kept; GPU drivers ignore the variable.
+pub fn leave_cores_to_training(training_threads: usize) {
+    const VAR: &str = "LP_NUM_THREADS";
+    if std::env::var_os(VAR).is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = cores.saturating_sub(training_threads).max(1);
+    // SAFETY: called by the app before it starts any thread (no other thread reads or writes
+    // the environment meanwhile).
+    unsafe { std::env::set_var(VAR, threads.to_string()) };
+}
+
 /// Torch intra-op threads, and flush-to-zero for denormals on this thread: a loss driven to ~0
 /// fills tensors with denormals, which slows CPU updates 5–10×.
 pub fn init_torch(threads: i32) {

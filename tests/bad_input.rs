@@ -443,6 +443,11 @@ fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
             "--training-share 0: expected a share of a core from 0.05 to 1",
         ),
         (&["app", "--training-share", "nan"], "--training-share NaN"),
+        (
+            &["app", "--resolution", "0.1"],
+            "--resolution 0.1: expected a share of the window's width and height from 0.25 to 1",
+        ),
+        (&["app", "--resolution", "nan"], "--resolution NaN"),
     ] {
         fails_with(args, &[want]);
     }

@@ -28,6 +28,7 @@ const APP_ORDER: &[&str] = &[
     "recording",
     "view",
     "camera",
+    "resolution",
     "hands",
     "overlay",
     "capture",

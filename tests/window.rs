@@ -125,6 +125,8 @@ fn desktop_window_renders_robots_and_overlay_under_xvfb() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "app failed: {}\n{log}", out.status);
     assert!(shot.exists(), "no screenshot; log:\n{log}");
+    // The 3D view goes through the view image (its share chosen from the adapter).
+    assert!(log.contains("3D view at"), "{log}");
     let (colours, spread, size) = image_variety(&shot);
     assert_eq!(size, (960, 600));
     assert!(

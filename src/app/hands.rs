@@ -6,6 +6,7 @@
 
 use super::camera::OrbitCamera;
 use super::lab::{LabRequest, LabSettings, LabSystems, RunId, Runs};
+use super::resolution::cursor_in_view;
 use super::view::{Lanes, scene_to_world};
 use crate::scene::spec::Shape;
 use crate::sim::{Push, body_origin};
@@ -124,9 +125,12 @@ fn grab_with_ctrl_drag(
     let ray = windows
         .single()
         .ok()
-        .and_then(|w| w.cursor_position())
+        .and_then(|w| Some((w, w.cursor_position()?)))
         .zip(cams.single().ok())
-        .and_then(|(cursor, (cam, tf))| cam.viewport_to_world(tf, cursor).ok());
+        .and_then(|((w, cursor), (cam, tf))| {
+            cam.viewport_to_world(tf, cursor_in_view(w, cam, cursor)?)
+                .ok()
+        });
     let Some(ray) = ray else {
         return;
     };

@@ -7,6 +7,8 @@
 //!   `MinimalPlugins`).
 //! - [`view::ViewPlugin`] — ground, grid, lanes, robot meshes, light, render quality.
 //! - [`camera::CameraPlugin`] — orbit camera and follow mode (on the window or an image).
+//! - [`resolution::ResolutionPlugin`] — the window's 3D view at a share of its resolution,
+//!   under the overlay (a software renderer's frame costs its pixels).
 //! - [`hands::HandsPlugin`] — Ctrl + drag pushes a body with a spring; contact force arrows.
 //! - [`overlay::OverlayPlugin`] — the egui windows.
 //! - [`recording::WindowRecorderPlugin`] — the Record button: the window into a video
@@ -23,6 +25,7 @@ pub mod hands;
 pub mod lab;
 pub mod overlay;
 pub mod recording;
+pub mod resolution;
 pub mod training;
 pub mod video;
 pub mod view;
@@ -73,6 +76,7 @@ impl PluginGroup for LabPlugins {
                 quality: self.quality,
             })
             .add(self.camera)
+            .add(resolution::ResolutionPlugin)
             .add(hands::HandsPlugin)
             .add(overlay::OverlayPlugin)
             .add(recording::WindowRecorderPlugin {
@@ -167,11 +171,22 @@ fn abstract_socket_answers(_name: &str) -> bool {
 
 /// Opens the window and runs until it is closed.
 pub fn run(opts: AppOptions) -> Result<()> {
+    // Each run trains on a thread of its own with this many torch threads.
+    let training_threads = (1 + opts.race.len()) * opts.config.torch_threads.max(1) as usize;
+    runtime::leave_cores_to_training(training_threads);
     if !(worker::MIN_SHARE..=1.0).contains(&opts.training_share) {
         anyhow::bail!(
             "--training-share {}: expected a share of a core from {} to 1",
             opts.training_share,
             worker::MIN_SHARE
+        );
+    }
+    if let Some(share) = opts.quality.resolution
+        && !(resolution::MIN_RESOLUTION..=1.0).contains(&share)
+    {
+        anyhow::bail!(
+            "--resolution {share}: expected a share of the window's width and height from {} to 1",
+            resolution::MIN_RESOLUTION
         );
     }
     for (flag, v) in [("--width", opts.width), ("--height", opts.height)] {

@@ -10,17 +10,22 @@
 use super::lab::{Curves, LabSettings, LabSystems, RunId, Runs, run_rgb};
 use crate::scene::spec::Shape;
 use crate::sim::body_origin;
+use bevy::light::NotShadowCaster;
 use bevy::prelude::*;
 use bevy::render::view::Msaa;
 use std::f32::consts::FRAC_PI_2;
 
-/// Render quality: both on look best; both off keep a software renderer usable.
+/// Render quality: shadows and MSAA on look best, off keep a software renderer usable; so does
+/// a 3D view at a lower resolution than the window's.
 #[derive(Resource, Clone, Copy, Debug, PartialEq)]
 pub struct RenderQuality {
     /// Shadow maps of the sun.
     pub shadows: bool,
     /// 4× multisampling.
     pub msaa: bool,
+    /// The share of the window's width and height the 3D view is drawn at, then stretched
+    /// ([`super::resolution`]); `None`: chosen from the render adapter at start.
+    pub resolution: Option<f32>,
 }
 
 impl RenderQuality {
@@ -28,11 +33,13 @@ impl RenderQuality {
     pub const HIGH: Self = Self {
         shadows: true,
         msaa: true,
+        resolution: None,
     };
     /// Neither: for software renderers.
     pub const LOW: Self = Self {
         shadows: false,
         msaa: false,
+        resolution: None,
     };
 }
 
@@ -129,6 +136,9 @@ fn setup_world(
                     perceptual_roughness: 0.95,
                     ..default()
                 })),
+                // Nothing lies below the ground or a lane: as casters they would only fill
+                // every cascade of the sun's shadow map with their own depth.
+                NotShadowCaster,
             ));
         });
     commands.spawn((
@@ -277,6 +287,7 @@ fn spawn_robots(
                 RunEntity,
                 Mesh3d(lane_mesh.clone()),
                 MeshMaterial3d(lane_mats[lane % 2].clone()),
+                NotShadowCaster,
                 Transform::from_translation(lanes.offset(lane) + Vec3::Z * LANE_THICKNESS / 2.0),
                 ChildOf(frame),
             ));

@@ -12,6 +12,7 @@ use crate::app::camera::{CameraPlugin, OffscreenTarget};
 use crate::app::lab::{Curves, LabOutcome, LabRequest, LabSettings, Pace, RunView, Runs};
 use crate::app::overlay;
 use crate::app::recording::{CapturedFrames, WindowRecorderPlugin, rgba_rows};
+use crate::app::resolution::ResolutionPlugin;
 use crate::app::video::VideoWriter;
 use crate::app::view::RenderQuality;
 use crate::app::{LabPlugins, LabSystems};
@@ -149,6 +150,7 @@ pub fn record(opts: RecordOptions) -> Result<(PathBuf, u64)> {
         }
         .build()
         .disable::<overlay::OverlayPlugin>()
+        .disable::<ResolutionPlugin>()
         .disable::<WindowRecorderPlugin>(),
     )
     .init_resource::<CapturedFrames>()

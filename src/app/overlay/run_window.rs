@@ -3,6 +3,7 @@
 
 use super::{LabControls, WindowControls};
 use crate::app::lab::{Activity, Followed, LabRequest, Pace, TimeScale, desktop_config, run_rgb};
+use crate::app::resolution::MIN_RESOLUTION;
 use crate::app::worker::MIN_SHARE;
 use crate::rl::Algo;
 use crate::rl::virel::EpsilonEstimator;
@@ -119,6 +120,17 @@ pub(super) fn run_window(
                 ui.checkbox(&mut quality.shadows, "shadows");
                 ui.checkbox(&mut quality.msaa, "MSAA");
             });
+            if let Some(share) = quality.resolution.as_mut() {
+                ui.add(
+                    egui::Slider::new(share, MIN_RESOLUTION..=1.0)
+                        .text("of the window's resolution in 3D")
+                        .custom_formatter(|v, _| format!("{:.0}%", v * 100.0)),
+                )
+                .on_hover_text(
+                    "the 3D view is drawn at this share of the window's width and height, then \
+                     stretched: a software renderer's frame costs its pixels",
+                );
+            }
             ui.separator();
             ui.horizontal(|ui| {
                 ui.label("Checkpoint");
