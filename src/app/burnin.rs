@@ -3,7 +3,7 @@
 //! frames themselves (an off-screen recording has no egui).
 
 use super::lab::RunView;
-use crate::rl::posterior::bracket;
+use crate::rl::posterior::{actor_curve, bracket};
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 
 /// The font burnt into videos: egui's bundled Ubuntu Light (no system fonts needed).
@@ -127,8 +127,6 @@ const ACTOR: [u8; 3] = [230, 110, 90];
 const POSTERIOR: [u8; 3] = [255, 170, 60];
 /// Colour of the deterministic action.
 const MODE: [u8; 3] = [110, 160, 255];
-/// Densities are cut at this height, as in the app.
-const MAX_DENSITY: f32 = 50.0;
 
 /// The app's posterior panel, drawn along the bottom of a frame: per joint the actor's density
 /// q_θ (filled), the posterior π = exp(Q̂/T)/Z along the joint (line; TD3: its Q̂ slice,
@@ -180,20 +178,16 @@ pub fn draw_posterior(rgba: &mut [u8], width: u32, height: u32, run: &RunView) {
         c.text(x0, y0, label, name, [230, 230, 230]);
         let y0 = y0 + label * 1.3;
         let w = box_w.max(1.0) as usize;
-        let at = |px: usize| low + (high - low) * (px as f32 + 0.5) / w as f32;
-        let actor: Vec<f32> = (0..w)
-            .map(|px| d.density(j, at(px), low, high).min(MAX_DENSITY))
-            .collect();
+        let actor = actor_curve(d, j, (low, high), w);
         let s = &p.slices[j];
-        let top_actor = actor.iter().copied().fold(1e-6, f32::max);
-        // TD3's Q̂ slice is a shape: scaled to the height of the actor's density.
-        let height = if s.probs.is_some() { 1.0 } else { top_actor };
-        let grid_line = s.line();
-        let line: Vec<f32> = (0..w)
-            .map(|px| {
-                let (i, i1, w) = bracket(&s.actions, f64::from(at(px)));
+        let top_actor = actor.iter().map(|&(_, y)| y).fold(1e-6, f32::max);
+        let grid_line = s.drawn_line(top_actor);
+        let line: Vec<f32> = actor
+            .iter()
+            .map(|&(a, _)| {
+                let (i, i1, w) = bracket(&s.actions, f64::from(a));
                 let w = w as f32;
-                ((grid_line[i] * (1.0 - w) + grid_line[i1] * w) * height).min(MAX_DENSITY)
+                grid_line[i] * (1.0 - w) + grid_line[i1] * w
             })
             .collect();
         let scale = line.iter().copied().fold(top_actor, f32::max);
@@ -202,7 +196,7 @@ pub fn draw_posterior(rgba: &mut [u8], width: u32, height: u32, run: &RunView) {
         let mut prev = None;
         for px in 0..w {
             let x = (x0 + px as f32) as i64;
-            for y in y_of(actor[px]) as i64..bottom as i64 {
+            for y in y_of(actor[px].1) as i64..bottom as i64 {
                 c.blend(x, y, ACTOR, 0.7);
             }
             let y = y_of(line[px]) as i64;

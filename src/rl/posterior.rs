@@ -25,6 +25,25 @@ pub const GRID: usize = 40;
 pub const PAIR_GRID: usize = 16;
 /// Quantiles of q_θ each joint's KL is estimated at.
 pub const KL_SAMPLES: usize = 64;
+/// Densities the panels draw (window and video) are cut at this height: a nearly deterministic
+/// actor is a spike.
+pub const MAX_DRAWN_DENSITY: f32 = 50.0;
+
+/// The actor's density along joint `j` at `n` cell centres over `[low, high]`, as
+/// (action, density) pairs cut at [`MAX_DRAWN_DENSITY`]: the panels' filled curve.
+pub fn actor_curve(
+    d: &ActionDistribution,
+    j: usize,
+    (low, high): (f32, f32),
+    n: usize,
+) -> Vec<(f32, f32)> {
+    (0..n)
+        .map(|k| {
+            let a = low + (high - low) * (k as f32 + 0.5) / n as f32;
+            (a, d.density(j, a, low, high).min(MAX_DRAWN_DENSITY))
+        })
+        .collect()
+}
 
 /// The posterior along one action dimension.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +65,21 @@ impl Slice {
             [a, b, ..] => b - a,
             _ => 1.0,
         }
+    }
+
+    /// The line the panels draw at each grid point: [`Self::line`], TD3's Q̂ shape scaled to
+    /// `actor_height` (the top of the actor's density drawn beside it), cut at
+    /// [`MAX_DRAWN_DENSITY`].
+    pub fn drawn_line(&self, actor_height: f32) -> Vec<f32> {
+        let scale = if self.probs.is_some() {
+            1.0
+        } else {
+            actor_height
+        };
+        self.line()
+            .into_iter()
+            .map(|y| (y * scale).min(MAX_DRAWN_DENSITY))
+            .collect()
     }
 
     /// What a panel draws at each grid point: π's density (probability over the cell's
@@ -351,6 +385,35 @@ mod tests {
         for (a, b) in p.iter().zip(&e) {
             assert!((a - b / s).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn panels_draw_the_actor_at_cell_centres_and_the_posterior_unscaled_both_cut_at_the_top() {
+        let sharp = ActionDistribution::ClippedGaussian {
+            mean: vec![0.0],
+            std: vec![1e-3],
+        };
+        let curve = actor_curve(&sharp, 0, (-1.0, 1.0), 4);
+        let xs: Vec<f32> = curve.iter().map(|p| p.0).collect();
+        assert_eq!(xs, vec![-0.75, -0.25, 0.25, 0.75]);
+        let peak = actor_curve(&sharp, 0, (-1.0, 1.0), 5)[2].1;
+        assert_eq!(peak, MAX_DRAWN_DENSITY);
+        let with_pi = Slice {
+            actions: vec![-0.5, 0.5],
+            q: vec![0.0, 1.0],
+            probs: Some(vec![0.25, 0.75]),
+            kl: Some(0.0),
+        };
+        // π over cells of width 1: densities 0.25 and 0.75, whatever the actor's height.
+        assert_eq!(with_pi.drawn_line(7.0), vec![0.25, 0.75]);
+        let td3 = Slice {
+            probs: None,
+            kl: None,
+            ..with_pi.clone()
+        };
+        // Q̂'s shape, 0 to 1, scaled to the actor's height and cut like it.
+        assert_eq!(td3.drawn_line(3.0), vec![0.0, 3.0]);
+        assert_eq!(td3.drawn_line(1e3), vec![0.0, MAX_DRAWN_DENSITY]);
     }
 
     fn log_density(d: &ActionDistribution, a: f32) -> f32 {

@@ -7,39 +7,23 @@
 use super::plots::run_colour;
 use crate::app::lab::{Curves, LabSettings, PosteriorView, RunView};
 use crate::rl::policy::ActionDistribution;
-use crate::rl::posterior::{PairMap, Posterior, Slice};
+use crate::rl::posterior::{PairMap, Posterior, Slice, actor_curve};
 use bevy_egui::egui;
 use egui_plot::{Legend, Line, Plot, VLine};
 
-/// Densities are cut at this height so that a collapsed actor does not flatten the rest.
-const MAX_DENSITY: f64 = 50.0;
+/// Points of the actor's density curve per joint.
+const ACTOR_POINTS: usize = 121;
 /// Side of the heat map, in points.
 const MAP_SIDE: f32 = 96.0;
 /// Width of the KL plot beside it.
 const KL_PLOT_WIDTH: f32 = 400.0;
 
-/// Density samples of one action dimension over its bounds.
-fn density_curve(d: &ActionDistribution, j: usize, low: f32, high: f32) -> Vec<[f64; 2]> {
-    const N: usize = 121;
-    (0..N)
-        .map(|k| {
-            let a = low + (high - low) * (k as f32 + 0.5) / N as f32;
-            [
-                f64::from(a),
-                f64::from(d.density(j, a, low, high)).min(MAX_DENSITY),
-            ]
-        })
-        .collect()
-}
-
-/// The slice as a density on the action axis (π per grid cell over the cell's width); TD3's
-/// Q̂ slice scaled to the height of the actor's density, for its shape alone.
-fn slice_curve(s: &Slice, scale_to: f64) -> Vec<[f64; 2]> {
-    let scale = if s.probs.is_some() { 1.0 } else { scale_to };
+/// The slice's drawn line as plot points.
+fn drawn_slice(s: &Slice, actor_height: f64) -> Vec<[f64; 2]> {
     s.actions
         .iter()
-        .zip(s.line())
-        .map(|(&a, y)| [f64::from(a), (f64::from(y) * scale).min(MAX_DENSITY)])
+        .zip(s.drawn_line(actor_height as f32))
+        .map(|(&a, y)| [f64::from(a), f64::from(y)])
         .collect()
 }
 
@@ -141,7 +125,10 @@ fn joint_plots(
         for j in 0..d.dims().min(run.action_bounds.len()) {
             let (low, high) = run.action_bounds[j];
             let name = run.joint_names.get(j).cloned().unwrap_or_default();
-            let actor = density_curve(d, j, low, high);
+            let actor: Vec<[f64; 2]> = actor_curve(d, j, (low, high), ACTOR_POINTS)
+                .into_iter()
+                .map(|(a, y)| [f64::from(a), f64::from(y)])
+                .collect();
             let top = actor.iter().map(|p| p[1]).fold(0.0, f64::max).max(1.0);
             ui.vertical(|ui| {
                 ui.label(&name);
@@ -159,7 +146,7 @@ fn joint_plots(
                         p.line(Line::new("q_θ", actor).fill(0.0));
                         if let Some(s) = posterior.and_then(|p| p.slices.get(j)) {
                             p.line(
-                                Line::new("π", slice_curve(s, top))
+                                Line::new("π", drawn_slice(s, top))
                                     .color(egui::Color32::from_rgb(255, 170, 60))
                                     .width(1.5),
                             );
