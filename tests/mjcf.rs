@@ -263,8 +263,7 @@ fn an_imported_robot_trains_a_few_steps_and_round_trips_through_ron() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let xml = tmp.path().join("hopper.xml");
-    std::fs::copy(dir.join("hopper.xml"), &xml).unwrap();
+    let xml = copy_model(&dir, "hopper.xml", tmp.path());
     let imported = load(&xml).unwrap();
     assert!(
         imported.notes.iter().any(|n| n.contains("<camera>")),
@@ -301,6 +300,14 @@ fn an_imported_robot_trains_a_few_steps_and_round_trips_through_ron() {
     assert!(updates > 0);
 }
 
+/// Gymnasium's model `file` copied into `to` (a test's own folder, where a sidecar task or an
+/// export may go beside it); its new path.
+fn copy_model(assets: &Path, file: &str, to: &Path) -> PathBuf {
+    let path = to.join(file);
+    std::fs::copy(assets.join(file), &path).unwrap();
+    path
+}
+
 /// The shipped scene's `Task(...)`, as a sidecar file's text.
 fn shipped_task(name: &str) -> String {
     let scene = virel_lab::scene::load(name).unwrap();
@@ -326,8 +333,7 @@ fn imported_robots_walk_randomly_as_the_shipped_ones() {
         ("walker2d", "walker2d_v5.xml"),
         ("half_cheetah", "half_cheetah.xml"),
     ] {
-        let path = tmp.path().join(xml);
-        std::fs::copy(dir.join(xml), &path).unwrap();
+        let path = copy_model(&dir, xml, tmp.path());
         std::fs::write(virel_lab::scene::mjcf::task_path(&path), shipped_task(name)).unwrap();
         let ours = virel_lab::bench::random_gait(path.to_str().unwrap(), 20_000, 0).unwrap();
         let shipped = virel_lab::bench::random_gait(name, 20_000, 0).unwrap();
@@ -345,8 +351,7 @@ fn scene_to_ron_writes_the_import_and_never_overwrites() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let xml = tmp.path().join("ant.xml");
-    std::fs::copy(dir.join("ant.xml"), &xml).unwrap();
+    let xml = copy_model(&dir, "ant.xml", tmp.path());
     let out = tmp.path().join("ant.ron");
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_virel-lab"))
