@@ -335,8 +335,9 @@ fn imported_robots_walk_randomly_as_the_shipped_ones() {
     ] {
         let path = copy_model(&dir, xml, tmp.path());
         std::fs::write(virel_lab::scene::mjcf::task_path(&path), shipped_task(name)).unwrap();
-        let ours = virel_lab::bench::random_gait(path.to_str().unwrap(), 20_000, 0).unwrap();
-        let shipped = virel_lab::bench::random_gait(name, 20_000, 0).unwrap();
+        let ours =
+            virel_lab::envs::random_policy::random_gait(path.to_str().unwrap(), 20_000, 0).unwrap();
+        let shipped = virel_lab::envs::random_policy::random_gait(name, 20_000, 0).unwrap();
         assert!(
             (ours.mean_length / shipped.mean_length - 1.0).abs() < 0.15
                 && (ours.mean_velocity - shipped.mean_velocity).abs() < 0.05,

@@ -412,6 +412,8 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     let finals = [
         (Algo::Virel, [300.0, 500.0, 400.0]),
         (Algo::Sac, [100.0, 200.0, 600.0]),
+        // Below what random actions get on the hopper.
+        (Algo::Td3, [1.0, 2.0, 3.0]),
     ];
     for (algo, returns) in finals {
         for (i, r) in returns.iter().enumerate() {
@@ -454,6 +456,28 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     assert!(md.contains("| VIREL | 0.67 |"), "{md}");
     // Forward velocity: the `forward` term (1.5) over the hopper's weight (1).
     assert!(md.contains("1.50 m/s"), "{md}");
+    // The random policy's row, and who does not beat it.
+    let random = virel_lab::envs::random_policy::random_gait(
+        "hopper",
+        virel_lab::study::report::RANDOM_POLICY_STEPS,
+        0,
+    )
+    .unwrap();
+    assert!(random.mean_return > 3.0, "{random:?}");
+    assert!(
+        md.contains(&format!(
+            "| random policy | | 20000 | | {:.0} | | {:.2} m/s | {:.0} |",
+            random.mean_return, random.mean_velocity, random.mean_length
+        )),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "**Not above the random policy's mean return ({:.0}): TD3.**",
+            random.mean_return
+        )),
+        "{md}"
+    );
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert!(
         csv.lines()

@@ -20,7 +20,6 @@ mod posterior;
 pub mod training;
 mod updates;
 
-pub use gait::{GaitStats, random_gait};
 pub use updates::tch_updates_per_second;
 
 use envs::bench_envs;

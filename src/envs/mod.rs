@@ -4,11 +4,13 @@
 //! - [`identity::Identity`]: a 1-D sanity task (reward 1 when |a − s| < 0.5), used to prove that
 //!   every algorithm learns at all.
 //! - [`counterexample`]: the tabular MDP of VIREL's argument against maximum-entropy RL.
+//! - [`random_policy`]: what uniform random actions do on a robot, the baseline to beat.
 
 pub mod counterexample;
 pub mod identity;
 pub mod locomotion;
 pub mod pendulum;
+pub mod random_policy;
 
 use crate::scene;
 use crate::sim;

@@ -4,12 +4,14 @@
 //! - per env, learning curves of the deterministic evaluations: IQM across seeds with a 95%
 //!   bootstrap band, on one step grid, as `curves-ENV.png` and `.svg`;
 //! - per env × algorithm, the final deterministic return (IQM, mean, 95% CI of the IQM),
-//!   forward velocity and episode length: `results.md` and `results.csv`;
+//!   forward velocity and episode length: `results.md` and `results.csv`; beside them a random
+//!   policy's mean return on each robot, and which algorithms do not beat it;
 //! - across envs, the probability of improvement of each algorithm over SAC with its 95% CI
 //!   (rliable's), in the same files.
 
 use super::stats::{self, Interval};
 use super::sweep::NAME_SEPARATOR;
+use crate::envs::random_policy::{GaitStats, random_gait};
 use crate::rl::Algo;
 use crate::scene;
 use crate::training;
@@ -20,7 +22,7 @@ use crate::training::logger::METRICS_FILE;
 use crate::training::logger::names;
 use crate::training::run_dir::{CONFIG_FILE, SUMMARY_FILE, read_toml};
 use anyhow::{Context, Result, bail};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -547,6 +549,39 @@ fn fmt_ci(ci: &Interval) -> String {
     format!("[{:.0}, {:.0}]", ci.lo, ci.hi)
 }
 
+/// Control steps of uniform random actions behind each robot's random-policy row.
+pub const RANDOM_POLICY_STEPS: usize = 20_000;
+
+/// What a random policy does on each robot among `envs` ([`RANDOM_POLICY_STEPS`] steps from
+/// reset seed 0): the baseline every algorithm must beat. Envs that are not robots (Pendulum)
+/// have none.
+fn random_baselines<'a>(
+    envs: impl Iterator<Item = &'a str>,
+    progress: bool,
+) -> BTreeMap<String, GaitStats> {
+    let envs: BTreeSet<&str> = envs.collect();
+    let bar = if progress {
+        indicatif::ProgressBar::new(envs.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("random policy [{wide_bar}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut out = BTreeMap::new();
+    for env in envs {
+        bar.set_message(env.to_owned());
+        if let Ok(stats) = random_gait(env, RANDOM_POLICY_STEPS, 0) {
+            out.insert(env.to_owned(), stats);
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    out
+}
+
 /// Reads `paths` and writes the report into `out`.
 pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Written> {
     if out.is_file() {
@@ -577,6 +612,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let random = random_baselines(runs.iter().map(|r| r.env.as_str()), progress);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     register_font()?;
     let groups = group(&runs);
@@ -624,6 +660,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
             "| algorithm | seeds (finished/all) | env steps | IQM | mean | 95% CI (IQM) | forward velocity | episode length | ran on |"
         )?;
         writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
+        let first_row = rows.len();
         for (label, rs) in labels {
             let Some(row) = result_row(env, label, rs) else {
                 writeln!(
@@ -652,6 +689,34 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
                 row.ran_on.join(", ")
             )?;
             rows.push(row);
+        }
+        if let Some(r) = random.get(env.as_str()) {
+            writeln!(
+                md,
+                "| random policy | | {RANDOM_POLICY_STEPS} | | {:.0} | | {:.2} m/s | {:.0} | uniform actions, seed 0 |",
+                r.mean_return, r.mean_velocity, r.mean_length
+            )?;
+            let below: Vec<&str> = rows[first_row..]
+                .iter()
+                .filter(|row| row.iqm <= r.mean_return)
+                .map(|row| row.label.as_str())
+                .collect();
+            writeln!(
+                md,
+                "\n{}",
+                if below.is_empty() {
+                    format!(
+                        "Every algorithm's IQM is above the random policy's mean return ({:.0}).",
+                        r.mean_return
+                    )
+                } else {
+                    format!(
+                        "**Not above the random policy's mean return ({:.0}): {}.**",
+                        r.mean_return,
+                        below.join(", ")
+                    )
+                }
+            )?;
         }
         writeln!(md)?;
     }
@@ -700,6 +765,13 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
             r.velocity.map_or(String::new(), |v| v.to_string()),
             r.episode_length,
             r.ran_on.join(" ")
+        )?;
+    }
+    for (env, r) in &random {
+        writeln!(
+            csv,
+            "{env},random policy,,,{RANDOM_POLICY_STEPS},{RANDOM_POLICY_STEPS},,{},,,{},{},",
+            r.mean_return, r.mean_velocity, r.mean_length
         )?;
     }
     for i in &improvements {
