@@ -549,6 +549,23 @@ fn fmt_ci(ci: &Interval) -> String {
     format!("[{:.0}, {:.0}]", ci.lo, ci.hi)
 }
 
+/// A bar of `len` steps headed `what` (hidden unless `shown`), the item's name as its message.
+fn progress_bar(what: &str, len: usize, shown: bool) -> indicatif::ProgressBar {
+    let bar = if shown {
+        indicatif::ProgressBar::new(len as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{what} [{{wide_bar}}] {{pos}}/{{len}} {{msg}}"
+        ))
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
 /// Control steps of uniform random actions behind each robot's random-policy row.
 pub const RANDOM_POLICY_STEPS: usize = 20_000;
 
@@ -560,16 +577,7 @@ fn random_baselines<'a>(
     progress: bool,
 ) -> BTreeMap<String, GaitStats> {
     let envs: BTreeSet<&str> = envs.collect();
-    let bar = if progress {
-        indicatif::ProgressBar::new(envs.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("random policy [{wide_bar}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar("random policy", envs.len(), progress);
     let mut out = BTreeMap::new();
     for env in envs {
         bar.set_message(env.to_owned());
@@ -591,16 +599,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
         );
     }
     let dirs = find_runs(paths)?;
-    let bar = if progress {
-        indicatif::ProgressBar::new(dirs.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("reading runs [{wide_bar}] {pos}/{len} {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar("reading runs", dirs.len(), progress);
     let mut runs = Vec::new();
     for d in &dirs {
         bar.set_message(
