@@ -72,10 +72,8 @@ pub fn keep_freed_memory() {
 /// Mesa's software renderers (llvmpipe, and lavapipe for Vulkan) rasterise on one thread per
 /// core unless `LP_NUM_THREADS` says otherwise, so beside the app's training threads they and
 /// training take turns on every core. This leaves the training threads their cores: the
-/// renderer gets the others, at least one. On the 2-core machine of the README (one training
-/// thread, the default scene) the training thread made 0.76× the gradient steps of a
-/// headless `train` with the renderer on both cores and 0.87× with it on one, at 2.3–2.6
-/// FPS instead of 2.7–3.3. A value the user set is kept; GPU drivers ignore the variable.
+/// renderer gets the others, at least one (measured in the README, "The app's speed"). A
+/// value the user set is kept; GPU drivers ignore the variable.
 pub fn leave_cores_to_training(training_threads: usize) {
     const VAR: &str = "LP_NUM_THREADS";
     if std::env::var_os(VAR).is_some() {
