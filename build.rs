@@ -8,6 +8,8 @@
 //!   is never loaded and CUDA silently never works. On a lean CPU install libtorch_cuda's
 //!   dependencies (cuBLAS, cuDNN, ...) are absent, so linking it would stop the binary from
 //!   starting: there only libtorch_cpu is linked, and `cuda_linked()` reports false.
+//! - src/rl/fused_adam.cpp, compiled against libtorch's headers: PyTorch's fused Adam kernel,
+//!   which tch does not bind.
 use std::path::{Path, PathBuf};
 
 fn main() {
@@ -24,6 +26,7 @@ fn main() {
     let lib = libtorch.join("lib");
     println!("cargo:rerun-if-changed={}", lib.display());
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    compile_fused_adam(&libtorch);
     // libtorch's MKL asks these functions whether the CPU is Intel's; the executable's
     // definitions (src/runtime.rs) answer in their place only from its dynamic symbol table.
     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
@@ -40,6 +43,22 @@ fn main() {
         );
     }
     println!("cargo:rustc-env=VIREL_CUDA_LINKED={}", u8::from(cuda));
+}
+
+/// The C++ side of `rl::optim`'s fused step, with the flags torch-sys builds its own wrapper
+/// with (C++17, the new libstdc++ ABI that PyTorch's wheels use).
+fn compile_fused_adam(libtorch: &Path) {
+    let source = "src/rl/fused_adam.cpp";
+    println!("cargo:rerun-if-changed={source}");
+    cc::Build::new()
+        .cpp(true)
+        .file(source)
+        .include(libtorch.join("include"))
+        .flag("-std=c++17")
+        .flag("-D_GLIBCXX_USE_CXX11_ABI=1")
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .warnings(false)
+        .compile("virel_fused_adam");
 }
 
 /// libtorch_cuda.so exists and cuBLAS, which it needs, was installed next to it.

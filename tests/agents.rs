@@ -422,6 +422,58 @@ fn adam_over_one_flat_buffer_equals_adam_tensor_by_tensor() {
     }
 }
 
+/// PyTorch's fused Adam kernel (the CPU's step) moves a network's variables and moments as
+/// the nine-kernel step over the whole buffer (the step on other devices) does, step by step.
+#[test]
+fn fused_adam_step_equals_the_unfused_step() {
+    use virel_lab::rl::nets::Mlp;
+    use virel_lab::rl::optim::Adam;
+    let _torch = torch_lock();
+    tch::manual_seed(5);
+    let (a, b) = (
+        tch::nn::VarStore::new(Device::Cpu),
+        tch::nn::VarStore::new(Device::Cpu),
+    );
+    let (net_a, net_b) = (
+        Mlp::new(&a.root(), &[7, 32, 32, 4]),
+        Mlp::new(&b.root(), &[7, 32, 32, 4]),
+    );
+    let mut b = b;
+    b.copy(&a).unwrap();
+    let (mut fused, mut unfused) = (Adam::new(&a, 3e-3), Adam::new(&b, 3e-3));
+    let x = Tensor::randn([64, 7], (Kind::Float, Device::Cpu));
+    let y = Tensor::randn([64, 4], (Kind::Float, Device::Cpu));
+    for t in 1..=20 {
+        for (net, opt, fuse) in [(&net_a, &mut fused, true), (&net_b, &mut unfused, false)] {
+            let loss = (net.forward(&x) - &y).square().mean(None);
+            opt.zero_grad();
+            loss.backward();
+            if fuse {
+                opt.step_fused();
+            } else {
+                opt.step_unfused();
+            }
+        }
+        assert_eq!(fused.steps, unfused.steps);
+        for (i, (p, q)) in a
+            .trainable_variables()
+            .iter()
+            .zip(&b.trainable_variables())
+            .enumerate()
+        {
+            let diff = (p - q).abs().max().double_value(&[]);
+            assert!(diff < 1e-6, "step {t}, variable {i}: differs by {diff}");
+        }
+        for ((name, m), (_, n)) in fused.state().iter().zip(&unfused.state()) {
+            let diff = (m.to_kind(Kind::Double) - n.to_kind(Kind::Double))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(diff < 1e-7, "step {t}, {name}: differs by {diff}");
+        }
+    }
+}
+
 /// The polyak update of flattened networks moves every variable of the target as the
 /// per-variable update would, and the networks' variables stay views into their buffers.
 #[test]
