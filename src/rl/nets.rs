@@ -223,13 +223,26 @@ pub fn flatten(vs: &nn::VarStore) -> Tensor {
             Tensor::cat(&parts, 0)
         }
     });
-    let mut offset = 0;
-    for v in &mut vars {
-        let n = v.numel() as i64;
-        v.set_data(&flat.narrow(0, offset, n).view(v.size().as_slice()));
-        offset += n;
+    let views = views_like(&vars, &flat);
+    for (v, view) in vars.iter_mut().zip(views) {
+        v.set_data(&view);
     }
     flat
+}
+
+/// The slices of a [`flatten`]ed buffer (or one laid out alike) that belong to each of
+/// `params`, shaped like it.
+pub fn views_like(params: &[Tensor], flat: &Tensor) -> Vec<Tensor> {
+    let mut offset = 0;
+    params
+        .iter()
+        .map(|p| {
+            let n = p.numel() as i64;
+            let view = flat.narrow(0, offset, n).view(p.size().as_slice());
+            offset += n;
+            view
+        })
+        .collect()
 }
 
 /// θ_target ← (1 − τ)·θ_target + τ·θ_online on [`flatten`]ed buffers of two networks built

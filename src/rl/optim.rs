@@ -43,8 +43,8 @@ impl Adam {
         let params = vs.trainable_variables();
         let (exp_avg, exp_avg_sq) = (zeros(), zeros());
         Self {
-            exp_avg_views: views_like(&params, &exp_avg),
-            exp_avg_sq_views: views_like(&params, &exp_avg_sq),
+            exp_avg_views: super::nets::views_like(&params, &exp_avg),
+            exp_avg_sq_views: super::nets::views_like(&params, &exp_avg_sq),
             step_tensor: Tensor::zeros([], (Kind::Float, flat.device())),
             params,
             exp_avg,
@@ -166,12 +166,13 @@ impl Adam {
     /// Moments and step count as named tensors (`exp_avg/i`, `exp_avg_sq/i`, `steps`).
     pub fn state(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::with_capacity(2 * self.params.len() + 1);
-        let (m, v) = (
-            views_like(&self.params, &self.exp_avg),
-            views_like(&self.params, &self.exp_avg_sq),
-        );
         // Copies: a view would carry the whole buffer into a checkpoint.
-        for (i, (m, v)) in m.iter().zip(&v).enumerate() {
+        for (i, (m, v)) in self
+            .exp_avg_views
+            .iter()
+            .zip(&self.exp_avg_sq_views)
+            .enumerate()
+        {
             out.push((format!("exp_avg/{i}"), m.copy()));
             out.push((format!("exp_avg_sq/{i}"), v.copy()));
         }
@@ -181,11 +182,11 @@ impl Adam {
 
     /// Restores what [`Adam::state`] gave; `get` looks a name up.
     pub fn load_state(&mut self, get: impl Fn(&str) -> Option<Tensor>) -> anyhow::Result<()> {
-        let (mut m, mut v) = (
-            views_like(&self.params, &self.exp_avg),
-            views_like(&self.params, &self.exp_avg_sq),
-        );
-        for (i, (m, v)) in m.iter_mut().zip(&mut v).enumerate() {
+        let views = self
+            .exp_avg_views
+            .iter_mut()
+            .zip(&mut self.exp_avg_sq_views);
+        for (i, (m, v)) in views.enumerate() {
             for (name, dst) in [
                 (format!("exp_avg/{i}"), &mut *m),
                 (format!("exp_avg_sq/{i}"), &mut *v),
@@ -206,20 +207,6 @@ impl Adam {
         self.steps = steps.to_kind(Kind::Int64).int64_value(&[0]).max(0) as u64;
         Ok(())
     }
-}
-
-/// The slices of a flat buffer that belong to each variable, shaped like it.
-fn views_like(params: &[Tensor], flat: &Tensor) -> Vec<Tensor> {
-    let mut offset = 0;
-    params
-        .iter()
-        .map(|p| {
-            let n = p.numel() as i64;
-            let view = flat.narrow(0, offset, n).view(p.size().as_slice());
-            offset += n;
-            view
-        })
-        .collect()
 }
 
 unsafe extern "C" {
