@@ -100,7 +100,7 @@ impl Mlp {
             .collect()
     }
 
-    /// Q₁ and Q₂ of (obs, action) pairs, `[2, B]`.
+    /// The outputs `[B, output]` for inputs `[B, input]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let last = self.layers.len() - 1;
         let mut x = x.shallow_clone();
