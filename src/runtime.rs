@@ -104,6 +104,24 @@ pub fn flush_denormals() {
     }
 }
 
+/// The cores this process may run on (its affinity mask, as `taskset` sets it), in order;
+/// `[0, 1, …]` up to the available parallelism where the mask cannot be read.
+pub fn allowed_cores() -> Vec<usize> {
+    // SAFETY: sched_getaffinity fills a CPU set on the stack; CPU_ISSET only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            let cores: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+                .filter(|&c| libc::CPU_ISSET(c, &set))
+                .collect();
+            if !cores.is_empty() {
+                return cores;
+            }
+        }
+    }
+    (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
+}
+
 /// Runs a child process on one core only (its threads included): runs side by side then
 /// neither share nor trade cores.
 pub fn pin_to_core(cmd: &mut std::process::Command, core: usize) {

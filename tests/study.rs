@@ -126,6 +126,18 @@ fn array_specs_compress_runs_of_indices() {
 }
 
 #[test]
+fn pool_workers_pin_to_the_pools_own_cores_and_a_pool_of_one_does_not_pin() {
+    use virel_lab::study::pool::worker_cores;
+    assert_eq!(worker_cores(2, &[0, 1]), Some(vec![0, 1]));
+    // `taskset -c 2,5`: the workers stay on the cores the pool was given.
+    assert_eq!(worker_cores(2, &[2, 5, 7]), Some(vec![2, 5]));
+    // One worker is left to the scheduler, so two `-j 1` pools do not share core 0.
+    assert_eq!(worker_cores(1, &[0, 1]), None);
+    // More workers than cores: none pinned.
+    assert_eq!(worker_cores(3, &[0, 1]), None);
+}
+
+#[test]
 fn the_job_array_script_runs_cell_k_as_array_task_k() {
     let dir = tempfile::tempdir().unwrap();
     let file = tiny_sweep(

@@ -1,7 +1,7 @@
 //! `sweep --local -j N`: the cells run as child processes (`virel-lab sweep FILE --cell K`,
 //! the command a Slurm array task runs), N at a time on a rayon pool in the sweep's order,
-//! each pinned to its own core when there are enough; finished cells are skipped, partial
-//! ones resumed. A signal to the pool reaches every running cell, which checkpoints and stops.
+//! each pinned to its own core of the pool's affinity mask when N ≥ 2 and there are enough
+//! (see [`worker_cores`]); finished cells are skipped, partial ones resumed. A signal to the pool reaches every running cell, which checkpoints and stops.
 
 use super::sweep::{CellState, Sweep};
 use crate::runtime;
@@ -54,8 +54,14 @@ fn clock() -> String {
 }
 
 /// Cores this process may run on.
-fn usable_cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// The core each of `jobs` workers is pinned to, from the cores the pool may use (`allowed`,
+/// its affinity mask): worker i on `allowed[i]`, so runs side by side neither share nor trade
+/// cores. `None` (no pinning) for a pool of one, which then shares the machine as any process
+/// does (two `-j 1` pools, or one beside a `--cell`, would otherwise all sit on the first
+/// core), and where there are fewer cores than workers. `taskset -c 2,3 virel-lab sweep …
+/// -j 2` keeps a pool to cores 2 and 3.
+pub fn worker_cores(jobs: usize, allowed: &[usize]) -> Option<Vec<usize>> {
+    (jobs >= 2 && jobs <= allowed.len()).then(|| allowed[..jobs].to_vec())
 }
 
 /// The last non-empty line of a cell's log: what a failure said.
@@ -128,7 +134,7 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
     );
     let logs = sweep.log_dir();
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-    let pin = opts.jobs <= usable_cores();
+    let cores = worker_cores(opts.jobs, &runtime::allowed_cores());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .thread_name(|i| format!("sweep-worker-{i}"))
@@ -137,7 +143,7 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
     let started = Mutex::new(0usize);
     pool.scope_fifo(|s| {
         for (index, state) in todo {
-            let (report, started, logs) = (&report, &started, &logs);
+            let (report, started, logs, cores) = (&report, &started, &logs, &cores);
             s.spawn_fifo(move |_| {
                 let cell = &sweep.cells[index];
                 let name = cell.name();
@@ -152,7 +158,7 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
                 };
                 println!("{} start {n}/{total} {name} ({state})", clock());
                 let log = logs.join(format!("{name}.log"));
-                let outcome = run_child(sweep, index, opts, &log, pin);
+                let outcome = run_child(sweep, index, opts, &log, cores.as_deref());
                 let mut r = report.lock().unwrap();
                 match outcome {
                     Ok((status, took)) if status.success() => {
@@ -206,7 +212,7 @@ fn run_child(
     index: usize,
     opts: &PoolOptions,
     log: &Path,
-    pin: bool,
+    cores: Option<&[usize]>,
 ) -> Result<(std::process::ExitStatus, Duration)> {
     let out = std::fs::File::options()
         .create(true)
@@ -223,7 +229,9 @@ fn run_child(
     if let Some(d) = opts.device {
         cmd.args(["--device", &d.to_string()]);
     }
-    if pin && let Some(core) = rayon::current_thread_index() {
+    if let Some(cores) = cores
+        && let Some(&core) = rayon::current_thread_index().and_then(|i| cores.get(i))
+    {
         runtime::pin_to_core(&mut cmd, core);
     }
     let start = Instant::now();
