@@ -128,6 +128,10 @@ pub struct ReportArgs {
     /// `<!-- report:end -->`.
     #[arg(long, value_name = "FILE")]
     pub readme: Option<PathBuf>,
+    /// The label the probability of improvement is taken against, as the table's algorithm
+    /// column spells it (e.g. "VIREL"). Default: SAC, and no such section where no run is SAC.
+    #[arg(long, value_name = "LABEL")]
+    pub baseline: Option<String>,
 }
 
 /// `virel-lab sweep`.
@@ -871,7 +875,12 @@ fn report(args: ReportArgs) -> Result<()> {
     if let Some(readme) = &args.readme {
         study::report::readme_slot(readme, &args.out)?;
     }
-    let w = study::report::write_report(&args.dirs, &args.out, std::io::stderr().is_terminal())?;
+    let w = study::report::write_report(
+        &args.dirs,
+        &args.out,
+        args.baseline.as_deref(),
+        std::io::stderr().is_terminal(),
+    )?;
     if let Some(readme) = &args.readme {
         study::report::splice_readme(readme, &w.markdown, &args.out)?;
     }

@@ -521,6 +521,38 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     assert!(text.starts_with("# Title\n<!-- report:begin -->\n"));
     assert!(text.ends_with("<!-- report:end -->\ntail\n"));
     assert!(text.contains("](report/curves-hopper.png)") && !text.contains("old"));
+
+    // Against another baseline: P(SAC > VIREL) = 3/9 (only SAC's 600 beats VIREL's runs).
+    let report_against = |baseline: &str| {
+        virel(&[
+            "report",
+            runs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--baseline",
+            baseline,
+        ])
+    };
+    let o = report_against("VIREL");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(
+        md.contains("### Probability of improvement over VIREL"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| SAC | 0.33 |") && md.contains("| TD3 | 0.00 |"),
+        "{md}"
+    );
+    assert!(!md.contains("| VIREL | 0.67 |"), "{md}");
+    let o = report_against("PPO");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--baseline \"PPO\": no run is labelled so")
+            && stderr(&o).contains("SAC, TD3, VIREL"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

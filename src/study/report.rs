@@ -6,8 +6,8 @@
 //! - per env × algorithm, the final deterministic return (IQM, mean, 95% CI of the IQM),
 //!   forward velocity and episode length: `results.md` and `results.csv`; beside them a random
 //!   policy's mean return on each robot, and which algorithms do not beat it;
-//! - across envs, the probability of improvement of each algorithm over SAC with its 95% CI
-//!   (rliable's), in the same files.
+//! - across envs, the probability of improvement of each algorithm over SAC (or the label
+//!   `--baseline` names) with its 95% CI (rliable's), in the same files.
 
 use super::stats::{self, Interval};
 use super::sweep::NAME_SEPARATOR;
@@ -590,8 +590,29 @@ fn random_baselines<'a>(
     out
 }
 
-/// Reads `paths` and writes the report into `out`.
-pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Written> {
+/// The label improvements are taken against: `chosen`, which some run must carry, or SAC.
+fn baseline_label(runs: &[RunRecord], chosen: Option<&str>) -> Result<String> {
+    let Some(chosen) = chosen else {
+        return Ok(Algo::Sac.display_name().to_owned());
+    };
+    let labels: BTreeSet<String> = runs.iter().map(RunRecord::label).collect();
+    if !labels.contains(chosen) {
+        bail!(
+            "--baseline {chosen:?}: no run is labelled so; the runs' labels: {}",
+            labels.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(chosen.to_owned())
+}
+
+/// Reads `paths` and writes the report into `out`, with the probability of improvement over
+/// `baseline` (a label, as the table spells it; `None`: SAC where some run is SAC).
+pub fn write_report(
+    paths: &[PathBuf],
+    out: &Path,
+    baseline: Option<&str>,
+    progress: bool,
+) -> Result<Written> {
     if out.is_file() {
         bail!(
             "--out {} is a file: expected a folder for the report",
@@ -611,6 +632,7 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
         bar.inc(1);
     }
     bar.finish_and_clear();
+    let baseline = baseline_label(&runs, baseline)?;
     let random = random_baselines(runs.iter().map(|r| r.env.as_str()), progress);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     register_font()?;
@@ -719,16 +741,17 @@ pub fn write_report(paths: &[PathBuf], out: &Path, progress: bool) -> Result<Wri
         }
         writeln!(md)?;
     }
-    let improvements = improvements(&groups, Algo::Sac.display_name());
+    let improvements = improvements(&groups, &baseline);
     if !improvements.is_empty() {
-        writeln!(md, "### Probability of improvement over SAC\n")?;
+        writeln!(md, "### Probability of improvement over {baseline}\n")?;
         writeln!(
             md,
-            "P(X > SAC): the chance that a run of X ends above a run of SAC on an env drawn at \
-             random from those where both finished (rliable's probability of improvement; ties \
-             count ½), with its 95% stratified-bootstrap CI. Above 0.5 favours X.\n"
+            "P(X > {baseline}): the chance that a run of X ends above a run of {baseline} on an \
+             env drawn at random from those where both finished (rliable's probability of \
+             improvement; ties count ½), with its 95% stratified-bootstrap CI. Above 0.5 \
+             favours X.\n"
         )?;
-        writeln!(md, "| algorithm | P(X > SAC) | 95% CI | envs |")?;
+        writeln!(md, "| algorithm | P(X > {baseline}) | 95% CI | envs |")?;
         writeln!(md, "|---|---:|---:|---|")?;
         for i in &improvements {
             writeln!(
