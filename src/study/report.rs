@@ -415,7 +415,7 @@ pub fn improvements(groups: &Groups, baseline: &str) -> Vec<Improvement> {
 }
 
 /// Colours of the curves: one per algorithm, the same in every picture.
-fn colour(label: &str) -> plotters::style::RGBColor {
+fn colour(label: &str, variant: usize) -> plotters::style::RGBColor {
     use plotters::style::RGBColor;
     let base = match label.split(' ').next().unwrap_or(label) {
         "VIREL" => RGBColor(31, 119, 180),
@@ -425,8 +425,15 @@ fn colour(label: &str) -> plotters::style::RGBColor {
         _ => RGBColor(127, 127, 127),
     };
     if label.contains('(') {
-        // A variant: the algorithm's colour, darker.
-        RGBColor(base.0 / 2, base.1 / 2, base.2 / 2)
+        // The `variant`-th variant of the algorithm in the picture: its colour, darker, then
+        // towards black and white in turn, so two variants never share a colour.
+        let f = |c: u8, k: f64| (f64::from(c) * k) as u8;
+        let lighter = |c: u8| c + (255 - c) / 2;
+        match variant % 3 {
+            0 => RGBColor(f(base.0, 0.5), f(base.1, 0.5), f(base.2, 0.5)),
+            1 => RGBColor(lighter(base.0), lighter(base.1), lighter(base.2)),
+            _ => RGBColor(f(base.0, 0.25), f(base.1, 0.25), f(base.2, 0.25)),
+        }
     } else {
         base
     }
@@ -491,8 +498,17 @@ where
         .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
+    let mut variants_seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (label, seeds, points) in curves {
-        let c = colour(label);
+        let algo = label.split(' ').next().unwrap_or(label);
+        let variant = if label.contains('(') {
+            let k = variants_seen.entry(algo).or_default();
+            *k += 1;
+            *k - 1
+        } else {
+            0
+        };
+        let c = colour(label, variant);
         let band: Vec<(f64, f64)> = points
             .iter()
             .map(|p| (p.step as f64 / 1000.0, p.ci.hi))
