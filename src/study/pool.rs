@@ -1,7 +1,8 @@
 //! `sweep --local -j N`: the cells run as child processes (`virel-lab sweep FILE --cell K`,
 //! the command a Slurm array task runs), N at a time on a rayon pool in the sweep's order,
 //! each pinned to its own core of the pool's affinity mask when N ≥ 2 and there are enough
-//! (see [`worker_cores`]); finished cells are skipped, partial ones resumed. A signal to the pool reaches every running cell, which checkpoints and stops.
+//! (see [`worker_cores`]); finished cells are skipped, partial ones resumed. A signal to the
+//! pool reaches every running cell, which checkpoints and stops.
 
 use super::sweep::{CellState, Sweep};
 use crate::runtime;
@@ -53,7 +54,6 @@ fn clock() -> String {
     )
 }
 
-/// Cores this process may run on.
 /// The core each of `jobs` workers is pinned to, from the cores the pool may use (`allowed`,
 /// its affinity mask): worker i on `allowed[i]`, so runs side by side neither share nor trade
 /// cores. `None` (no pinning) for a pool of one, which then shares the machine as any process
