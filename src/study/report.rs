@@ -414,28 +414,28 @@ pub fn improvements(groups: &Groups, baseline: &str) -> Vec<Improvement> {
         .collect()
 }
 
-/// Colours of the curves: one per algorithm, the same in every picture.
-fn colour(label: &str, variant: usize) -> plotters::style::RGBColor {
+/// Colours of the curves: one per algorithm (`algo`, as labels spell it), the same in every
+/// picture; its `variant`-th variant in a picture (`Some(k)`) darker, then lighter, then
+/// darker still, so two variants of one algorithm never share a colour.
+fn colour(algo: &str, variant: Option<usize>) -> plotters::style::RGBColor {
     use plotters::style::RGBColor;
-    let base = match label.split(' ').next().unwrap_or(label) {
+    let base = match algo {
         "VIREL" => RGBColor(31, 119, 180),
         "β-VIREL" => RGBColor(148, 103, 189),
         "SAC" => RGBColor(255, 127, 14),
         "TD3" => RGBColor(44, 160, 44),
         _ => RGBColor(127, 127, 127),
     };
-    if label.contains('(') {
-        // The `variant`-th variant of the algorithm in the picture: its colour, darker, then
-        // towards black and white in turn, so two variants never share a colour.
-        let f = |c: u8, k: f64| (f64::from(c) * k) as u8;
-        let lighter = |c: u8| c + (255 - c) / 2;
-        match variant % 3 {
-            0 => RGBColor(f(base.0, 0.5), f(base.1, 0.5), f(base.2, 0.5)),
-            1 => RGBColor(lighter(base.0), lighter(base.1), lighter(base.2)),
-            _ => RGBColor(f(base.0, 0.25), f(base.1, 0.25), f(base.2, 0.25)),
-        }
-    } else {
-        base
+    let scaled = |k: f64| {
+        let f = |c: u8| (f64::from(c) * k) as u8;
+        RGBColor(f(base.0), f(base.1), f(base.2))
+    };
+    let lighter = |c: u8| c + (255 - c) / 2;
+    match variant.map(|k| k % 3) {
+        None => base,
+        Some(0) => scaled(0.5),
+        Some(1) => RGBColor(lighter(base.0), lighter(base.1), lighter(base.2)),
+        Some(_) => scaled(0.25),
     }
 }
 
@@ -500,15 +500,14 @@ where
         .map_err(err)?;
     let mut variants_seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (label, seeds, points) in curves {
+        // Labels read "ALGO" or "ALGO (variant)" (RunRecord::label).
         let algo = label.split(' ').next().unwrap_or(label);
-        let variant = if label.contains('(') {
+        let variant = label.contains('(').then(|| {
             let k = variants_seen.entry(algo).or_default();
             *k += 1;
             *k - 1
-        } else {
-            0
-        };
-        let c = colour(label, variant);
+        });
+        let c = colour(algo, variant);
         let band: Vec<(f64, f64)> = points
             .iter()
             .map(|p| (p.step as f64 / 1000.0, p.ci.hi))
