@@ -132,6 +132,11 @@ pub struct ReportArgs {
     /// column spells it (e.g. "VIREL"). Default: SAC, and no such section where no run is SAC.
     #[arg(long, value_name = "LABEL")]
     pub baseline: Option<String>,
+    /// Also draw this training metric per env, as metrics.csv names it (e.g. virel/epsilon,
+    /// losses/entropy, losses/qf_loss): curves-ENV-NAME.png/.svg, the IQM across seeds of each
+    /// run's mean per 1% of the longest run, for the runs that log it. Repeatable.
+    #[arg(long = "metric", value_name = "NAME")]
+    pub metrics: Vec<String>,
 }
 
 /// `virel-lab sweep`.
@@ -879,6 +884,7 @@ fn report(args: ReportArgs) -> Result<()> {
         &args.dirs,
         &args.out,
         args.baseline.as_deref(),
+        &args.metrics,
         std::io::stderr().is_terminal(),
     )?;
     if let Some(readme) = &args.readme {

@@ -363,6 +363,7 @@ fn record(algo: Algo, seed: u64, curve: &[(u64, f64)], final_return: Option<f64>
         variant: None,
         seed,
         curve: curve.to_vec(),
+        metrics: Default::default(),
         summary: final_return.map(|r| RunSummary {
             env: "hopper".into(),
             algo: algo.name().into(),
@@ -417,6 +418,34 @@ fn curves_of_runs_with_different_lengths_align_on_one_grid() {
 }
 
 #[test]
+fn metric_curves_average_each_run_within_bins_of_one_hundredth_of_the_longest_run() {
+    // Logged every 100 steps up to 20 000: bins of 200 steps, two points each.
+    let dense: Vec<(u64, f64)> = (1..=200).map(|k| (k * 100, k as f64)).collect();
+    // Logged every 1000 steps (a thinned archive), to 10 000.
+    let sparse: Vec<(u64, f64)> = (1..=10).map(|k| (k * 1000, -(k as f64))).collect();
+    let grid = report::metric_grid(&[&dense, &sparse]);
+    assert_eq!(grid.len(), 100);
+    assert_eq!((grid[0], grid[99]), (200, 20_000));
+    let d = report::binned(&dense, &grid);
+    assert_eq!((d[0], d[1], d[99]), (Some(1.5), Some(3.5), Some(199.5)));
+    // The sparse run: one point in every fifth bin, nothing after its last.
+    let s = report::binned(&sparse, &grid);
+    assert_eq!(
+        (s[3], s[4], s[9], s[49], s[50]),
+        (None, Some(-1.0), Some(-2.0), Some(-10.0), None)
+    );
+    // A bin boundary belongs to the bin it ends; step 0 to the first.
+    assert_eq!(
+        report::binned(&[(0, 1.0), (200, 3.0), (201, 10.0)], &grid)[..2],
+        [Some(2.0), Some(10.0)]
+    );
+    // Points wider apart than 1% of the longest run set the width.
+    let grid = report::metric_grid(&[&[(5000, 1.0), (10_000, 2.0)]]);
+    assert_eq!(grid, vec![5000, 10_000]);
+    assert!(report::metric_grid(&[]).is_empty());
+}
+
+#[test]
 fn a_report_draws_curves_and_tables_from_run_folders() {
     let dir = tempfile::tempdir().unwrap();
     let runs = dir.path().join("runs");
@@ -446,8 +475,15 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
                 d.join("metrics.csv"),
                 format!(
                     "step,wall_time,metric,value\n500,0.1,charts/episodic_return,3\n\
-                     1000,0.2,eval/episodic_return,{}\n2000,0.3,eval/episodic_return,{r}\n",
-                    r / 2.0
+                     1000,0.2,eval/episodic_return,{}\n2000,0.3,eval/episodic_return,{r}\n{}",
+                    r / 2.0,
+                    if algo == Algo::Virel {
+                        (1..=20)
+                            .map(|k| format!("{},0.4,virel/epsilon,{}\n", k * 100, seed * k))
+                            .collect::<String>()
+                    } else {
+                        String::new()
+                    }
                 ),
             )
             .unwrap();
@@ -545,6 +581,44 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
         "{md}"
     );
     assert!(!md.contains("| VIREL | 0.67 |"), "{md}");
+    // A training metric's curves, for the runs that log it (VIREL's ε_ω, not SAC's).
+    let o = virel(&[
+        "report",
+        runs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--metric",
+        "virel/epsilon",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(
+        md.contains("![hopper: virel/epsilon](curves-hopper-virel-epsilon.png)"),
+        "{md}"
+    );
+    let svg = std::fs::read_to_string(out.join("curves-hopper-virel-epsilon.svg")).unwrap();
+    assert!(
+        svg.contains("VIREL (3 seeds)") && !svg.contains("SAC (") && svg.contains("virel/epsilon"),
+        "{svg}"
+    );
+    let png = std::fs::read(out.join("curves-hopper-virel-epsilon.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    let o = virel(&[
+        "report",
+        runs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--metric",
+        "virel/epsilom",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--metric \"virel/epsilom\": no run logs it")
+            && stderr(&o).contains("charts/episodic_return, eval/episodic_return, virel/epsilon"),
+        "{}",
+        stderr(&o)
+    );
+
     let o = report_against("PPO");
     assert!(!o.status.success());
     assert!(

@@ -29,6 +29,12 @@ use std::path::{Path, PathBuf};
 /// The metric the curves and the final return come from.
 pub const EVAL_METRIC: &str = names::EVAL_RETURN;
 
+/// One logged quantity of a run: (env step, value), by step.
+pub type Series = Vec<(u64, f64)>;
+
+/// One group's curve in a picture: its label, seed count and aggregated points.
+type LabelledCurve = (String, usize, Vec<CurvePoint>);
+
 /// One run as the report reads it.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
@@ -44,6 +50,9 @@ pub struct RunRecord {
     pub seed: u64,
     /// Deterministic evaluations: (env step, mean return), by step.
     pub curve: Vec<(u64, f64)>,
+    /// The training metrics the report was asked to draw (`--metric`), each (env step,
+    /// value) by step; a metric the run does not log is absent.
+    pub metrics: BTreeMap<String, Series>,
     /// How it ended, when it did.
     pub summary: Option<RunSummary>,
 }
@@ -68,11 +77,16 @@ impl RunRecord {
     }
 }
 
-/// Reads the evaluation curve out of a `metrics.csv`.
-pub fn read_curve(path: &Path) -> Result<Vec<(u64, f64)>> {
+/// Reads the series of `names` out of a `metrics.csv`: each (env step, value) by step; a
+/// name the file does not log is absent. Also every metric name the file logs.
+pub fn read_curves(
+    path: &Path,
+    names: &BTreeSet<&str>,
+) -> Result<(BTreeMap<String, Series>, BTreeSet<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut curve = BTreeMap::new();
+    let mut curves: BTreeMap<String, BTreeMap<u64, f64>> = BTreeMap::new();
+    let mut logged = BTreeSet::new();
     // A line without its newline is being written by a running run: left for next time.
     let complete = text.split_inclusive('\n').filter(|l| l.ends_with('\n'));
     for (i, line) in complete.map(str::trim_end).enumerate().skip(1) {
@@ -84,7 +98,10 @@ pub fn read_curve(path: &Path) -> Result<Vec<(u64, f64)>> {
                 i + 1
             );
         }
-        if f[2] != EVAL_METRIC {
+        if !logged.contains(f[2]) {
+            logged.insert(f[2].to_owned());
+        }
+        if !names.contains(f[2]) {
             continue;
         }
         let bad = || {
@@ -98,13 +115,21 @@ pub fn read_curve(path: &Path) -> Result<Vec<(u64, f64)>> {
         let value: f64 = f[3].trim().parse().with_context(bad)?;
         // A resumed run logs again what its interrupted process logged after the checkpoint:
         // the later row wins.
-        curve.insert(step, value);
+        curves
+            .entry(f[2].to_owned())
+            .or_default()
+            .insert(step, value);
     }
-    Ok(curve.into_iter().collect())
+    let curves = curves
+        .into_iter()
+        .map(|(name, c)| (name, c.into_iter().collect()))
+        .collect();
+    Ok((curves, logged))
 }
 
-/// Reads one run folder.
-pub fn read_run(dir: &Path) -> Result<RunRecord> {
+/// Reads one run folder: its evaluations and the training `metrics` asked for. Also every
+/// metric name its `metrics.csv` logs.
+pub fn read_run(dir: &Path, metrics: &[String]) -> Result<(RunRecord, BTreeSet<String>)> {
     let cfg: TrainConfig = read_toml(&dir.join(CONFIG_FILE), "a run config")?;
     let summary_path = dir.join(SUMMARY_FILE);
     let summary = if summary_path.exists() {
@@ -112,27 +137,34 @@ pub fn read_run(dir: &Path) -> Result<RunRecord> {
     } else {
         None
     };
-    let metrics = dir.join(METRICS_FILE);
-    let curve = if metrics.exists() {
-        read_curve(&metrics)?
+    let csv = dir.join(METRICS_FILE);
+    let names: BTreeSet<&str> = std::iter::once(EVAL_METRIC)
+        .chain(metrics.iter().map(String::as_str))
+        .collect();
+    let (mut curves, logged) = if csv.exists() {
+        read_curves(&csv, &names)?
     } else {
-        Vec::new()
+        Default::default()
     };
+    let curve = curves.get(EVAL_METRIC).cloned().unwrap_or_default();
+    curves.retain(|name, _| metrics.contains(name));
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let parts: Vec<&str> = name.split(NAME_SEPARATOR).collect();
     let variant = (parts.len() == 4 && parts[1] == cfg.algo.name()).then(|| parts[2].to_owned());
-    Ok(RunRecord {
+    let run = RunRecord {
         dir: dir.to_owned(),
         env: super::sweep::env_label(&cfg.env),
         algo: cfg.algo,
         variant,
         seed: cfg.seed,
         curve,
+        metrics: curves,
         summary,
-    })
+    };
+    Ok((run, logged))
 }
 
 /// The run folders in `paths`: each is a run folder (it holds `config.toml`) or a folder
@@ -223,6 +255,48 @@ pub struct CurvePoint {
 /// The IQM curve of `runs` on `grid`: each run interpolated between its evaluations, counted only up to its last.
 pub fn aggregate_curve(runs: &[&RunRecord], grid: &[u64]) -> Vec<CurvePoint> {
     let on: Vec<Vec<Option<f64>>> = runs.iter().map(|r| on_grid(&r.curve, grid)).collect();
+    aggregate(&on, grid)
+}
+
+/// How many bins the longest run of a `--metric` curve is cut into (fewer where its points
+/// lie further apart); each run is averaged within each bin.
+pub const METRIC_BINS: u64 = 100;
+
+/// The grid of `--metric` curves: bin ends at multiples of one width, up to the longest run's
+/// last step. The width is that step over [`METRIC_BINS`], rounded up to a multiple of the
+/// smallest gap between one run's logged points.
+pub fn metric_grid(curves: &[&[(u64, f64)]]) -> Vec<u64> {
+    let gap = curves
+        .iter()
+        .flat_map(|c| c.windows(2).map(|w| w[1].0 - w[0].0))
+        .filter(|&g| g > 0)
+        .min()
+        .unwrap_or(1);
+    let Some(last) = curves.iter().filter_map(|c| c.last()).map(|p| p.0).max() else {
+        return Vec::new();
+    };
+    let width = last.div_ceil(METRIC_BINS).div_ceil(gap).max(1) * gap;
+    (1..=last.div_ceil(width).max(1))
+        .map(|k| k * width)
+        .collect()
+}
+
+/// One run's mean in each bin of `grid` (bin k holds the steps after `grid[k − 1]` up to
+/// `grid[k]`; the first from 0); none where it logged nothing.
+pub fn binned(curve: &[(u64, f64)], grid: &[u64]) -> Vec<Option<f64>> {
+    let mut rest = curve;
+    grid.iter()
+        .map(|&end| {
+            let n = rest.iter().take_while(|p| p.0 <= end).count();
+            let (bin, after) = rest.split_at(n);
+            rest = after;
+            (n > 0).then(|| bin.iter().map(|p| p.1).sum::<f64>() / n as f64)
+        })
+        .collect()
+}
+
+/// The IQM curve of runs' values on `grid` (one row of options per run).
+pub fn aggregate(on: &[Vec<Option<f64>>], grid: &[u64]) -> Vec<CurvePoint> {
     grid.iter()
         .enumerate()
         .filter_map(|(k, &step)| {
@@ -456,11 +530,28 @@ fn register_font() -> Result<()> {
     Ok(())
 }
 
+/// What a picture of curves shows: its caption and the y axis' name.
+struct Chart<'a> {
+    caption: String,
+    y_desc: &'a str,
+}
+
+/// Decimals for ticks over a y range of `span`: two significant digits of it, none for
+/// spans of 10 and more.
+fn tick_decimals(span: f64) -> usize {
+    if span > 0.0 && span.is_finite() {
+        (1.0 - span.log10().floor()).clamp(0.0, 9.0) as usize
+    } else {
+        0
+    }
+}
+
 /// Draws one env's curves on any plotters backend.
 fn draw_curves<DB: plotters::prelude::DrawingBackend>(
     root: plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
     env: &str,
-    curves: &[(String, usize, Vec<CurvePoint>)],
+    chart: &Chart,
+    curves: &[LabelledCurve],
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -476,12 +567,16 @@ where
     if y_min > y_max {
         (y_min, y_max) = (0.0, 1.0);
     }
-    let pad = ((y_max - y_min) * 0.05).max(1.0);
+    let span = y_max - y_min;
+    let pad = if span > 0.0 {
+        span * 0.05
+    } else {
+        y_max.abs().max(1.0) * 0.05
+    };
+    let decimals = tick_decimals(span + 2.0 * pad);
+    let (caption, y_desc) = (&chart.caption, chart.y_desc);
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("{env}: deterministic evaluation return (IQM, 95% CI)"),
-            ("sans-serif", 24),
-        )
+        .caption(caption, ("sans-serif", 24))
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(64)
@@ -490,9 +585,9 @@ where
     chart
         .configure_mesh()
         .x_desc("env steps (thousands)")
-        .y_desc("return")
+        .y_desc(y_desc)
         .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.decimals$}"))
         .label_style(("sans-serif", 15))
         .axis_desc_style(("sans-serif", 17))
         .light_line_style(WHITE.mix(0.0))
@@ -620,12 +715,84 @@ fn baseline_label(runs: &[RunRecord], chosen: Option<&str>) -> Result<String> {
     Ok(chosen.to_owned())
 }
 
+/// Draws `curves` as `STEM.png` and `STEM.svg` in `out`; returns the two paths.
+fn draw_picture(
+    out: &Path,
+    stem: &str,
+    env: &str,
+    chart: &Chart,
+    curves: &[LabelledCurve],
+) -> Result<[PathBuf; 2]> {
+    use plotters::prelude::*;
+    let png = out.join(format!("{stem}.png"));
+    let svg = out.join(format!("{stem}.svg"));
+    draw_curves(
+        BitMapBackend::new(&png, (960, 600)).into_drawing_area(),
+        env,
+        chart,
+        curves,
+    )?;
+    draw_curves(
+        SVGBackend::new(&svg, (960, 600)).into_drawing_area(),
+        env,
+        chart,
+        curves,
+    )?;
+    Ok([png, svg])
+}
+
+/// One env's curves of the training metric `metric` (`--metric`), for the runs that log it:
+/// each run averaged within the bins of [`metric_grid`], then the IQM across seeds. Returns
+/// the grid's bin width and the curves; none where no run of the env logs it.
+fn metric_curves(
+    labels: &BTreeMap<String, Vec<&RunRecord>>,
+    metric: &str,
+) -> Option<(u64, Vec<LabelledCurve>)> {
+    let logging: Vec<(&String, Vec<&Series>)> = labels
+        .iter()
+        .map(|(label, rs)| {
+            let series = rs.iter().filter_map(|r| r.metrics.get(metric));
+            (label, series.collect::<Vec<_>>())
+        })
+        .filter(|(_, series)| !series.is_empty())
+        .collect();
+    let all: Vec<&[(u64, f64)]> = logging
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|c| c.as_slice()))
+        .collect();
+    let grid = metric_grid(&all);
+    let width = *grid.first()?;
+    let curves = logging
+        .iter()
+        .map(|(label, series)| {
+            let on: Vec<Vec<Option<f64>>> = series.iter().map(|c| binned(c, &grid)).collect();
+            ((*label).clone(), series.len(), aggregate(&on, &grid))
+        })
+        .collect();
+    Some((width, curves))
+}
+
+/// `--metric NAME`s that no run logs, refused with the names the runs do log.
+fn check_metrics(metrics: &[String], runs: &[RunRecord], logged: &BTreeSet<String>) -> Result<()> {
+    for m in metrics {
+        if !runs.iter().any(|r| r.metrics.contains_key(m)) {
+            bail!(
+                "--metric {m:?}: no run logs it; the runs' metrics: {}",
+                logged.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Reads `paths` and writes the report into `out`, with the probability of improvement over
-/// `baseline` (a label, as the table spells it; `None`: SAC where some run is SAC).
+/// `baseline` (a label, as the table spells it; `None`: SAC where some run is SAC) and curves
+/// of the training `metrics` (`--metric`) beside the returns'.
 pub fn write_report(
     paths: &[PathBuf],
     out: &Path,
     baseline: Option<&str>,
+    metrics: &[String],
     progress: bool,
 ) -> Result<Written> {
     if out.is_file() {
@@ -637,17 +804,21 @@ pub fn write_report(
     let dirs = find_runs(paths)?;
     let bar = progress_bar("reading runs", dirs.len(), progress);
     let mut runs = Vec::new();
+    let mut logged = BTreeSet::new();
     for d in &dirs {
         bar.set_message(
             d.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         );
-        runs.push(read_run(d)?);
+        let (run, names) = read_run(d, metrics)?;
+        runs.push(run);
+        logged.extend(names);
         bar.inc(1);
     }
     bar.finish_and_clear();
     let baseline = baseline_label(&runs, baseline)?;
+    check_metrics(metrics, &runs, &logged)?;
     let random = random_baselines(runs.iter().map(|r| r.env.as_str()), progress);
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     register_font()?;
@@ -669,26 +840,21 @@ pub fn write_report(
             .flat_map(|rs| rs.iter().map(|r| r.curve.as_slice()))
             .collect();
         let grid = step_grid(&all);
-        let curves: Vec<(String, usize, Vec<CurvePoint>)> = labels
+        let curves: Vec<LabelledCurve> = labels
             .iter()
             .map(|(l, rs)| (l.clone(), rs.len(), aggregate_curve(rs, &grid)))
             .collect();
-        let png = out.join(format!("curves-{env}.png"));
-        let svg = out.join(format!("curves-{env}.svg"));
-        {
-            use plotters::prelude::*;
-            draw_curves(
-                BitMapBackend::new(&png, (960, 600)).into_drawing_area(),
-                env,
-                &curves,
-            )?;
-            draw_curves(
-                SVGBackend::new(&svg, (960, 600)).into_drawing_area(),
-                env,
-                &curves,
-            )?;
-        }
-        files.extend([png, svg]);
+        let returns = Chart {
+            caption: format!("{env}: deterministic evaluation return (IQM, 95% CI)"),
+            y_desc: "return",
+        };
+        files.extend(draw_picture(
+            out,
+            &format!("curves-{env}"),
+            env,
+            &returns,
+            &curves,
+        )?);
         writeln!(md, "### {env}\n")?;
         writeln!(md, "![{env}: learning curves](curves-{env}.png)\n")?;
         writeln!(
@@ -753,6 +919,24 @@ pub fn write_report(
                     )
                 }
             )?;
+        }
+        for metric in metrics {
+            let Some((width, curves)) = metric_curves(labels, metric) else {
+                continue;
+            };
+            let slug: String = metric
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let stem = format!("curves-{env}-{slug}");
+            let chart = Chart {
+                caption: format!(
+                    "{env}: {metric} (IQM, 95% CI; each run's mean per {width} steps)"
+                ),
+                y_desc: metric,
+            };
+            files.extend(draw_picture(out, &stem, env, &chart, &curves)?);
+            writeln!(md, "\n![{env}: {metric}]({stem}.png)")?;
         }
         writeln!(md)?;
     }
