@@ -559,17 +559,18 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     assert!(text.contains("](report/curves-hopper.png)") && !text.contains("old"));
 
     // Against another baseline: P(SAC > VIREL) = 3/9 (only SAC's 600 beats VIREL's runs).
-    let report_against = |baseline: &str| {
+    // The same runs and folder, with one more flag.
+    let report_with = |flag: &str, value: &str| {
         virel(&[
             "report",
             runs.to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
-            "--baseline",
-            baseline,
+            flag,
+            value,
         ])
     };
-    let o = report_against("VIREL");
+    let o = report_with("--baseline", "VIREL");
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(
@@ -582,14 +583,7 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     );
     assert!(!md.contains("| VIREL | 0.67 |"), "{md}");
     // A training metric's curves, for the runs that log it (VIREL's ε_ω, not SAC's).
-    let o = virel(&[
-        "report",
-        runs.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--metric",
-        "virel/epsilon",
-    ]);
+    let o = report_with("--metric", "virel/epsilon");
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(
@@ -603,14 +597,7 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     );
     let png = std::fs::read(out.join("curves-hopper-virel-epsilon.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
-    let o = virel(&[
-        "report",
-        runs.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--metric",
-        "virel/epsilom",
-    ]);
+    let o = report_with("--metric", "virel/epsilom");
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("--metric \"virel/epsilom\": no run logs it")
@@ -619,7 +606,7 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
         stderr(&o)
     );
 
-    let o = report_against("PPO");
+    let o = report_with("--baseline", "PPO");
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("--baseline \"PPO\": no run is labelled so")
