@@ -49,7 +49,7 @@ pub struct RunRecord {
     /// The seed.
     pub seed: u64,
     /// Deterministic evaluations: (env step, mean return), by step.
-    pub curve: Vec<(u64, f64)>,
+    pub curve: Series,
     /// The training metrics the report was asked to draw (`--metric`), each (env step,
     /// value) by step; a metric the run does not log is absent.
     pub metrics: BTreeMap<String, Series>,
