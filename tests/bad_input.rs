@@ -4,7 +4,7 @@
 //! server, a huge seed, zero episodes.
 
 mod common;
-use common::{stderr, virel};
+use common::{fails_with, stderr, virel};
 use std::path::Path;
 use std::process::Command;
 use virel_lab::training::checkpoint;
@@ -31,21 +31,6 @@ fn tiny_run(dir: &Path, algo: &str) -> std::path::PathBuf {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     run
-}
-
-/// Asserts `args` fail with every one of `wants` in the error, and without a panic.
-fn fails_with(args: &[&str], wants: &[&str]) {
-    let o = virel(args);
-    let e = stderr(&o);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{args:?} should fail cleanly: {e}"
-    );
-    assert!(!e.contains("panicked"), "{args:?} panicked: {e}");
-    for want in wants {
-        assert!(e.contains(want), "{args:?}: expected '{want}' in: {e}");
-    }
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{stderr, tiny_sweep, virel, wait_until};
+use common::{fails_with, stderr, tiny_sweep, virel, wait_until};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -560,16 +560,11 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
 
     // Against another baseline: P(SAC > VIREL) = 3/9 (only SAC's 600 beats VIREL's runs).
     // The same runs and folder, with one more flag.
-    let report_with = |flag: &str, value: &str| {
-        virel(&[
-            "report",
-            runs.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            flag,
-            value,
-        ])
+    let with = |flag: &'static str, value: &'static str| {
+        let (runs, out) = (runs.to_str().unwrap(), out.to_str().unwrap());
+        ["report", runs, "--out", out, flag, value]
     };
+    let report_with = |flag, value| virel(&with(flag, value));
     let o = report_with("--baseline", "VIREL");
     assert!(o.status.success(), "{}", stderr(&o));
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
@@ -597,22 +592,22 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     );
     let png = std::fs::read(out.join("curves-hopper-virel-epsilon.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
-    let o = report_with("--metric", "virel/epsilom");
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--metric \"virel/epsilom\": no run logs it")
-            && stderr(&o).contains("charts/episodic_return, eval/episodic_return, virel/epsilon"),
-        "{}",
-        stderr(&o)
+    let refused = |flag, value, wants: &[&str]| fails_with(&with(flag, value), wants);
+    refused(
+        "--metric",
+        "virel/epsilom",
+        &[
+            "--metric \"virel/epsilom\": no run logs it",
+            "charts/episodic_return, eval/episodic_return, virel/epsilon",
+        ],
     );
-
-    let o = report_with("--baseline", "PPO");
-    assert!(!o.status.success());
-    assert!(
-        stderr(&o).contains("--baseline \"PPO\": no run is labelled so")
-            && stderr(&o).contains("SAC, TD3, VIREL"),
-        "{}",
-        stderr(&o)
+    refused(
+        "--baseline",
+        "PPO",
+        &[
+            "--baseline \"PPO\": no run is labelled so",
+            "SAC, TD3, VIREL",
+        ],
     );
 }
 

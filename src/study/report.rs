@@ -222,16 +222,24 @@ pub fn on_grid(curve: &[(u64, f64)], grid: &[u64]) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// The step grid of an env's runs: multiples of the smallest gap between evaluations, up to
-/// the longest run.
-pub fn step_grid(curves: &[&[(u64, f64)]]) -> Vec<u64> {
-    let gap = curves
+/// The smallest step between two successive points of one curve; none where no curve has two.
+fn smallest_gap(curves: &[&[(u64, f64)]]) -> Option<u64> {
+    curves
         .iter()
         .flat_map(|c| c.windows(2).map(|w| w[1].0 - w[0].0))
         .filter(|&g| g > 0)
-        .min();
-    let last = curves.iter().filter_map(|c| c.last()).map(|p| p.0).max();
-    match (gap, last) {
+        .min()
+}
+
+/// The last step of the longest curve; none where all are empty.
+fn last_step(curves: &[&[(u64, f64)]]) -> Option<u64> {
+    curves.iter().filter_map(|c| c.last()).map(|p| p.0).max()
+}
+
+/// The step grid of an env's runs: multiples of the smallest gap between evaluations, up to
+/// the longest run.
+pub fn step_grid(curves: &[&[(u64, f64)]]) -> Vec<u64> {
+    match (smallest_gap(curves), last_step(curves)) {
         (Some(gap), Some(last)) => (1..=last / gap).map(|k| k * gap).collect(),
         (None, Some(last)) => vec![last],
         _ => Vec::new(),
@@ -266,13 +274,8 @@ pub const METRIC_BINS: u64 = 100;
 /// last step. The width is that step over [`METRIC_BINS`], rounded up to a multiple of the
 /// smallest gap between one run's logged points.
 pub fn metric_grid(curves: &[&[(u64, f64)]]) -> Vec<u64> {
-    let gap = curves
-        .iter()
-        .flat_map(|c| c.windows(2).map(|w| w[1].0 - w[0].0))
-        .filter(|&g| g > 0)
-        .min()
-        .unwrap_or(1);
-    let Some(last) = curves.iter().filter_map(|c| c.last()).map(|p| p.0).max() else {
+    let gap = smallest_gap(curves).unwrap_or(1);
+    let Some(last) = last_step(curves) else {
         return Vec::new();
     };
     let width = last.div_ceil(METRIC_BINS).div_ceil(gap).max(1) * gap;

@@ -30,6 +30,21 @@ pub fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts `args` fail with every one of `wants` in the error, and without a panic.
+pub fn fails_with(args: &[&str], wants: &[&str]) {
+    let o = virel(args);
+    let e = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{args:?} should fail cleanly: {e}"
+    );
+    assert!(!e.contains("panicked"), "{args:?} panicked: {e}");
+    for want in wants {
+        assert!(e.contains(want), "{args:?}: expected '{want}' in: {e}");
+    }
+}
+
 /// Every file of a folder with its bytes, but the lock file (which holds the pid of the last
 /// process that held the folder).
 pub fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
