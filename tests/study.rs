@@ -252,6 +252,51 @@ fn a_cut_sweep_resumes_its_partial_cells_and_skips_finished_ones() {
 }
 
 #[test]
+fn a_fresh_clone_counts_archived_cells_as_done_and_runs_only_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 300, "");
+    let f = file.to_str().unwrap();
+    let s = Sweep::load(&file).unwrap();
+    let out = virel(&["sweep", f, "--cell", "0", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A fresh clone: the committed archive, no run folders.
+    std::fs::remove_dir_all(dir.path().join("runs")).unwrap();
+    let kept = dir.path().join("kept").join(s.cells[0].name());
+    let before = common::contents(&kept);
+    let state = s.state(&s.cells[0]).unwrap();
+    assert!(
+        matches!(&state, CellState::Archived { summary } if summary.env_steps == 300),
+        "{state}"
+    );
+    assert_eq!(s.state(&s.cells[1]).unwrap(), CellState::New);
+    let out = virel(&["sweep", f, "--cell", "0"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already finished"));
+    assert!(
+        !s.dir(&s.cells[0]).exists(),
+        "an archived cell is not run again"
+    );
+
+    // The same sweep at a longer budget, or with another setting, runs the cell again.
+    let longer = Sweep::load_with_steps(&file, Some(400)).unwrap();
+    assert_eq!(longer.state(&longer.cells[0]).unwrap(), CellState::New);
+    let other = tiny_sweep(dir.path(), 300, "\"sac.batch_size\" = 32");
+    let other = Sweep::load(&other).unwrap();
+    assert_eq!(other.state(&other.cells[0]).unwrap(), CellState::New);
+    tiny_sweep(dir.path(), 300, "");
+
+    let out = virel(&["sweep", f, "--local", "-j", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("1 done, 3 to run"), "{text}");
+    assert!(!s.dir(&s.cells[0]).exists());
+    assert_eq!(
+        common::contents(&kept),
+        before,
+        "the archived cell is left alone"
+    );
+}
+
+#[test]
 fn a_cell_folder_of_another_run_is_refused_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let file = tiny_sweep(dir.path(), 300, "");

@@ -104,7 +104,9 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
             continue;
         }
         match state {
-            CellState::Done { .. } => report.lock().unwrap().already_done.push(cell.name()),
+            CellState::Done { .. } | CellState::Archived { .. } => {
+                report.lock().unwrap().already_done.push(cell.name())
+            }
             CellState::Busy { pid } => {
                 println!("{} skip  {} (process {pid} runs it)", clock(), cell.name());
                 report.lock().unwrap().busy.push(cell.name());

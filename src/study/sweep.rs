@@ -390,9 +390,35 @@ impl Sweep {
         self.cells.iter().map(|c| self.state(c)).collect()
     }
 
-    /// Where the cell stands: not started, partial, done, stale, held by another process or holding another run.
+    /// Where the cell stands: not started, partial, done, stale, held by another process or
+    /// holding another run; a cell without a run folder whose finished run is in the archive
+    /// (a fresh clone of a repository that commits it) is done.
     pub fn state(&self, cell: &Cell) -> Result<CellState> {
-        cell_state(&self.dir(cell), &cell.config)
+        self.state_as(cell, &cell.config)
+    }
+
+    fn state_as(&self, cell: &Cell, cfg: &TrainConfig) -> Result<CellState> {
+        let state = cell_state(&self.dir(cell), cfg)?;
+        if state != CellState::New {
+            return Ok(state);
+        }
+        let Some(archive) = &self.archive else {
+            return Ok(state);
+        };
+        let kept = archive.join(cell.name());
+        let (config, summary) = (kept.join(CONFIG_FILE), kept.join(SUMMARY_FILE));
+        if !config.exists() || !summary.exists() {
+            return Ok(state);
+        }
+        let own: TrainConfig = read_toml(&config, "an archived run config")?;
+        let summary: RunSummary = read_toml(&summary, "an archived run summary")?;
+        if own.differences(cfg).is_empty() && !summary.interrupted && summary.env_steps >= cfg.steps
+        {
+            return Ok(CellState::Archived {
+                summary: Box::new(summary),
+            });
+        }
+        Ok(state)
     }
 }
 
@@ -438,6 +464,11 @@ pub enum CellState {
         /// How it ended.
         summary: Box<RunSummary>,
     },
+    /// No run folder, but its finished run is in the sweep's archive: not run again.
+    Archived {
+        /// How it ended.
+        summary: Box<RunSummary>,
+    },
     /// Checkpointed part of the way: the next invocation resumes it.
     Partial {
         /// Env steps of its newest checkpoint.
@@ -465,7 +496,10 @@ impl CellState {
     pub fn is_runnable(&self) -> bool {
         !matches!(
             self,
-            CellState::Done { .. } | CellState::Busy { .. } | CellState::Foreign { .. }
+            CellState::Done { .. }
+                | CellState::Archived { .. }
+                | CellState::Busy { .. }
+                | CellState::Foreign { .. }
         )
     }
 }
@@ -477,6 +511,15 @@ impl std::fmt::Display for CellState {
             CellState::Done { summary } => write!(
                 f,
                 "done ({} steps{})",
+                summary.env_steps,
+                summary
+                    .final_eval
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(", return {:.1}", e.mean))
+            ),
+            CellState::Archived { summary } => write!(
+                f,
+                "done, archived ({} steps{})",
                 summary.env_steps,
                 summary
                     .final_eval
@@ -563,12 +606,13 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
     if let Some(d) = opts.device {
         cfg.device = d;
     }
-    let state = cell_state(&dir, &cfg)?;
+    let state = sweep.state_as(cell, &cfg)?;
     let summary = match state {
         CellState::Done { .. } => {
             archive_cell(sweep, cell)?;
             return Ok(CellOutcome::AlreadyDone);
         }
+        CellState::Archived { .. } => return Ok(CellOutcome::AlreadyDone),
         CellState::Busy { pid } => {
             return Err(FolderInUse(format!(
                 "cell {} ({}) is being trained by process {pid}",
