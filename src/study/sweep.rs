@@ -504,28 +504,25 @@ impl CellState {
     }
 }
 
+/// A finished run's steps and final return, as `--status` lists them.
+struct Ended<'a>(&'a RunSummary);
+
+impl std::fmt::Display for Ended<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} steps", self.0.env_steps)?;
+        match &self.0.final_eval {
+            Some(e) => write!(f, ", return {:.1}", e.mean),
+            None => Ok(()),
+        }
+    }
+}
+
 impl std::fmt::Display for CellState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CellState::New => f.write_str("new"),
-            CellState::Done { summary } => write!(
-                f,
-                "done ({} steps{})",
-                summary.env_steps,
-                summary
-                    .final_eval
-                    .as_ref()
-                    .map_or(String::new(), |e| format!(", return {:.1}", e.mean))
-            ),
-            CellState::Archived { summary } => write!(
-                f,
-                "done, archived ({} steps{})",
-                summary.env_steps,
-                summary
-                    .final_eval
-                    .as_ref()
-                    .map_or(String::new(), |e| format!(", return {:.1}", e.mean))
-            ),
+            CellState::Done { summary } => write!(f, "done ({})", Ended(summary)),
+            CellState::Archived { summary } => write!(f, "done, archived ({})", Ended(summary)),
             CellState::Partial { env_steps } => write!(f, "partial ({env_steps} steps)"),
             CellState::Stale => f.write_str("stopped before its first checkpoint"),
             CellState::Busy { pid } => write!(f, "running (process {pid})"),
