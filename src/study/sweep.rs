@@ -397,6 +397,7 @@ impl Sweep {
         self.state_as(cell, &cell.config)
     }
 
+    /// [`Sweep::state`] for the cell run as `cfg` (its config with the machine's device).
     fn state_as(&self, cell: &Cell, cfg: &TrainConfig) -> Result<CellState> {
         let state = cell_state(&self.dir(cell), cfg)?;
         if state != CellState::New {
