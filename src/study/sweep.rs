@@ -413,8 +413,7 @@ impl Sweep {
         }
         let own: TrainConfig = read_toml(&config, "an archived run config")?;
         let summary: RunSummary = read_toml(&summary, "an archived run summary")?;
-        if own.differences(cfg).is_empty() && !summary.interrupted && summary.env_steps >= cfg.steps
-        {
+        if own.differences(cfg).is_empty() && finished(&summary, cfg.steps) {
             return Ok(CellState::Archived {
                 summary: Box::new(summary),
             });
@@ -536,6 +535,11 @@ impl std::fmt::Display for CellState {
     }
 }
 
+/// Whether a run that ended with `summary` finished a budget of `steps` env steps.
+fn finished(summary: &RunSummary, steps: u64) -> bool {
+    !summary.interrupted && summary.env_steps >= steps
+}
+
 /// Reads the state of the run folder `dir` of a cell whose run is `cfg`.
 pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     let steps = cfg.steps;
@@ -557,7 +561,7 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     let summary_path = dir.join(SUMMARY_FILE);
     if summary_path.exists() {
         let summary: RunSummary = read_toml(&summary_path, "a run summary")?;
-        if !summary.interrupted && summary.env_steps >= steps {
+        if finished(&summary, steps) {
             return Ok(CellState::Done {
                 summary: Box::new(summary),
             });
