@@ -167,6 +167,10 @@ pub struct SweepArgs {
     /// Train every cell on this device instead of the one its config names.
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
+    /// Torch CPU threads per cell instead of its config's `torch_threads` (a Slurm task gets
+    /// its `cpus_per_task`); with --local each cell is pinned to this many cores of its own.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1024))]
+    pub threads: Option<i32>,
     /// Every cell this many env steps long instead of the file's `steps`: the same grid,
     /// longer (a cluster's 1M), finished cells resumed and carried on.
     #[arg(long)]
@@ -594,6 +598,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
         let progress = !args.quiet && std::io::stderr().is_terminal();
         let opts = sweep::CellOptions {
             device: args.device,
+            threads: args.threads,
             progress,
         };
         let outcome = match sweep::run_cell(&sw, k, &opts) {
@@ -646,6 +651,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
         &pool::PoolOptions {
             jobs: args.jobs,
             device: args.device,
+            threads: args.threads,
             exe,
         },
     )?;

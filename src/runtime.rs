@@ -122,16 +122,19 @@ pub fn allowed_cores() -> Vec<usize> {
     (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect()
 }
 
-/// Runs a child process on one core only (its threads included): runs side by side then
+/// Runs a child process on `cores` only (its threads included): runs side by side then
 /// neither share nor trade cores.
-pub fn pin_to_core(cmd: &mut std::process::Command, core: usize) {
+pub fn pin_to_cores(cmd: &mut std::process::Command, cores: &[usize]) {
     use std::os::unix::process::CommandExt;
+    let cores = cores.to_vec();
     // SAFETY: between fork and exec the closure only builds a CPU set on the stack and makes
-    // one system call, both async-signal-safe.
+    // one system call, both async-signal-safe (the cores were copied before the fork).
     unsafe {
         cmd.pre_exec(move || {
             let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(core, &mut set);
+            for &core in &cores {
+                libc::CPU_SET(core, &mut set);
+            }
             if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

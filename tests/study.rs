@@ -128,13 +128,19 @@ fn array_specs_compress_runs_of_indices() {
 #[test]
 fn pool_workers_pin_to_the_pools_own_cores_and_a_pool_of_one_does_not_pin() {
     use virel_lab::study::pool::worker_cores;
-    assert_eq!(worker_cores(2, &[0, 1]), Some(vec![0, 1]));
+    assert_eq!(worker_cores(2, 1, &[0, 1]), Some(vec![vec![0], vec![1]]));
     // `taskset -c 2,5`: the workers stay on the cores the pool was given.
-    assert_eq!(worker_cores(2, &[2, 5, 7]), Some(vec![2, 5]));
+    assert_eq!(worker_cores(2, 1, &[2, 5, 7]), Some(vec![vec![2], vec![5]]));
+    // `--threads 2`: each worker gets two cores of its own.
+    assert_eq!(
+        worker_cores(2, 2, &[0, 1, 2, 3, 4]),
+        Some(vec![vec![0, 1], vec![2, 3]])
+    );
     // One worker is left to the scheduler, so two `-j 1` pools do not share core 0.
-    assert_eq!(worker_cores(1, &[0, 1]), None);
-    // More workers than cores: none pinned.
-    assert_eq!(worker_cores(3, &[0, 1]), None);
+    assert_eq!(worker_cores(1, 1, &[0, 1]), None);
+    // More workers' threads than cores: none pinned.
+    assert_eq!(worker_cores(3, 1, &[0, 1]), None);
+    assert_eq!(worker_cores(2, 2, &[0, 1, 2]), None);
 }
 
 #[test]
@@ -143,12 +149,13 @@ fn the_job_array_script_runs_cell_k_as_array_task_k() {
     let file = tiny_sweep(
         dir.path(),
         200,
-        "[slurm]\ntime = \"0:10:00\"\npartition = \"debug\"\nmax_parallel = 2\n",
+        "[slurm]\ntime = \"0:10:00\"\npartition = \"debug\"\nmax_parallel = 2\ncpus_per_task = 2\n",
     );
     let s = Sweep::load(&file).unwrap();
     let exe = Path::new(env!("CARGO_BIN_EXE_virel-lab"));
     let script = slurm::script(&s, &[1, 2, 3], exe);
     assert!(script.contains("#SBATCH --array=1-3%2\n"), "{script}");
+    assert!(script.contains("#SBATCH --cpus-per-task=2\n"), "{script}");
     assert!(script.contains("#SBATCH --partition=debug\n"));
     assert!(script.contains("#SBATCH --requeue\n"));
     for k in 1..=3 {
@@ -171,6 +178,10 @@ fn the_job_array_script_runs_cell_k_as_array_task_k() {
             s.cells[k].name()
         );
     }
+    // The task trained with as many torch threads as it has cores (the cells' config says 1).
+    assert_eq!(s.cells[2].config.torch_threads, 1);
+    let ran = std::fs::read_to_string(s.dir(&s.cells[2]).join("config.toml")).unwrap();
+    assert!(ran.contains("torch_threads = 2\n"), "{ran}");
     // The finished cell was copied to the archive: config, summary and metrics.
     let kept = dir.path().join("kept").join(s.cells[2].name());
     for f in ["config.toml", "summary.toml", "metrics.csv"] {
@@ -180,6 +191,27 @@ fn the_job_array_script_runs_cell_k_as_array_task_k() {
     let out = virel(&["sweep", file.to_str().unwrap(), "--slurm", "--dry-run"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("#SBATCH --array=0-1,3%2"), "{text}");
+}
+
+#[test]
+fn a_sweep_refuses_zero_threads_naming_the_flag_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tiny_sweep(dir.path(), 200, "");
+    let out = virel(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--cell",
+        "0",
+        "--threads",
+        "0",
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("--threads"), "{err}");
+    assert!(
+        !dir.path().join("runs").exists(),
+        "a refused sweep wrote its out folder"
+    );
 }
 
 #[test]

@@ -218,7 +218,7 @@ impl TrainingBench {
     fn spawn(&self, c: &Cell, core: Option<usize>) -> Result<Child> {
         let mut cmd = self.command(c)?;
         if let Some(core) = core {
-            runtime::pin_to_core(&mut cmd, core);
+            runtime::pin_to_cores(&mut cmd, &[core]);
         }
         cmd.spawn()
             .with_context(|| format!("cannot start {}", cmd.get_program().to_string_lossy()))

@@ -1,6 +1,6 @@
 //! `sweep --local -j N`: the cells run as child processes (`virel-lab sweep FILE --cell K`,
 //! the command a Slurm array task runs), N at a time on a rayon pool in the sweep's order,
-//! each pinned to its own core of the pool's affinity mask when N ≥ 2 and there are enough
+//! each pinned to its own cores of the pool's affinity mask when N ≥ 2 and there are enough
 //! (see [`worker_cores`]); finished cells are skipped, partial ones resumed. A signal to the
 //! pool reaches every running cell, which checkpoints and stops.
 
@@ -21,6 +21,8 @@ pub struct PoolOptions {
     pub jobs: usize,
     /// Every cell on this device instead of its own.
     pub device: Option<DeviceChoice>,
+    /// Torch threads per cell instead of its config's (and cores per worker when pinned).
+    pub threads: Option<i32>,
     /// The binary that runs a cell (`virel-lab`).
     pub exe: std::path::PathBuf,
 }
@@ -54,14 +56,22 @@ fn clock() -> String {
     )
 }
 
-/// The core each of `jobs` workers is pinned to, from the cores the pool may use (`allowed`,
-/// its affinity mask): worker i on `allowed[i]`, so runs side by side neither share nor trade
-/// cores. `None` (no pinning) for a pool of one, which then shares the machine as any process
-/// does (two `-j 1` pools, or one beside a `--cell`, would otherwise all sit on the first
-/// core), and where there are fewer cores than workers. `taskset -c 2,3 virel-lab sweep …
-/// -j 2` keeps a pool to cores 2 and 3.
-pub fn worker_cores(jobs: usize, allowed: &[usize]) -> Option<Vec<usize>> {
-    (jobs >= 2 && jobs <= allowed.len()).then(|| allowed[..jobs].to_vec())
+/// The cores each of `jobs` workers is pinned to, `per_worker` each (a cell's torch threads),
+/// from the cores the pool may use (`allowed`, its affinity mask): worker i on the i-th run
+/// of `per_worker` cores of `allowed`, so runs side by side neither share nor trade cores.
+/// `None` (no pinning) for a pool of one, which then shares the machine as any process does
+/// (two `-j 1` pools, or one beside a `--cell`, would otherwise all sit on the first core),
+/// and where there are fewer cores than the workers' threads. `taskset -c 2,3 virel-lab
+/// sweep … -j 2` keeps a pool to cores 2 and 3.
+pub fn worker_cores(jobs: usize, per_worker: usize, allowed: &[usize]) -> Option<Vec<Vec<usize>>> {
+    let per_worker = per_worker.max(1);
+    (jobs >= 2 && jobs * per_worker <= allowed.len()).then(|| {
+        allowed
+            .chunks(per_worker)
+            .take(jobs)
+            .map(<[usize]>::to_vec)
+            .collect()
+    })
 }
 
 /// The last non-empty line of a cell's log: what a failure said.
@@ -136,7 +146,12 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
     );
     let logs = sweep.log_dir();
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
-    let cores = worker_cores(opts.jobs, &runtime::allowed_cores());
+    let threads = opts.threads.unwrap_or_else(|| {
+        let each = sweep.cells.iter().map(|c| c.config.torch_threads);
+        each.max().unwrap_or(1)
+    });
+    let per_worker = threads.max(1) as usize;
+    let cores = worker_cores(opts.jobs, per_worker, &runtime::allowed_cores());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .thread_name(|i| format!("sweep-worker-{i}"))
@@ -214,7 +229,7 @@ fn run_child(
     index: usize,
     opts: &PoolOptions,
     log: &Path,
-    cores: Option<&[usize]>,
+    cores: Option<&[Vec<usize>]>,
 ) -> Result<(std::process::ExitStatus, Duration)> {
     let out = std::fs::File::options()
         .create(true)
@@ -231,10 +246,13 @@ fn run_child(
     if let Some(d) = opts.device {
         cmd.args(["--device", &d.to_string()]);
     }
+    if let Some(t) = opts.threads {
+        cmd.args(["--threads", &t.to_string()]);
+    }
     if let Some(cores) = cores
-        && let Some(&core) = rayon::current_thread_index().and_then(|i| cores.get(i))
+        && let Some(mine) = rayon::current_thread_index().and_then(|i| cores.get(i))
     {
-        runtime::pin_to_core(&mut cmd, core);
+        runtime::pin_to_cores(&mut cmd, mine);
     }
     let start = Instant::now();
     let mut child = cmd

@@ -85,9 +85,10 @@ pub fn script(sweep: &Sweep, cells: &[usize], exe: &Path) -> String {
         .map(|a| quote(a))
         .collect();
     lines.push(format!(
-        "exec {} sweep {} --cell \"$SLURM_ARRAY_TASK_ID\" --quiet{device}",
+        "exec {} sweep {} --cell \"$SLURM_ARRAY_TASK_ID\" --threads {} --quiet{device}",
         quote(&exe.display().to_string()),
-        args.join(" ")
+        args.join(" "),
+        s.cpus_per_task.max(1)
     ));
     lines.join("\n") + "\n"
 }

@@ -593,6 +593,8 @@ pub enum CellOutcome {
 pub struct CellOptions {
     /// Overrides the cell's device (a GPU machine runs the CPU sweep with `--device cuda`).
     pub device: Option<config::DeviceChoice>,
+    /// Overrides the cell's torch threads (a Slurm task's `cpus_per_task`).
+    pub threads: Option<i32>,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -607,6 +609,9 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
     let mut cfg = cell.config.clone();
     if let Some(d) = opts.device {
         cfg.device = d;
+    }
+    if let Some(t) = opts.threads {
+        cfg.torch_threads = t;
     }
     let state = sweep.state_as(cell, &cfg)?;
     let summary = match state {
@@ -634,6 +639,7 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
             |c| {
                 c.steps = cfg.steps;
                 c.device = cfg.device;
+                c.torch_threads = cfg.torch_threads;
                 Ok(())
             },
             opts.progress,
