@@ -496,8 +496,13 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 10)]
     pub episodes: usize,
     /// Refuse the checkpoint unless it was trained on this env.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "on")]
     pub env: Option<String>,
+    /// Evaluate on this env instead of the one the checkpoint was trained on: a variant of its
+    /// robot (a scene file with a finer physics step, other friction or masses) whose
+    /// observations and actions have the same sizes. Does the policy's gait survive it?
+    #[arg(long, value_name = "ENV")]
+    pub on: Option<String>,
     /// Where the networks run.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
@@ -749,17 +754,20 @@ fn eval(args: EvalArgs) -> Result<()> {
     at_least_one("--episodes", args.episodes, "episode")?;
     runtime::init_torch(1);
     let device = args.device.resolve()?;
-    let (h, r) = training::evaluate_checkpoint(
-        &args.checkpoint,
-        args.episodes,
-        args.env.as_deref(),
-        device,
-        args.seed,
-    )?;
+    let acts_in = match (&args.on, &args.env) {
+        (Some(other), _) => training::PolicyEnv::Other(other),
+        (None, Some(name)) => training::PolicyEnv::Expect(name),
+        (None, None) => training::PolicyEnv::Trained,
+    };
+    let (h, r) =
+        training::evaluate_checkpoint(&args.checkpoint, args.episodes, acts_in, device, args.seed)?;
+    let on = match &args.on {
+        Some(other) => format!(" of {}, on {other}", h.spec.env),
+        None => format!(" on {}", h.spec.env),
+    };
     println!(
-        "{} on {} ({} env steps): mean return {:.2} ± {:.2} over {} episodes",
+        "{}{on} ({} env steps): mean return {:.2} ± {:.2} over {} episodes",
         h.config.algo,
-        h.spec.env,
         h.counters.env_steps,
         r.mean,
         r.std,

@@ -505,3 +505,82 @@ fn output_into_a_closed_pipe_ends_the_program_without_a_panic() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!e.contains("panicked"), "{e}");
 }
+
+/// The mean return `eval` printed.
+fn printed_mean(o: &Output) -> f64 {
+    let text = String::from_utf8_lossy(&o.stdout);
+    let after = text
+        .split("mean return ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    after.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn eval_on_a_variant_of_the_robot_runs_the_policy_there_and_refuses_other_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let o = tiny_train(&run, "hopper", "200", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = run.to_str().unwrap();
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--checkpoint",
+            r,
+            "--episodes",
+            "2",
+            "--device",
+            "cpu",
+        ];
+        args.extend_from_slice(extra);
+        virel(&args)
+    };
+    // The hopper with its physics step cut in half, control step kept: a variant scene file.
+    let shipped = virel_lab::scene::BUILTIN
+        .iter()
+        .find(|b| b.0 == "hopper")
+        .unwrap()
+        .1;
+    assert!(shipped.contains("timestep: 0.002,") && shipped.contains("frame_skip: 4,"));
+    let variant = dir.path().join("fine_hopper.ron");
+    let fine = shipped
+        .replace("timestep: 0.002,", "timestep: 0.001,")
+        .replace("frame_skip: 4,", "frame_skip: 8,");
+    std::fs::write(&variant, fine).unwrap();
+    let v = variant.to_str().unwrap();
+
+    let own = eval(&[]);
+    assert!(own.status.success(), "{}", stderr(&own));
+    let same = eval(&["--on", "hopper"]);
+    assert!(same.status.success(), "{}", stderr(&same));
+    assert_eq!(
+        printed_mean(&same),
+        printed_mean(&own),
+        "--on its own env is plain eval"
+    );
+    let there = eval(&["--on", v]);
+    assert!(there.status.success(), "{}", stderr(&there));
+    let said = String::from_utf8_lossy(&there.stdout);
+    assert!(said.contains(&format!("of hopper, on {v}")), "{said}");
+    assert_ne!(
+        printed_mean(&there),
+        printed_mean(&own),
+        "the policy ran in the variant's physics"
+    );
+
+    // Another robot's sizes are refused, naming both envs and the sizes.
+    let other = eval(&["--on", "half_cheetah"]);
+    assert_eq!(other.status.code(), Some(1));
+    let e = stderr(&other);
+    for want in [
+        "'hopper' with 11 observations and 3 actions",
+        "'half_cheetah' has 17 and 6",
+    ] {
+        assert!(e.contains(want), "expected '{want}' in: {e}");
+    }
+    // --env (refuse unless trained there) and --on (run elsewhere) contradict each other.
+    let both = eval(&["--env", "hopper", "--on", v]);
+    assert!(!both.status.success());
+    assert!(stderr(&both).contains("--on"), "{}", stderr(&both));
+}

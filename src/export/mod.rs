@@ -88,7 +88,7 @@ pub fn export(checkpoint: &Path, out: &Path, format: Format, overwrite: bool) ->
             out.display()
         );
     }
-    let p = training::load_policy(checkpoint, None, Device::Cpu)?;
+    let p = training::load_policy(checkpoint, training::PolicyEnv::Trained, Device::Cpu)?;
     let (h, actor, names) = (
         p.header,
         p.agent.deterministic_actor(),

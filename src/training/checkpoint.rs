@@ -368,9 +368,27 @@ impl Checkpoint {
     /// Refuses a checkpoint made for another env than `spec`'s.
     pub fn check_spec(&self, spec: &AgentSpec) -> Result<()> {
         let h = &self.header.spec;
-        if h.env != spec.env || h.obs_dim != spec.obs_dim || h.act_dim != spec.act_dim {
+        if h.env != spec.env {
             bail!(
                 "trained on env '{}' (obs {}, act {}), not on '{}' (obs {}, act {})",
+                h.env,
+                h.obs_dim,
+                h.act_dim,
+                spec.env,
+                spec.obs_dim,
+                spec.act_dim
+            );
+        }
+        self.check_shapes(spec)
+    }
+
+    /// Refuses an env whose observations or actions have other sizes than the checkpoint's
+    /// networks take and give, whatever its name.
+    pub fn check_shapes(&self, spec: &AgentSpec) -> Result<()> {
+        let h = &self.header.spec;
+        if h.obs_dim != spec.obs_dim || h.act_dim != spec.act_dim {
+            bail!(
+                "trained on env '{}' with {} observations and {} actions; '{}' has {} and {}",
                 h.env,
                 h.obs_dim,
                 h.act_dim,

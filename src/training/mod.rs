@@ -113,27 +113,46 @@ pub fn evaluate(
     })
 }
 
-/// A checkpoint's agent, loaded into fresh networks on `device`, with a fresh env of its own
-/// (`expect_env` refuses a checkpoint of another env): what `eval` and `export` start from.
+/// A checkpoint's agent, loaded into fresh networks on `device`, with a fresh env (see
+/// [`PolicyEnv`]): what `eval` and `export` start from.
 pub struct LoadedPolicy {
     /// The checkpoint's header.
     pub header: Header,
-    /// An env of the checkpoint's kind.
+    /// The env it acts in: its own kind, or the one [`PolicyEnv::Other`] named.
     pub env: Box<dyn Env>,
     /// The agent with its weights.
     pub agent: Box<dyn Agent>,
 }
 
+/// The env a loaded policy acts in.
+#[derive(Clone, Copy, Debug)]
+pub enum PolicyEnv<'a> {
+    /// The env it was trained on.
+    Trained,
+    /// The env it was trained on, refused unless it is this one (`eval --env`).
+    Expect(&'a str),
+    /// Another env with the same observation and action sizes: a variant of its robot, say a
+    /// scene file with a finer physics step or other friction (`eval --on`).
+    Other(&'a str),
+}
+
 /// Loads a checkpoint file, or a run folder's newest, as a [`LoadedPolicy`]. Its sizes are
 /// checked like a config file's before the networks are built.
-pub fn load_policy(path: &Path, expect_env: Option<&str>, device: Device) -> Result<LoadedPolicy> {
+pub fn load_policy(path: &Path, acts_in: PolicyEnv, device: Device) -> Result<LoadedPolicy> {
     let (path, ckpt) = checkpoint::load_file_or_latest(path)?;
     let ctx = || format!("checkpoint {}", path.display());
     let header = ckpt.header.clone();
-    let env_name = expect_env.unwrap_or(&header.spec.env);
+    let env_name = match acts_in {
+        PolicyEnv::Trained => &header.spec.env,
+        PolicyEnv::Expect(name) | PolicyEnv::Other(name) => name,
+    };
     let env = envs::make(env_name).with_context(ctx)?;
     let spec = AgentSpec::of(env.as_ref());
-    ckpt.check_spec(&spec).with_context(ctx)?;
+    match acts_in {
+        PolicyEnv::Other(_) => ckpt.check_shapes(&spec),
+        PolicyEnv::Trained | PolicyEnv::Expect(_) => ckpt.check_spec(&spec),
+    }
+    .with_context(ctx)?;
     let sizes = || -> Result<()> {
         header.config.check_keys()?;
         memory::check(&memory::agent_needs(&header.config, &spec))
@@ -145,16 +164,16 @@ pub fn load_policy(path: &Path, expect_env: Option<&str>, device: Device) -> Res
     Ok(LoadedPolicy { header, env, agent })
 }
 
-/// Loads a checkpoint into a fresh agent for its env and evaluates the deterministic policy.
-/// `expect_env` refuses a checkpoint of another env.
+/// Loads a checkpoint into a fresh agent and evaluates the deterministic policy in the env
+/// `acts_in` names.
 pub fn evaluate_checkpoint(
     path: &Path,
     episodes: usize,
-    expect_env: Option<&str>,
+    acts_in: PolicyEnv,
     device: Device,
     seed: u64,
 ) -> Result<(Header, EvalResult)> {
-    let mut p = load_policy(path, expect_env, device)?;
+    let mut p = load_policy(path, acts_in, device)?;
     let r = evaluate(p.agent.as_ref(), p.env.as_mut(), episodes, seed, device)?;
     Ok((p.header, r))
 }
