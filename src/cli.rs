@@ -813,7 +813,7 @@ fn scene(name: &str, to_ron: Option<&Path>) -> Result<()> {
     envs::check_steps(env.as_mut()).map_err(|e| anyhow::anyhow!("scene {name}: {e}"))?;
     let mass: f32 = s.bodies.iter().map(|b| b.mass).sum();
     println!(
-        "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s, solver substeps: {}), {} steps per episode",
+        "{}: {:?} root, {} bodies ({mass:.2} kg), {} hinges, {} actuators; obs {}, action {}; dt {:.4} s ({} × {} s, solver substeps: {}), {} steps per episode; fingerprint {}",
         s.name,
         s.root,
         s.bodies.len(),
@@ -825,7 +825,8 @@ fn scene(name: &str, to_ron: Option<&Path>) -> Result<()> {
         s.task.frame_skip,
         s.task.timestep,
         s.task.solver_substeps,
-        s.task.episode_steps
+        s.task.episode_steps,
+        scene::fingerprint(&s)?
     );
     Ok(())
 }

@@ -584,3 +584,47 @@ fn eval_on_a_variant_of_the_robot_runs_the_policy_there_and_refuses_other_sizes(
     assert!(!both.status.success());
     assert!(stderr(&both).contains("--on"), "{}", stderr(&both));
 }
+
+#[test]
+fn a_run_whose_robot_changed_refuses_to_resume_and_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = dir.path().join("my_hopper.ron");
+    let shipped = virel_lab::scene::BUILTIN
+        .iter()
+        .find(|b| b.0 == "hopper")
+        .unwrap()
+        .1;
+    std::fs::write(&scene, shipped).unwrap();
+    let run = dir.path().join("run");
+    let o = tiny_train(&run, scene.to_str().unwrap(), "200", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = common::contents(&run);
+    let resume = || {
+        virel(&[
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--steps",
+            "300",
+            "--device",
+            "cpu",
+        ])
+    };
+    // A heavier torso is another robot.
+    let heavier = shipped.replacen("mass: ", "mass: 1", 1);
+    assert_ne!(heavier, shipped);
+    std::fs::write(&scene, &heavier).unwrap();
+    let o = resume();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("scene fingerprint") && e.contains("run"), "{e}");
+    assert_eq!(
+        common::contents(&run),
+        before,
+        "nothing in the run folder changed"
+    );
+    // The robot as it was, a comment added: the run goes on.
+    std::fs::write(&scene, format!("// mine\n{shipped}")).unwrap();
+    let o = resume();
+    assert!(o.status.success(), "{}", stderr(&o));
+}

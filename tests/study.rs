@@ -460,6 +460,7 @@ fn record(algo: Algo, seed: u64, curve: &[(u64, f64)], final_return: Option<f64>
             }),
             host: "h".into(),
             device: "cpu".into(),
+            scene: None,
         }),
     }
 }
@@ -838,4 +839,75 @@ fn a_cell_that_died_before_its_first_checkpoint_is_moved_aside_and_started_again
     assert_eq!(aside.len(), 1, "the dead run is kept beside: {aside:?}");
     let kept = s.out.join(&aside[0]);
     assert!(kept.join("config.toml").is_file() && kept.join("metrics.csv").is_file());
+}
+
+#[test]
+fn a_cell_whose_robot_changed_is_neither_done_nor_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sweep.toml");
+    std::fs::write(
+        &file,
+        "name = \"robot\"\nout = \"runs\"\narchive = \"kept\"\nsteps = 200\nenvs = [\"hopper\"]\n\
+         algos = [\"sac\"]\nseeds = [1]\n[set]\neval_every = 0\neval_episodes = 1\n\
+         checkpoint_every = 100\ndevice = \"cpu\"\ntensorboard = false\n\
+         \"sac.learning_starts\" = 100\n\"sac.hidden\" = [16, 16]\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let s = Sweep::load(&file).unwrap();
+    let out = virel(&["sweep", f, "--cell", "0", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let now = virel_lab::envs::scene_fingerprint("hopper")
+        .unwrap()
+        .unwrap();
+    let CellState::Done { summary } = s.state(&s.cells[0]).unwrap() else {
+        panic!("cell 0 did not finish")
+    };
+    assert_eq!(
+        summary.scene.as_deref(),
+        Some(now.as_str()),
+        "the run records its robot"
+    );
+
+    // The same summary, as if the hopper's scene had changed since the run.
+    let other = |summary: &Path| {
+        let text = std::fs::read_to_string(summary).unwrap();
+        let edited = text.replace(&format!("scene = \"{now}\""), "scene = \"00000000\"");
+        assert_ne!(edited, text, "{text}");
+        std::fs::write(summary, edited).unwrap();
+    };
+    let run = s.dir(&s.cells[0]);
+    other(&run.join("summary.toml"));
+    let state = s.state(&s.cells[0]).unwrap();
+    assert!(
+        matches!(&state, CellState::Foreign { keys } if keys[0].starts_with("scene")),
+        "{state}"
+    );
+    let before = common::contents(&run);
+    let out = virel(&["sweep", f, "--cell", "0", "--quiet"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("scene (the robot"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        common::contents(&run),
+        before,
+        "the folder is left as it was"
+    );
+
+    // A fresh clone: the archived run counts as done while its robot is the same, not after.
+    std::fs::remove_dir_all(&run).unwrap();
+    assert!(matches!(
+        s.state(&s.cells[0]).unwrap(),
+        CellState::Archived { .. }
+    ));
+    other(
+        &dir.path()
+            .join("kept")
+            .join(s.cells[0].name())
+            .join("summary.toml"),
+    );
+    assert_eq!(s.state(&s.cells[0]).unwrap(), CellState::New);
 }

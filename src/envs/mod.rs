@@ -169,6 +169,14 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
     })
 }
 
+/// The [`scene::fingerprint`] of a robot's scene; `None` for an env defined in code.
+pub fn scene_fingerprint(name: &str) -> Result<Option<String>> {
+    if !is_scene(name) {
+        return Ok(None);
+    }
+    Ok(Some(scene::fingerprint(&scene::load(name)?)?))
+}
+
 /// A robot: a shipped scene's name or a scene file.
 fn is_scene(name: &str) -> bool {
     name.ends_with(".ron") || scene::mjcf::is_mjcf(name) || scene::builtin(name).is_some()

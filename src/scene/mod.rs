@@ -59,6 +59,16 @@ pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|b| b.0 == name).map(|b| b.1)
 }
 
+/// What a run records of its robot and task, to notice later that they changed: the CRC-32 of
+/// the scene as parsed (its canonical RON), in hex. Comments, layout and renamed old keys leave
+/// it alone; a changed value (a physics step, a mass, a reward weight) changes it.
+pub fn fingerprint(scene: &SceneSpec) -> Result<String> {
+    Ok(format!(
+        "{:08x}",
+        crc32fast::hash(mjcf::to_ron(scene)?.as_bytes())
+    ))
+}
+
 /// A shipped scene by name, or a scene file by path.
 pub fn load(name_or_path: &str) -> Result<SceneSpec> {
     if let Some(text) = builtin(name_or_path) {

@@ -413,7 +413,10 @@ impl Sweep {
         }
         let own: TrainConfig = read_toml(&config, "an archived run config")?;
         let summary: RunSummary = read_toml(&summary, "an archived run summary")?;
-        if own.differences(cfg).is_empty() && finished(&summary, cfg.steps) {
+        if own.differences(cfg).is_empty()
+            && finished(&summary, cfg.steps)
+            && !scene_changed(summary.scene.as_deref(), &cfg.env)?
+        {
             return Ok(CellState::Archived {
                 summary: Box::new(summary),
             });
@@ -561,6 +564,11 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     let summary_path = dir.join(SUMMARY_FILE);
     if summary_path.exists() {
         let summary: RunSummary = read_toml(&summary_path, "a run summary")?;
+        if scene_changed(summary.scene.as_deref(), &cfg.env)? {
+            return Ok(CellState::Foreign {
+                keys: vec![SCENE_CHANGED.into()],
+            });
+        }
         if finished(&summary, steps) {
             return Ok(CellState::Done {
                 summary: Box::new(summary),
@@ -569,6 +577,11 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     }
     if let Some(newest) = checkpoints.first() {
         let h = checkpoint::read_header(newest)?;
+        if scene_changed(h.scene.as_deref(), &cfg.env)? {
+            return Ok(CellState::Foreign {
+                keys: vec![SCENE_CHANGED.into()],
+            });
+        }
         return Ok(CellState::Partial {
             env_steps: h.counters.env_steps,
         });
@@ -577,6 +590,18 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
         return Ok(CellState::Stale);
     }
     Ok(CellState::New)
+}
+
+/// How a run folder whose robot changed under it differs from its cell.
+const SCENE_CHANGED: &str = "scene (the robot or its task changed since the run)";
+
+/// Whether a run that recorded the scene fingerprint `recorded` trained on another robot than
+/// `env` names now. A run from before fingerprints were kept cannot tell, and counts as the same.
+fn scene_changed(recorded: Option<&str>, env: &str) -> Result<bool> {
+    let Some(was) = recorded else {
+        return Ok(false);
+    };
+    Ok(crate::envs::scene_fingerprint(env)?.as_deref() != Some(was))
 }
 
 /// What [`run_cell`] did.

@@ -67,6 +67,10 @@ pub struct Header {
     pub config: TrainConfig,
     /// What a resume needs beyond the weights.
     pub resume: ResumeState,
+    /// The [`crate::scene::fingerprint`] of the robot's scene the run trained on (none for an
+    /// env defined in code, and in checkpoints from before it was kept).
+    #[serde(default)]
+    pub scene: Option<String>,
 }
 
 /// A checkpoint read back: header and tensors.

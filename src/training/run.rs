@@ -44,6 +44,10 @@ pub struct RunSummary {
     /// "cpu" or "cuda(0)".
     #[serde(default)]
     pub device: String,
+    /// The [`crate::scene::fingerprint`] of the robot's scene it trained on (none for an env
+    /// defined in code, and in summaries from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene: Option<String>,
 }
 
 /// This machine's host name ("" if it has none).
@@ -90,6 +94,15 @@ pub fn resume(
         );
     }
     let mut t = Trainer::new(cfg)?;
+    if let (Some(was), Some(now)) = (&ckpt.header.scene, &t.scene)
+        && was != now
+    {
+        bail!(
+            "the run in {} trained on another {} than there is now (scene fingerprint {was}, now {now}): its robot or task changed since, so it cannot go on; train a new run (nothing was changed)",
+            dir.display(),
+            t.cfg.env
+        );
+    }
     t.restore(&ckpt)
         .with_context(|| format!("checkpoint {}", path.display()))?;
     // Metrics the interrupted process logged after its last checkpoint are logged again.
@@ -145,6 +158,7 @@ fn drive(t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
         final_eval: s.last_eval.clone(),
         host: host_name(),
         device: format!("{:?}", t.device).to_lowercase(),
+        scene: t.scene.clone(),
     };
     checkpoint::write_atomically(
         &out.join(SUMMARY_FILE),

@@ -35,6 +35,8 @@ pub struct Trainer {
     pub cfg: TrainConfig,
     /// The env's sizes the agent was built for.
     pub spec: AgentSpec,
+    /// The [`crate::scene::fingerprint`] of its robot's scene (none for an env defined in code).
+    pub scene: Option<String>,
     /// Where the networks and the replay buffer live.
     pub device: Device,
     /// The env copies, stepped together.
@@ -79,6 +81,7 @@ impl Trainer {
     pub fn new(cfg: TrainConfig) -> Result<Self> {
         // What `cfg.validate()` checks, with the one env it builds kept for the spec.
         let spec = AgentSpec::of(envs::make(&cfg.env)?.as_ref());
+        let scene = envs::scene_fingerprint(&cfg.env)?;
         cfg.check_keys()?;
         let device = cfg.device.resolve()?;
         runtime::init_torch(cfg.torch_threads);
@@ -94,6 +97,7 @@ impl Trainer {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x005e_ed0f_ac71),
             cfg,
             spec,
+            scene,
             device,
             env,
             agent,
@@ -231,6 +235,7 @@ impl Trainer {
             spec: self.spec.clone(),
             counters: self.counters,
             config: self.cfg.clone(),
+            scene: self.scene.clone(),
             resume: ResumeState {
                 agent_scalars: self
                     .agent
