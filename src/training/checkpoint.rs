@@ -371,17 +371,8 @@ impl<'a> Reader<'a> {
 impl Checkpoint {
     /// Refuses a checkpoint made for another env than `spec`'s.
     pub fn check_spec(&self, spec: &AgentSpec) -> Result<()> {
-        let h = &self.header.spec;
-        if h.env != spec.env {
-            bail!(
-                "trained on env '{}' (obs {}, act {}), not on '{}' (obs {}, act {})",
-                h.env,
-                h.obs_dim,
-                h.act_dim,
-                spec.env,
-                spec.obs_dim,
-                spec.act_dim
-            );
+        if self.header.spec.env != spec.env {
+            return Err(self.not_for(spec));
         }
         self.check_shapes(spec)
     }
@@ -391,17 +382,22 @@ impl Checkpoint {
     pub fn check_shapes(&self, spec: &AgentSpec) -> Result<()> {
         let h = &self.header.spec;
         if h.obs_dim != spec.obs_dim || h.act_dim != spec.act_dim {
-            bail!(
-                "trained on env '{}' with {} observations and {} actions; '{}' has {} and {}",
-                h.env,
-                h.obs_dim,
-                h.act_dim,
-                spec.env,
-                spec.obs_dim,
-                spec.act_dim
-            );
+            return Err(self.not_for(spec));
         }
         Ok(())
+    }
+
+    fn not_for(&self, spec: &AgentSpec) -> anyhow::Error {
+        let h = &self.header.spec;
+        anyhow::anyhow!(
+            "trained on env '{}' (obs {}, act {}), not on '{}' (obs {}, act {})",
+            h.env,
+            h.obs_dim,
+            h.act_dim,
+            spec.env,
+            spec.obs_dim,
+            spec.act_dim
+        )
     }
 
     /// Refuses a checkpoint with a NaN or an infinity in its tensors or agent scalars (one
