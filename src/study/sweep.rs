@@ -595,13 +595,13 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
 /// How a run folder whose robot changed under it differs from its cell.
 const SCENE_CHANGED: &str = "scene (the robot or its task changed since the run)";
 
-/// Whether a run that recorded the scene fingerprint `recorded` trained on another robot than
-/// `env` names now. A run from before fingerprints were kept cannot tell, and counts as the same.
+/// [`training::robot_changed`] against the robot `env` names now.
 fn scene_changed(recorded: Option<&str>, env: &str) -> Result<bool> {
-    let Some(was) = recorded else {
+    if recorded.is_none() {
         return Ok(false);
-    };
-    Ok(crate::envs::scene_fingerprint(env)?.as_deref() != Some(was))
+    }
+    let now = crate::envs::scene_fingerprint(env)?;
+    Ok(training::robot_changed(recorded, now.as_deref()))
 }
 
 /// What [`run_cell`] did.

@@ -12,7 +12,7 @@ mod run;
 pub mod run_dir;
 mod trainer;
 
-pub use run::{RunSummary, host_name, resume, run};
+pub use run::{RunSummary, host_name, resume, robot_changed, run};
 pub use trainer::{EVAL_SEED_STRIDE, StepReport, Trainer, eval_seed};
 
 use crate::envs;

@@ -50,6 +50,13 @@ pub struct RunSummary {
     pub scene: Option<String>,
 }
 
+/// Whether a run that recorded the scene fingerprint `recorded` trained on another robot than
+/// the one whose fingerprint is `now`. A run from before fingerprints were kept cannot tell,
+/// and counts as the same.
+pub fn robot_changed(recorded: Option<&str>, now: Option<&str>) -> bool {
+    recorded.is_some_and(|was| now != Some(was))
+}
+
 /// This machine's host name ("" if it has none).
 pub fn host_name() -> String {
     let mut buf = [0u8; 256];
@@ -94,13 +101,14 @@ pub fn resume(
         );
     }
     let mut t = Trainer::new(cfg)?;
-    if let (Some(was), Some(now)) = (&ckpt.header.scene, &t.scene)
-        && was != now
-    {
+    let (was, now) = (ckpt.header.scene.as_deref(), t.scene.as_deref());
+    if robot_changed(was, now) {
         bail!(
-            "the run in {} trained on another {} than there is now (scene fingerprint {was}, now {now}): its robot or task changed since, so it cannot go on; train a new run (nothing was changed)",
+            "the run in {} trained on another {} than there is now (scene fingerprint {}, now {}): its robot or task changed since, so it cannot go on; train a new run (nothing was changed)",
             dir.display(),
-            t.cfg.env
+            t.cfg.env,
+            was.unwrap_or_default(),
+            now.unwrap_or("none")
         );
     }
     t.restore(&ckpt)
