@@ -5,6 +5,7 @@
 //! of its own where the machine has one per job), as ratios.
 
 use crate::rl::Algo;
+use crate::rl::nets::HiddenMatmul;
 use crate::runtime;
 use crate::training::RunSummary;
 use crate::training::config::{DeviceChoice, TrainConfig};
@@ -35,6 +36,10 @@ pub struct TrainingBench {
     /// Minibatch size.
     #[arg(long, default_value_t = 256)]
     pub batch_size: i64,
+    /// Precisions of our runs' multiplies between hidden layers: each runs every algorithm
+    /// (the peers train in float32).
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [HiddenMatmul::Float32])]
+    pub hidden_matmul: Vec<HiddenMatmul>,
     /// Seeds per algorithm.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
@@ -78,11 +83,36 @@ impl Lib {
     }
 }
 
-/// Who trains a cell: our binary or a peer library.
+/// Who trains a cell: our binary (multiplying between hidden layers in a precision) or a
+/// peer library.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Side {
-    Ours,
+    Ours(HiddenMatmul),
     Peer(Lib),
+}
+
+impl Side {
+    fn is_ours(self) -> bool {
+        matches!(self, Side::Ours(_))
+    }
+
+    /// The folder-name part of this side's runs.
+    fn flag(self) -> &'static str {
+        match self {
+            Side::Ours(HiddenMatmul::Float32) => "virel-lab",
+            Side::Ours(HiddenMatmul::Bfloat16) => "virel-lab-bfloat16",
+            Side::Peer(lib) => lib.flag(),
+        }
+    }
+
+    /// How the table and the log name this side.
+    fn label(self) -> &'static str {
+        match self {
+            Side::Ours(HiddenMatmul::Float32) => "virel-lab",
+            Side::Ours(HiddenMatmul::Bfloat16) => "virel-lab bf16",
+            Side::Peer(lib) => lib.label(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -162,12 +192,14 @@ impl TrainingBench {
         for seed in 1..=self.seeds {
             for env in &self.envs {
                 for &algo in &self.algos {
-                    cells.push(Cell {
-                        side: Side::Ours,
-                        algo,
-                        env: env.clone(),
-                        seed,
-                    });
+                    for &matmul in &self.hidden_matmul {
+                        cells.push(Cell {
+                            side: Side::Ours(matmul),
+                            algo,
+                            env: env.clone(),
+                            seed,
+                        });
+                    }
                     if !self.no_python && matches!(algo, Algo::Sac | Algo::Td3) {
                         for lib in [Lib::Sbx, Lib::Sb3] {
                             cells.push(Cell {
@@ -185,12 +217,13 @@ impl TrainingBench {
     }
 
     fn cell_dir(&self, c: &Cell) -> PathBuf {
-        let side = match c.side {
-            Side::Ours => "virel-lab",
-            Side::Peer(lib) => lib.flag(),
-        };
-        self.out
-            .join(format!("{}__{}__{side}__seed{}", c.env, c.algo, c.seed))
+        self.out.join(format!(
+            "{}__{}__{}__seed{}",
+            c.env,
+            c.algo,
+            c.side.flag(),
+            c.seed
+        ))
     }
 
     /// The run config our side trains: the env's preset with the bench's shared settings
@@ -208,6 +241,9 @@ impl TrainingBench {
         cfg.tensorboard = false;
         cfg.agents.set_learning_starts(self.learning_starts);
         cfg.agents.set_hidden(&self.hidden);
+        if let Side::Ours(matmul) = c.side {
+            cfg.agents.hidden_matmul = matmul;
+        }
         cfg.agents.virel.batch_size = self.batch_size;
         cfg.agents.sac.batch_size = self.batch_size;
         cfg.agents.td3.batch_size = self.batch_size;
@@ -227,7 +263,7 @@ impl TrainingBench {
     fn command(&self, c: &Cell) -> Result<Command> {
         let dir = self.cell_dir(c);
         match c.side {
-            Side::Ours => {
+            Side::Ours(_) => {
                 let cfg = self.our_config(c);
                 std::fs::create_dir_all(&self.out)?;
                 let config_file = self.out.join(format!(
@@ -287,7 +323,7 @@ impl TrainingBench {
     fn outcome(&self, c: &Cell, out: std::process::Output) -> Result<Outcome> {
         let err = || String::from_utf8_lossy(&out.stderr).trim().to_owned();
         match c.side {
-            Side::Ours => {
+            Side::Ours(_) => {
                 if !out.status.success() {
                     bail!("{} failed ({}): {}", describe(c), out.status, err());
                 }
@@ -325,7 +361,7 @@ impl TrainingBench {
     /// Runs every cell, `jobs` at a time, and prints the table.
     pub fn run(&self) -> Result<()> {
         let cells = self.cells();
-        for c in cells.iter().filter(|c| c.side == Side::Ours) {
+        for c in cells.iter().filter(|c| c.side.is_ours()) {
             let dir = self.cell_dir(c);
             if dir.exists() {
                 bail!("{} already holds a run: pass another --out", dir.display());
@@ -398,8 +434,12 @@ impl TrainingBench {
             self.seeds,
             self.device
         );
+        if self.hidden_matmul.contains(&HiddenMatmul::Bfloat16) {
+            s += "bf16: our multiplies between hidden layers in bfloat16 (hidden_matmul); the \
+                  peers' and every other run's in float32\n";
+        }
         s += &format!(
-            "{:<14} {:<18} {:>9} {:>10} {:>9} {:>9} {:>12}\n",
+            "{:<14} {:<24} {:>9} {:>10} {:>9} {:>9} {:>12}\n",
             "env", "run", "steps/s", "return", "vs SBX", "vs SB3", "vs our SAC"
         );
         let summary = |side: Side, algo: Algo, env: &str| -> Option<(f64, f64)> {
@@ -420,7 +460,10 @@ impl TrainingBench {
             b.map_or("–".to_owned(), |(b, _)| format!("{:.2}×", a / b))
         };
         for env in &self.envs {
-            let mut rows: Vec<(Side, Algo)> = self.algos.iter().map(|&a| (Side::Ours, a)).collect();
+            let mut rows: Vec<(Side, Algo)> = Vec::new();
+            for &matmul in &self.hidden_matmul {
+                rows.extend(self.algos.iter().map(|&a| (Side::Ours(matmul), a)));
+            }
             for lib in [Lib::Sbx, Lib::Sb3] {
                 for &a in self
                     .algos
@@ -434,25 +477,22 @@ impl TrainingBench {
                 let Some((sps, ret)) = summary(side, algo, env) else {
                     continue;
                 };
-                let name = match side {
-                    Side::Ours => format!("virel-lab {algo}"),
-                    Side::Peer(lib) => format!("{} {algo}", lib.label()),
-                };
+                let name = format!("{} {algo}", side.label());
                 let (vs_sbx, vs_sb3, vs_sac) = match (side, algo) {
-                    (Side::Ours, Algo::Sac | Algo::Td3) => (
+                    (Side::Ours(_), Algo::Sac | Algo::Td3) => (
                         ratio(sps, summary(Side::Peer(Lib::Sbx), algo, env)),
                         ratio(sps, summary(Side::Peer(Lib::Sb3), algo, env)),
                         "".to_owned(),
                     ),
-                    (Side::Ours, _) => (
+                    (Side::Ours(_), _) => (
                         "".to_owned(),
                         "".to_owned(),
-                        ratio(sps, summary(Side::Ours, Algo::Sac, env)),
+                        ratio(sps, summary(side, Algo::Sac, env)),
                     ),
                     _ => Default::default(),
                 };
                 s += &format!(
-                    "{env:<14} {name:<18} {sps:>9.1} {ret:>10.1} {vs_sbx:>9} {vs_sb3:>9} {vs_sac:>12}\n"
+                    "{env:<14} {name:<24} {sps:>9.1} {ret:>10.1} {vs_sbx:>9} {vs_sb3:>9} {vs_sac:>12}\n"
                 );
             }
         }
@@ -461,9 +501,11 @@ impl TrainingBench {
 }
 
 fn describe(c: &Cell) -> String {
-    let side = match c.side {
-        Side::Ours => "virel-lab".to_owned(),
-        Side::Peer(lib) => lib.label().to_owned(),
-    };
-    format!("{side} {} on {} (seed {})", c.algo, c.env, c.seed)
+    format!(
+        "{} {} on {} (seed {})",
+        c.side.label(),
+        c.algo,
+        c.env,
+        c.seed
+    )
 }

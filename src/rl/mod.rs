@@ -172,6 +172,8 @@ pub trait Agent: Send {
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)>;
     /// The networks by name, to restore.
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
+    /// Every network multiplies between hidden layers in `matmul`'s precision from now on.
+    fn set_hidden_matmul(&mut self, matmul: nets::HiddenMatmul);
     /// The agent's optimisers by name, for checkpoints a run resumes from.
     fn optimizers(&self) -> Vec<(&'static str, &optim::Adam)>;
     /// The optimisers by name, to restore.
@@ -194,6 +196,9 @@ use buffer::ReplayBuffer;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgoConfigs {
+    /// The precision of the multiplies between hidden layers, every algorithm's (`float32`,
+    /// or `bfloat16` where the hardware multiplies it faster: see [`nets::HiddenMatmul`]).
+    pub hidden_matmul: nets::HiddenMatmul,
     /// VIREL's and β-VIREL's hyper-parameters (`[virel]`).
     pub virel: virel::VirelConfig,
     /// SAC's (`[sac]`).
@@ -248,11 +253,13 @@ impl AlgoConfigs {
 
     /// Builds the agent for `algo`.
     pub fn build(&self, algo: Algo, spec: &AgentSpec, device: Device) -> Result<Box<dyn Agent>> {
-        Ok(match algo {
+        let mut agent: Box<dyn Agent> = match algo {
             Algo::Virel => Box::new(virel::Virel::new(spec, self.virel.clone(), false, device)?),
             Algo::BetaVirel => Box::new(virel::Virel::new(spec, self.virel.clone(), true, device)?),
             Algo::Sac => Box::new(sac::Sac::new(spec, self.sac.clone(), device)?),
             Algo::Td3 => Box::new(td3::Td3::new(spec, self.td3.clone(), device)?),
-        })
+        };
+        agent.set_hidden_matmul(self.hidden_matmul);
+        Ok(agent)
     }
 }

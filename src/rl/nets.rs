@@ -4,7 +4,38 @@
 //! Weights are initialised like PyTorch's `nn.Linear` (U(±1/√fan_in) for weights and biases),
 //! so runs are comparable with the Python baselines.
 
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor, nn};
+
+/// The precision of the multiplies between hidden layers (a run's `hidden_matmul`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HiddenMatmul {
+    /// Every multiply in float32.
+    #[default]
+    Float32,
+    /// The hidden-to-hidden layers (256×256 of a 256-256 network, ~85% of its multiplies)
+    /// multiply their inputs and weights rounded to bfloat16, summing in float32 and rounding
+    /// the sums to bfloat16, which CPUs with AMX or AVX512-BF16 (and recent GPUs) do several
+    /// times faster. The first and last layers, the parameters, Adam and every other operation
+    /// stay float32, as in mixed-precision training.
+    Bfloat16,
+}
+
+/// x·W + b, W `[in, out]` and b `[out]` or, for twin networks, `[2, in, out]` and `[2, 1,
+/// out]`; a hidden-to-hidden layer (`hidden`) in the precision of `matmul`.
+fn layer(x: &Tensor, w: &Tensor, b: &Tensor, hidden: bool, matmul: HiddenMatmul) -> Tensor {
+    match (hidden, matmul) {
+        (true, HiddenMatmul::Bfloat16) => {
+            x.to_kind(Kind::BFloat16)
+                .matmul(&w.to_kind(Kind::BFloat16))
+                .to_kind(Kind::Float)
+                + b
+        }
+        _ if w.dim() == 3 => b.baddbmm(x, w, 1.0, 1.0),
+        _ => b.addmm(x, w),
+    }
+}
 
 fn linear_init(fan_in: i64) -> nn::Init {
     let bound = 1.0 / (fan_in as f64).sqrt();
@@ -53,6 +84,7 @@ pub fn tensor_to_vec(t: &Tensor) -> Vec<f32> {
 #[derive(Debug)]
 pub struct Mlp {
     layers: Vec<(Tensor, Tensor)>,
+    matmul: HiddenMatmul,
 }
 
 impl Mlp {
@@ -69,12 +101,23 @@ impl Mlp {
                 )
             })
             .collect();
-        Self { layers }
+        Self {
+            layers,
+            matmul: HiddenMatmul::default(),
+        }
     }
 
     /// A network of given `(weight [in × out], bias [out])` layers (no variables).
     pub fn from_layers(layers: Vec<(Tensor, Tensor)>) -> Self {
-        Self { layers }
+        Self {
+            layers,
+            matmul: HiddenMatmul::default(),
+        }
+    }
+
+    /// Multiplies between hidden layers in `matmul`'s precision from now on.
+    pub fn set_hidden_matmul(&mut self, matmul: HiddenMatmul) {
+        self.matmul = matmul;
     }
 
     /// The layers as plain numbers; of the last one only its first `outputs` outputs.
@@ -105,7 +148,7 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut x = x.shallow_clone();
         for (i, (w, b)) in self.layers.iter().enumerate() {
-            x = b.addmm(&x, w);
+            x = layer(&x, w, b, i > 0 && i < last, self.matmul);
             if i < last {
                 x = x.relu();
             }
@@ -119,6 +162,7 @@ impl Mlp {
 #[derive(Debug)]
 pub struct TwinQ {
     layers: Vec<(Tensor, Tensor)>,
+    matmul: HiddenMatmul,
 }
 
 impl TwinQ {
@@ -136,7 +180,15 @@ impl TwinQ {
                 )
             })
             .collect();
-        Self { layers }
+        Self {
+            layers,
+            matmul: HiddenMatmul::default(),
+        }
+    }
+
+    /// Multiplies between hidden layers in `matmul`'s precision from now on.
+    pub fn set_hidden_matmul(&mut self, matmul: HiddenMatmul) {
+        self.matmul = matmul;
     }
 
     /// Q-values `[2, B]`: row i is Q_i(obs, actions).
@@ -149,7 +201,7 @@ impl TwinQ {
         let mut x = x.unsqueeze(0).expand([2, b, x.size()[1]], false);
         let last = self.layers.len() - 1;
         for (i, (w, bias)) in self.layers.iter().enumerate() {
-            x = bias.baddbmm(&x, w, 1.0, 1.0);
+            x = layer(&x, w, bias, i > 0 && i < last, self.matmul);
             if i < last {
                 x = x.relu();
             }
@@ -179,7 +231,7 @@ impl TwinQ {
         let last = self.layers.len() - 1;
         for (i, (w, bias)) in self.layers.iter().enumerate() {
             if i > 0 {
-                x = bias.baddbmm(&x, w, 1.0, 1.0);
+                x = layer(&x, w, bias, i < last, self.matmul);
             }
             if i < last {
                 x = x.relu();
@@ -194,7 +246,7 @@ impl TwinQ {
         let mut x = Tensor::cat(&[obs, actions], 1);
         let last = self.layers.len() - 1;
         for (i, (w, bias)) in self.layers.iter().enumerate() {
-            x = bias.get(0).addmm(&x, &w.get(0));
+            x = layer(&x, &w.get(0), &bias.get(0), i > 0 && i < last, self.matmul);
             if i < last {
                 x = x.relu();
             }

@@ -1,6 +1,6 @@
 //! Policies that map observations to actions inside the env's bounds.
 
-use super::nets::{Mlp, layer_sizes};
+use super::nets::{HiddenMatmul, Mlp, layer_sizes};
 use crate::rl::nets;
 use tch::{Kind, Tensor, nn};
 
@@ -149,6 +149,11 @@ impl TanhGaussianPolicy {
     pub fn mode(&self, obs: &Tensor) -> Tensor {
         self.act.apply(&self.distribution(obs).0.tanh())
     }
+
+    /// Multiplies between hidden layers in `matmul`'s precision from now on.
+    pub fn set_hidden_matmul(&mut self, matmul: HiddenMatmul) {
+        self.net.set_hidden_matmul(matmul);
+    }
 }
 
 /// How a policy spreads its actions for one observation, per action dimension (for display).
@@ -241,5 +246,10 @@ impl DeterministicPolicy {
     /// [`DeterministicPolicy::forward`] as plain numbers.
     pub fn deterministic_actor(&self) -> DeterministicActor {
         DeterministicActor::of(&self.net, &self.act)
+    }
+
+    /// Multiplies between hidden layers in `matmul`'s precision from now on.
+    pub fn set_hidden_matmul(&mut self, matmul: HiddenMatmul) {
+        self.net.set_hidden_matmul(matmul);
     }
 }

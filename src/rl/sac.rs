@@ -202,6 +202,9 @@ impl Agent for Sac {
         v.push(("alpha", &mut self.alpha_vs));
         v
     }
+    fn set_hidden_matmul(&mut self, matmul: super::nets::HiddenMatmul) {
+        self.nets.set_hidden_matmul(matmul);
+    }
     fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
         let mut v = self.nets.optimizers();
         v.push(("alpha", &self.alpha_opt));

@@ -5,7 +5,7 @@
 
 use super::AgentSpec;
 use super::buffer::Batch;
-use super::nets::{TwinQ, flatten, hard_update, polyak_update, scalar};
+use super::nets::{HiddenMatmul, TwinQ, flatten, hard_update, polyak_update, scalar};
 use super::optim::Adam;
 use super::policy::TanhGaussianPolicy;
 use tch::{Device, Tensor, nn};
@@ -192,5 +192,11 @@ impl SoftActorCritic {
             ("critic", &mut self.critic_vs),
             ("critic_target", &mut self.target_vs),
         ]
+    }
+    /// Every network multiplies between hidden layers in `matmul`'s precision from now on.
+    pub fn set_hidden_matmul(&mut self, matmul: HiddenMatmul) {
+        self.actor.set_hidden_matmul(matmul);
+        self.critic.set_hidden_matmul(matmul);
+        self.target.set_hidden_matmul(matmul);
     }
 }

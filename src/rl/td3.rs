@@ -1,7 +1,7 @@
 //! TD3 (Fujimoto et al. 2018), following CleanRL's `td3_continuous_action.py`: clipped double-Q,
 //! target policy smoothing, delayed actor and target updates, Gaussian exploration noise.
 
-use super::nets::{TwinQ, flatten, hard_update, polyak_update, scalar};
+use super::nets::{HiddenMatmul, TwinQ, flatten, hard_update, polyak_update, scalar};
 use super::optim::Adam;
 use super::policy::{ActionDistribution, DeterministicPolicy};
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
@@ -234,6 +234,12 @@ impl Agent for Td3 {
             ("critic", &mut self.critic_vs),
             ("critic_target", &mut self.critic_target_vs),
         ]
+    }
+    fn set_hidden_matmul(&mut self, matmul: HiddenMatmul) {
+        self.actor.set_hidden_matmul(matmul);
+        self.actor_target.set_hidden_matmul(matmul);
+        self.critic.set_hidden_matmul(matmul);
+        self.critic_target.set_hidden_matmul(matmul);
     }
     fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
         vec![("actor", &self.actor_opt), ("critic", &self.critic_opt)]

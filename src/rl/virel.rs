@@ -441,6 +441,9 @@ impl Agent for Virel {
     fn networks_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         self.nets.networks_mut()
     }
+    fn set_hidden_matmul(&mut self, matmul: super::nets::HiddenMatmul) {
+        self.nets.set_hidden_matmul(matmul);
+    }
     fn optimizers(&self) -> Vec<(&'static str, &Adam)> {
         self.nets.optimizers()
     }

@@ -245,12 +245,13 @@ impl TrainConfig {
 /// The largest integer TOML (and so a config file) holds.
 pub const TOML_MAX: u64 = i64::MAX as u64;
 
-/// Keys a resumed run may change: how long it runs, where, and how often it evaluates and
-/// checkpoints. Every other key is the run's identity.
+/// Keys a resumed run may change: how long it runs, where and in what precision it multiplies,
+/// and how often it evaluates and checkpoints. Every other key is the run's identity.
 pub const SCHEDULE_KEYS: &[&str] = &[
     "steps",
     "device",
     "torch_threads",
+    "hidden_matmul",
     "eval_every",
     "eval_episodes",
     "checkpoint_every",

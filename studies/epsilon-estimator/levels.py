@@ -3,7 +3,14 @@ this implementation"): over a step range, each run's mean of log ε_ω and of
 entropy − (A/2)·log ε_ω (A: the action's dimensions; a Gaussian policy's entropy moves by A/2
 nats per nat of temperature), from the archived (thinned) metrics.csv of the study folders.
 
-    python3 studies/epsilon-estimator/levels.py half_cheetah 6 10000 60000
+    python3 studies/epsilon-estimator/levels.py half_cheetah 6 10000 60000 [FOLDER ...]
+
+FOLDERs hold the archived runs (default: this study's `runs` and the five-robot study's VIREL
+cells, `runs`); the half-cheetah's runs on its former step are in `superseded/`:
+
+    python3 studies/epsilon-estimator/levels.py half_cheetah 6 10000 60000 \
+        studies/epsilon-estimator/superseded/half_cheetah-12.5ms \
+        studies/five-robots/superseded/half_cheetah-12.5ms
 """
 import csv
 import glob
@@ -12,8 +19,13 @@ import statistics
 import sys
 
 robot, actions, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-runs = sorted(glob.glob(f"studies/epsilon-estimator/runs/{robot}__virel__*")) + sorted(
-    glob.glob(f"studies/five-robots/runs/{robot}__virel__default__*")
+folders = sys.argv[5:] or ["studies/epsilon-estimator/runs", "studies/five-robots/runs"]
+# The five-robot study's folders hold other algorithms too: of VIREL, its `default` cells.
+runs = sorted(
+    run
+    for folder in folders
+    for run in glob.glob(f"{folder}/{robot}__virel__*")
+    if "five-robots" not in folder or "__virel__default__" in run
 )
 groups = {}
 for run in runs:
