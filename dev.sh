@@ -31,8 +31,10 @@ case "$cmd" in
         gym="$(gym_venv)"
         "$CARGO_TARGET_DIR/release/virel-lab" bench envs --python "$gym"
         "$CARGO_TARGET_DIR/release/virel-lab" bench gait --python "$gym"
+        # Ours in float32 and with the hidden multiplies in bfloat16 (README, "On an Intel
+        # Xeon, and bfloat16 between hidden layers"); the peers in float32.
         "$CARGO_TARGET_DIR/release/virel-lab" bench training --python "$(peers_venv)" \
-            --out "runs/bench-training-$(date +%Y%m%d-%H%M%S)"
+            --hidden-matmul float32 bfloat16 --out "runs/bench-training-$(date +%Y%m%d-%H%M%S)"
         "$CARGO_TARGET_DIR/release/virel-lab" bench learning "$@" ;;
     *) echo "unknown command '$cmd' (run | test | bench | setup)" >&2; exit 2 ;;
 esac

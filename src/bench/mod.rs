@@ -28,6 +28,7 @@ use learning::bench_learning;
 use posterior::bench_posterior;
 use updates::bench_updates;
 
+use crate::rl::nets::HiddenMatmul;
 use crate::rl::virel::EpsilonEstimator;
 use crate::rl::{AgentSpec, Algo, buffer::ReplayBuffer};
 use crate::scene;
@@ -63,6 +64,9 @@ pub enum BenchCommand {
         /// Minibatch sizes to time (e.g. `--batch-size 256 1024` on a GPU).
         #[arg(long, num_args = 1.., default_values_t = [256])]
         batch_size: Vec<i64>,
+        /// Precision of the tch side's multiplies between hidden layers.
+        #[arg(long, value_enum, default_value_t = HiddenMatmul::Float32)]
+        hidden_matmul: HiddenMatmul,
     },
     /// Env steps per second of each robot with random actions: 1 env on 1 thread, and N envs
     /// on 2 threads, next to Gymnasium + MuJoCo timed in the same run (when `--python` has it).
@@ -211,7 +215,16 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             python,
             no_python,
             batch_size,
-        } => bench_updates(seconds, threads, device, python, no_python, &batch_size),
+            hidden_matmul,
+        } => bench_updates(
+            seconds,
+            threads,
+            device,
+            python,
+            no_python,
+            &batch_size,
+            hidden_matmul,
+        ),
         BenchCommand::Learning {
             seeds,
             steps,

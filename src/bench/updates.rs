@@ -10,13 +10,14 @@ const BENCH_OBS: usize = 17;
 const BENCH_ACT: usize = 6;
 
 /// Updates/s of `algo` on a buffer of random transitions, minibatches of `batch`, VIREL's ε_ω
-/// by `estimator`.
+/// by `estimator`, the multiplies between hidden layers in `matmul`'s precision.
 pub fn tch_updates_per_second(
     algo: Algo,
     seconds: f64,
     device: Device,
     batch: i64,
     estimator: EpsilonEstimator,
+    matmul: HiddenMatmul,
 ) -> Result<f64> {
     training::seed_torch(0);
     let spec = AgentSpec {
@@ -31,6 +32,7 @@ pub fn tch_updates_per_second(
     cfg.agents.virel.batch_size = batch;
     cfg.agents.td3.batch_size = batch;
     cfg.agents.virel.epsilon_estimator = estimator;
+    cfg.agents.hidden_matmul = matmul;
     let mut agent = cfg.agents.build(algo, &spec, device)?;
     let n = 100_000;
     let mut buffer = ReplayBuffer::new(n, BENCH_OBS, BENCH_ACT, device)?;
@@ -108,12 +110,14 @@ pub(super) fn bench_updates(
     python: Option<PathBuf>,
     no_python: bool,
     batches: &[i64],
+    matmul: HiddenMatmul,
 ) -> Result<()> {
     runtime::init_torch(threads);
     let device = device.resolve()?;
     let python = python.unwrap_or_else(default_python);
     println!(
-        "gradient updates/s — 2×256 MLPs, obs {BENCH_OBS}, act {BENCH_ACT}, {threads} torch thread(s), device {device:?}"
+        "gradient updates/s — 2×256 MLPs, obs {BENCH_OBS}, act {BENCH_ACT}, {threads} torch thread(s), device {device:?}, hidden multiplies in {} (PyTorch's in float32)",
+        matmul.name()
     );
     println!(
         "{:<30} {:>6} {:>10} {:>14} {:>8}",
@@ -139,7 +143,7 @@ pub(super) fn bench_updates(
     for &batch in batches {
         let mut sac = f64::NAN;
         for (algo, estimator, label, with_python) in rows {
-            let rust = tch_updates_per_second(algo, seconds, device, batch, estimator)?;
+            let rust = tch_updates_per_second(algo, seconds, device, batch, estimator, matmul)?;
             if algo == Algo::Sac {
                 sac = rust;
             }

@@ -22,6 +22,16 @@ pub enum HiddenMatmul {
     Bfloat16,
 }
 
+impl HiddenMatmul {
+    /// The name a config file and the flags spell.
+    pub fn name(self) -> &'static str {
+        match self {
+            HiddenMatmul::Float32 => "float32",
+            HiddenMatmul::Bfloat16 => "bfloat16",
+        }
+    }
+}
+
 /// x·W + b, W `[in, out]` and b `[out]` or, for twin networks, `[2, in, out]` and `[2, 1,
 /// out]`; a hidden-to-hidden layer (`hidden`) in the precision of `matmul`.
 fn layer(x: &Tensor, w: &Tensor, b: &Tensor, hidden: bool, matmul: HiddenMatmul) -> Tensor {
