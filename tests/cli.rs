@@ -433,8 +433,9 @@ fn bench_gait_and_envs_measure_a_scene_file_next_to_its_shipped_robot() {
 }
 
 /// `bench training` trains each algorithm end to end in its own run folder and prints its
-/// steps/s and final return, with VIREL's speed as a ratio to our SAC; a peer that cannot run
-/// (no Python with SB3/SBX here) is reported and left out of the table, not fatal.
+/// steps/s and final return, with VIREL's speed as a ratio to our SAC, in each precision of
+/// `--hidden-matmul`; a peer that cannot run (no Python with SB3/SBX here) is reported and left
+/// out of the table, not fatal.
 #[test]
 fn bench_training_runs_each_algorithm_and_prints_its_speed_and_return() {
     let dir = tempfile::tempdir().unwrap();
@@ -456,6 +457,9 @@ fn bench_training_runs_each_algorithm_and_prints_its_speed_and_return() {
         "16",
         "--batch-size",
         "32",
+        "--hidden-matmul",
+        "float32",
+        "bfloat16",
         "--python",
         "/bin/false",
         "--out",
@@ -486,9 +490,22 @@ fn bench_training_runs_each_algorithm_and_prints_its_speed_and_return() {
         stderr(&o)
     );
     for algo in ["sac", "virel"] {
-        let run = out.join(format!("pendulum__{algo}__virel-lab__seed1"));
-        assert!(run.join("summary.toml").exists(), "{}", run.display());
+        for (side, matmul) in [("virel-lab", "float32"), ("virel-lab-bfloat16", "bfloat16")] {
+            let run = out.join(format!("pendulum__{algo}__{side}__seed1"));
+            assert!(run.join("summary.toml").exists(), "{}", run.display());
+            let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+            assert!(
+                config.contains(&format!("hidden_matmul = \"{matmul}\"")),
+                "{}: {config}",
+                run.display()
+            );
+        }
     }
+    let (sac16, virel16) = (row("virel-lab bf16 sac"), row("virel-lab bf16 virel"));
+    // "pendulum virel-lab bf16 sac STEPS/S RETURN …"
+    let steps_per_second16: f64 = sac16[4].parse().unwrap();
+    assert!(steps_per_second16 > 0.0, "{sac16:?}");
+    assert!(virel16.last().unwrap().ends_with('×'), "{virel16:?}");
 }
 
 #[test]
