@@ -420,6 +420,20 @@ fn benchmark_and_window_flags_out_of_range_are_refused_naming_the_flag() {
             "--jobs 0: expected at least 1",
         ),
         (
+            &["bench", "training", "--algos", "sac", "td3", "sac"],
+            "--algos sac: given twice",
+        ),
+        (
+            &[
+                "bench",
+                "training",
+                "--hidden-matmul",
+                "bfloat16",
+                "bfloat16",
+            ],
+            "--hidden-matmul bfloat16: given twice",
+        ),
+        (
             &["app", "--width", "0"],
             "--width 0: expected 64 to 16384 pixels",
         ),

@@ -169,6 +169,27 @@ impl TrainingBench {
         if let Some(h) = self.hidden.iter().find(|&&h| h < 1) {
             bail!("--hidden {h}: expected layer widths of at least 1");
         }
+        // A value given twice would train two runs into one folder.
+        let twice = |flag: &str, values: Vec<String>| -> Result<()> {
+            for (i, v) in values.iter().enumerate() {
+                if values[..i].contains(v) {
+                    bail!("{flag} {v}: given twice");
+                }
+            }
+            Ok(())
+        };
+        twice("--env", self.envs.clone())?;
+        twice(
+            "--algos",
+            self.algos.iter().map(|a| a.to_string()).collect(),
+        )?;
+        twice(
+            "--hidden-matmul",
+            self.hidden_matmul
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect(),
+        )?;
         if let Some(env) = self.envs.iter().find(|e| gymnasium_id(e).is_none()) {
             bail!(
                 "--env {env}: expected an env with a Gymnasium peer (pendulum, half_cheetah, \
