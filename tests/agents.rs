@@ -6,7 +6,9 @@ use common::torch_lock;
 use tch::{Device, Kind, Tensor};
 use virel_lab::rl::buffer::Batch;
 use virel_lab::rl::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
-use virel_lab::rl::virel::{EpsilonEstimator, RunningEpsilon, Virel, residual_error};
+use virel_lab::rl::virel::{
+    EpsilonEstimator, PASS_CHUNK, RunningEpsilon, Virel, residual_error, residual_error_in_chunks,
+};
 use virel_lab::rl::{AgentSpec, Algo};
 use virel_lab::training::config::{DeviceChoice, TrainConfig};
 use virel_lab::training::{Trainer, obs_tensor, seed_torch, tensor_to_vec};
@@ -97,6 +99,129 @@ fn epsilon_equals_the_hand_computed_residual_on_a_tiny_batch() {
         assert!(
             (eps - by_hand).abs() < 1e-6 * by_hand.max(1e-3),
             "p = {p}: ε_ω = {eps}, by hand {by_hand}"
+        );
+    }
+}
+
+/// The authors' pass scored in pieces (a piece size that does not divide the batch, so the
+/// last piece is shorter) gives the one-piece value to float tolerance, for p = 2 and p ≠ 2;
+/// another seed's draws a'₁, a'₂ give another value, so the draws do reach the score.
+#[test]
+fn the_authors_pass_scored_in_pieces_equals_the_pass_in_one_piece() {
+    let _torch = torch_lock();
+    tch::manual_seed(3);
+    let spec = AgentSpec {
+        env: "t".into(),
+        obs_dim: 3,
+        act_dim: 2,
+        act_low: vec![-1.0, -2.0],
+        act_high: vec![1.0, 2.0],
+    };
+    let nets = SoftActorCritic::new(
+        &spec,
+        SoftActorCriticConfig {
+            hidden: &[32, 32],
+            actor_lr: 1e-3,
+            critic_lr: 1e-3,
+            log_std_bounds: (-5.0, 2.0),
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let n = 1000;
+    let f = (Kind::Float, Device::Cpu);
+    let batch = Batch {
+        obs: Tensor::randn([n, 3], f),
+        actions: Tensor::rand([n, 2], f) * 2.0 - 1.0,
+        rewards: Tensor::randn([n], f) * 3.0,
+        next_obs: Tensor::randn([n, 3], f),
+        dones: Tensor::rand([n], f).gt(0.9).to_kind(Kind::Float),
+    };
+    assert!(n > PASS_CHUNK, "the default piece size splits this batch");
+    for p in [2.0, 1.5] {
+        let at = |seed: i64, chunk: i64| {
+            tch::manual_seed(seed);
+            residual_error_in_chunks(&nets, &batch, 0.99, p, chunk)
+        };
+        let whole = at(7, n);
+        assert!(whole > 0.0, "p = {p}: ε_ω {whole}");
+        for chunk in [1, 96, PASS_CHUNK] {
+            let pieces = at(7, chunk);
+            assert!(
+                (pieces / whole - 1.0).abs() < 1e-5,
+                "p = {p}, pieces of {chunk}: {pieces} vs one piece {whole}"
+            );
+        }
+        tch::manual_seed(7);
+        assert_eq!(residual_error(&nets, &batch, 0.99, p), at(7, PASS_CHUNK));
+        let other = at(8, n);
+        assert!(
+            (other / whole - 1.0).abs() > 1e-4,
+            "p = {p}: seeds 7 and 8 gave {whole} and {other}"
+        );
+    }
+}
+
+/// ReLU in place over each layer's output (`nets::relu_in_place`) leaves a network's
+/// outputs and gradients those of the same layers written with a separate ReLU.
+#[test]
+fn networks_with_relu_in_place_have_the_outputs_and_gradients_of_plain_relu() {
+    use virel_lab::rl::nets::Mlp;
+    let _torch = torch_lock();
+    tch::manual_seed(4);
+    let f = (Kind::Float, Device::Cpu);
+    let layers: Vec<(Tensor, Tensor)> = [(5, 16), (16, 16), (16, 3)]
+        .iter()
+        .map(|&(i, o)| {
+            (
+                Tensor::randn([i, o], f).set_requires_grad(true),
+                Tensor::randn([o], f).set_requires_grad(true),
+            )
+        })
+        .collect();
+    let x = Tensor::randn([64, 5], f);
+    let grads = |out: Tensor| {
+        out.square().sum(None).backward();
+        let g: Vec<Tensor> = layers
+            .iter()
+            .flat_map(|(w, b)| [w.grad().copy(), b.grad().copy()])
+            .collect();
+        for (w, b) in &layers {
+            let _ = w.grad().zero_();
+            let _ = b.grad().zero_();
+        }
+        (out.detach(), g)
+    };
+    let mlp = Mlp::from_layers(
+        layers
+            .iter()
+            .map(|(w, b)| (w.shallow_clone(), b.shallow_clone()))
+            .collect(),
+    );
+    let (out, g) = grads(mlp.forward(&x));
+    let mut plain = x.shallow_clone();
+    for (i, (w, b)) in layers.iter().enumerate() {
+        plain = plain.matmul(w) + b;
+        if i + 1 < layers.len() {
+            plain = plain.relu();
+        }
+    }
+    let (out_plain, g_plain) = grads(plain);
+    assert!(relative_error(&out, &out_plain) < 1e-6);
+    let first = tch::no_grad(|| x.matmul(&layers[0].0) + &layers[0].1);
+    assert!(
+        first.lt(0.0).any().int64_value(&[]) == 1,
+        "the first ReLU cuts nothing: the test would not see it"
+    );
+    for (i, (a, b)) in g.iter().zip(&g_plain).enumerate() {
+        assert!(
+            b.norm().double_value(&[]) > 0.0,
+            "parameter {i} has no gradient"
+        );
+        assert!(
+            relative_error(a, b) < 1e-5,
+            "gradient of parameter {i} off by {:.2e}",
+            relative_error(a, b)
         );
     }
 }

@@ -48,6 +48,13 @@ fn layer(x: &Tensor, w: &Tensor, b: &Tensor, hidden: bool, matmul: HiddenMatmul)
     }
 }
 
+/// ReLU over a layer's fresh output, in place: no second buffer of the layer's size, and the
+/// same gradient, since ReLU's backward reads its result and the layers' backward passes read
+/// their inputs, not their outputs.
+fn relu_in_place(x: &mut Tensor) {
+    let _ = x.relu_();
+}
+
 fn linear_init(fan_in: i64) -> nn::Init {
     let bound = 1.0 / (fan_in as f64).sqrt();
     nn::Init::Uniform {
@@ -161,7 +168,7 @@ impl Mlp {
         for (i, (w, b)) in self.layers.iter().enumerate() {
             x = layer(&x, w, b, i > 0 && i < last, self.matmul);
             if i < last {
-                x = x.relu();
+                relu_in_place(&mut x);
             }
         }
         x
@@ -214,7 +221,7 @@ impl TwinQ {
         for (i, (w, bias)) in self.layers.iter().enumerate() {
             x = layer(&x, w, bias, i > 0 && i < last, self.matmul);
             if i < last {
-                x = x.relu();
+                relu_in_place(&mut x);
             }
         }
         x.squeeze_dim(-1)
@@ -245,7 +252,7 @@ impl TwinQ {
                 x = layer(&x, w, bias, i < last, self.matmul);
             }
             if i < last {
-                x = x.relu();
+                relu_in_place(&mut x);
             }
         }
         x.squeeze_dim(-1)
@@ -259,7 +266,7 @@ impl TwinQ {
         for (i, (w, bias)) in self.layers.iter().enumerate() {
             x = layer(&x, &w.get(0), &bias.get(0), i > 0 && i < last, self.matmul);
             if i < last {
-                x = x.relu();
+                relu_in_place(&mut x);
             }
         }
         x.squeeze_dim(-1)

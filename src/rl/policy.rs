@@ -113,7 +113,13 @@ impl TanhGaussianPolicy {
     /// The action of [`Self::sample`] (same draw) without its log-density: acting needs none.
     pub fn sample_action(&self, obs: &Tensor) -> Tensor {
         let (mean, log_std) = self.distribution(obs);
-        let u = &mean + log_std.exp() * mean.randn_like();
+        self.action_with_noise(&mean, &log_std, &mean.randn_like())
+    }
+
+    /// The action tanh(μ + σ·ξ), mapped onto the action box, for standard normal `noise` ξ of
+    /// `mean`'s shape: a draw whose noise the caller holds, without its log-density.
+    pub fn action_with_noise(&self, mean: &Tensor, log_std: &Tensor, noise: &Tensor) -> Tensor {
+        let u = mean + log_std.exp() * noise;
         self.act.apply(&u.tanh())
     }
 

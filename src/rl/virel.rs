@@ -39,7 +39,7 @@ use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig, TdTarget}
 use super::{Agent, AgentSpec, Algo, Metrics, metric_names, nets::scalar};
 use crate::rl::policy;
 use serde::{Deserialize, Serialize};
-use tch::{Device, Tensor, nn};
+use tch::{Device, Kind, Tensor, nn};
 
 /// VIREL hyper-parameters; defaults follow the authors' code (SAC-2018 base) where it speaks,
 /// modern SAC otherwise.
@@ -286,12 +286,14 @@ impl Virel {
     #[inline(never)]
     fn scored_targets(&self, batch: &Batch, td: &TdTarget) -> (Tensor, Tensor) {
         let rows = |t: &Tensor| t.narrow(0, 0, self.scored_rows());
+        let mean = rows(&td.next_mean);
         double_sampled_targets(
             &self.nets,
             &rows(&batch.next_obs),
             &rows(&batch.rewards),
             &rows(&batch.dones),
-            (&rows(&td.next_mean), &rows(&td.next_log_std)),
+            (&mean, &rows(&td.next_log_std)),
+            &two_draws(&mean),
             self.cfg.gamma,
         )
     }
@@ -304,22 +306,30 @@ impl Virel {
     }
 }
 
+/// Rows of the authors' pass scored at a time. Its 4096 transitions in one piece make
+/// activations of 2 × 8192 × 256 floats (16 MB) that the allocator returns to the system and
+/// faults in again at every layer; in pieces of 512 they stay in the cache and the heap.
+pub const PASS_CHUNK: i64 = 512;
+
 /// The two targets r + γ(1 − d)·min_j Q_j(s', a'_k), k = 1, 2, of the double-sampling
 /// estimate, with a'₁, a'₂ two independent draws from the actor's distribution (μ, log σ) at s'
-/// and the online critics, in one critic pass. Each `[B]`.
+/// (standard normal `noise` `[2B, A]`: rows 0..B draw a'₁, rows B..2B a'₂) and the online
+/// critics, in one critic pass. Each `[B]`.
 fn double_sampled_targets(
     nets: &SoftActorCritic,
     next_obs: &Tensor,
     rewards: &Tensor,
     dones: &Tensor,
     (mean, log_std): (&Tensor, &Tensor),
+    noise: &Tensor,
     gamma: f64,
 ) -> (Tensor, Tensor) {
     tch::no_grad(|| {
         let n = next_obs.size()[0];
-        let (next_a, _) = nets.actor.sample_from(
+        let next_a = nets.actor.action_with_noise(
             &Tensor::cat(&[mean, mean], 0),
             &Tensor::cat(&[log_std, log_std], 0),
+            noise,
         );
         let next_q = nets
             .critic
@@ -332,37 +342,75 @@ fn double_sampled_targets(
     })
 }
 
-/// The residual score of Q_i(s, a) (`[2, B]`) against the targets y₁, y₂ (`[B]`): for p = 2
-/// mean[(Q_i − y₁)(Q_i − y₂)] / 2 (unbiased, may be negative), else mean|Q_i − (y₁ + y₂)/2|^p / p.
-fn residual_score(q_sa: &Tensor, y1: &Tensor, y2: &Tensor, p: f64) -> f64 {
+/// Standard normal noise for the two draws a'₁, a'₂ at each of `mean`'s rows, `[2B, A]`.
+fn two_draws(mean: &Tensor) -> Tensor {
+    let (b, a) = (mean.size()[0], mean.size()[1]);
+    Tensor::randn([2 * b, a], (Kind::Float, mean.device()))
+}
+
+/// The sum over critics i and rows j of the residual terms of Q_i(s, a) (`[2, B]`) against
+/// the targets y₁, y₂ (`[B]`): (Q_i − y₁)(Q_i − y₂) for p = 2 (unbiased, may be negative),
+/// else |Q_i − (y₁ + y₂)/2|^p. A scalar tensor.
+fn residual_terms(q_sa: &Tensor, y1: &Tensor, y2: &Tensor, p: f64) -> Tensor {
     tch::no_grad(|| {
         if p == 2.0 {
-            scalar(&((q_sa - y1.unsqueeze(0)) * (q_sa - y2.unsqueeze(0))).mean(None)) / 2.0
+            ((q_sa - y1.unsqueeze(0)) * (q_sa - y2.unsqueeze(0))).sum(None)
         } else {
-            scalar(
-                &(q_sa - ((y1 + y2) * 0.5).unsqueeze(0))
-                    .abs()
-                    .pow_tensor_scalar(p)
-                    .mean(None),
-            ) / p
+            (q_sa - ((y1 + y2) * 0.5).unsqueeze(0))
+                .abs()
+                .pow_tensor_scalar(p)
+                .sum(None)
         }
     })
 }
 
-/// ε_ω on `batch` (see the module docs): twin online critics, two samples a'₁, a'₂ ~ π(s').
+/// The residual score of Q_i(s, a) (`[2, B]`) against y₁, y₂: the mean of
+/// [`residual_terms`] over both critics and the rows, divided by p.
+fn residual_score(q_sa: &Tensor, y1: &Tensor, y2: &Tensor, p: f64) -> f64 {
+    scalar(&residual_terms(q_sa, y1, y2, p)) / (q_sa.numel() as f64 * p)
+}
+
+/// ε_ω on `batch` (see the module docs): twin online critics, two samples a'₁, a'₂ ~ π(s'),
+/// scored [`PASS_CHUNK`] rows at a time.
 pub fn residual_error(nets: &SoftActorCritic, batch: &Batch, gamma: f64, p: f64) -> f64 {
+    residual_error_in_chunks(nets, batch, gamma, p, PASS_CHUNK)
+}
+
+/// [`residual_error`] scored `chunk` rows at a time. The noise of all 2B draws is drawn
+/// first, in the order one piece would draw it, so the value does not depend on `chunk`
+/// beyond the order of float sums.
+pub fn residual_error_in_chunks(
+    nets: &SoftActorCritic,
+    batch: &Batch,
+    gamma: f64,
+    p: f64,
+    chunk: i64,
+) -> f64 {
     tch::no_grad(|| {
-        let q_sa = nets.critic.forward(&batch.obs, &batch.actions);
-        let (mean, log_std) = nets.actor.distribution(&batch.next_obs);
-        let (y1, y2) = double_sampled_targets(
-            nets,
-            &batch.next_obs,
-            &batch.rewards,
-            &batch.dones,
-            (&mean, &log_std),
-            gamma,
-        );
-        residual_score(&q_sa, &y1, &y2, p).max(0.0)
+        let n = batch.obs.size()[0];
+        let act_dim = batch.actions.size()[1];
+        let noise = Tensor::randn([2, n, act_dim], (Kind::Float, batch.obs.device()));
+        let mut sum = Tensor::zeros([], (Kind::Float, batch.obs.device()));
+        for start in (0..n).step_by(chunk.max(1) as usize) {
+            let len = chunk.min(n - start);
+            let rows = |t: &Tensor| t.narrow(0, start, len);
+            let q_sa = nets
+                .critic
+                .forward(&rows(&batch.obs), &rows(&batch.actions));
+            let next_obs = rows(&batch.next_obs);
+            let (mean, log_std) = nets.actor.distribution(&next_obs);
+            let (y1, y2) = double_sampled_targets(
+                nets,
+                &next_obs,
+                &rows(&batch.rewards),
+                &rows(&batch.dones),
+                (&mean, &log_std),
+                &noise.narrow(1, start, len).reshape([2 * len, act_dim]),
+                gamma,
+            );
+            sum += residual_terms(&q_sa, &y1, &y2, p);
+        }
+        (scalar(&sum) / (2 * n) as f64 / p).max(0.0)
     })
 }
 
