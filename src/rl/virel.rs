@@ -387,11 +387,10 @@ pub fn residual_error_in_chunks(
     chunk: i64,
 ) -> f64 {
     tch::no_grad(|| {
-        let n = batch.obs.size()[0];
-        let act_dim = batch.actions.size()[1];
+        let (n, act_dim, chunk) = (batch.obs.size()[0], batch.actions.size()[1], chunk.max(1));
         let noise = Tensor::randn([2, n, act_dim], (Kind::Float, batch.obs.device()));
         let mut sum = Tensor::zeros([], (Kind::Float, batch.obs.device()));
-        for start in (0..n).step_by(chunk.max(1) as usize) {
+        for start in (0..n).step_by(chunk as usize) {
             let len = chunk.min(n - start);
             let rows = |t: &Tensor| t.narrow(0, start, len);
             let q_sa = nets
