@@ -35,28 +35,30 @@ fn row(t: &Tensor, i: i64) -> Vec<f64> {
     (0..r.size()[0]).map(|j| r.double_value(&[j])).collect()
 }
 
+/// An actor and twin critics of `hidden` layers for `obs_dim` observations and actions in
+/// [`low`, `high`], on the CPU.
+fn actor_critic(low: &[f32], high: &[f32], obs_dim: usize, hidden: &[i64]) -> SoftActorCritic {
+    let spec = AgentSpec {
+        env: "t".into(),
+        obs_dim,
+        act_dim: low.len(),
+        act_low: low.to_vec(),
+        act_high: high.to_vec(),
+    };
+    let cfg = SoftActorCriticConfig {
+        hidden,
+        actor_lr: 1e-3,
+        critic_lr: 1e-3,
+        log_std_bounds: (-5.0, 2.0),
+    };
+    SoftActorCritic::new(&spec, cfg, Device::Cpu).unwrap()
+}
+
 #[test]
 fn epsilon_equals_the_hand_computed_residual_on_a_tiny_batch() {
     let _torch = torch_lock();
     tch::manual_seed(11);
-    let spec = AgentSpec {
-        env: "t".into(),
-        obs_dim: 2,
-        act_dim: 1,
-        act_low: vec![-1.0],
-        act_high: vec![1.0],
-    };
-    let nets = SoftActorCritic::new(
-        &spec,
-        SoftActorCriticConfig {
-            hidden: &[8],
-            actor_lr: 1e-3,
-            critic_lr: 1e-3,
-            log_std_bounds: (-5.0, 2.0),
-        },
-        Device::Cpu,
-    )
-    .unwrap();
+    let nets = actor_critic(&[-1.0], &[1.0], 2, &[8]);
     let t = |v: &[f32], cols: i64| Tensor::from_slice(v).view([-1, cols]);
     let batch = Batch {
         obs: t(&[0.1, -0.2, 0.5, 0.3, -0.7, 0.9], 2),
@@ -110,24 +112,7 @@ fn epsilon_equals_the_hand_computed_residual_on_a_tiny_batch() {
 fn the_authors_pass_scored_in_pieces_equals_the_pass_in_one_piece() {
     let _torch = torch_lock();
     tch::manual_seed(3);
-    let spec = AgentSpec {
-        env: "t".into(),
-        obs_dim: 3,
-        act_dim: 2,
-        act_low: vec![-1.0, -2.0],
-        act_high: vec![1.0, 2.0],
-    };
-    let nets = SoftActorCritic::new(
-        &spec,
-        SoftActorCriticConfig {
-            hidden: &[32, 32],
-            actor_lr: 1e-3,
-            critic_lr: 1e-3,
-            log_std_bounds: (-5.0, 2.0),
-        },
-        Device::Cpu,
-    )
-    .unwrap();
+    let nets = actor_critic(&[-1.0, -2.0], &[1.0, 2.0], 3, &[32, 32]);
     let n = 1000;
     let f = (Kind::Float, Device::Cpu);
     let batch = Batch {

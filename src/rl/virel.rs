@@ -342,10 +342,11 @@ fn double_sampled_targets(
     })
 }
 
-/// Standard normal noise for the two draws a'₁, a'₂ at each of `mean`'s rows, `[2B, A]`.
-fn two_draws(mean: &Tensor) -> Tensor {
-    let (b, a) = (mean.size()[0], mean.size()[1]);
-    Tensor::randn([2 * b, a], (Kind::Float, mean.device()))
+/// Standard normal noise for the two draws a'₁, a'₂ at each row of `actions` (`[B, A]`, any
+/// tensor of that shape, e.g. the actor's means), `[2B, A]`: rows 0..B for a'₁, B..2B for a'₂.
+fn two_draws(actions: &Tensor) -> Tensor {
+    let (b, a) = (actions.size()[0], actions.size()[1]);
+    Tensor::randn([2 * b, a], (Kind::Float, actions.device()))
 }
 
 /// The sum over critics i and rows j of the residual terms of Q_i(s, a) (`[2, B]`) against
@@ -367,7 +368,12 @@ fn residual_terms(q_sa: &Tensor, y1: &Tensor, y2: &Tensor, p: f64) -> Tensor {
 /// The residual score of Q_i(s, a) (`[2, B]`) against y₁, y₂: the mean of
 /// [`residual_terms`] over both critics and the rows, divided by p.
 fn residual_score(q_sa: &Tensor, y1: &Tensor, y2: &Tensor, p: f64) -> f64 {
-    scalar(&residual_terms(q_sa, y1, y2, p)) / (q_sa.numel() as f64 * p)
+    score_of_terms(&residual_terms(q_sa, y1, y2, p), q_sa.numel(), p)
+}
+
+/// The score from a sum of `entries` residual terms (both critics' rows): their mean over p.
+fn score_of_terms(sum: &Tensor, entries: usize, p: f64) -> f64 {
+    scalar(sum) / (entries as f64 * p)
 }
 
 /// ε_ω on `batch` (see the module docs): twin online critics, two samples a'₁, a'₂ ~ π(s'),
@@ -388,7 +394,8 @@ pub fn residual_error_in_chunks(
 ) -> f64 {
     tch::no_grad(|| {
         let (n, act_dim, chunk) = (batch.obs.size()[0], batch.actions.size()[1], chunk.max(1));
-        let noise = Tensor::randn([2, n, act_dim], (Kind::Float, batch.obs.device()));
+        // Row j of a' draw k at [k, j]: each piece takes its rows of both draws.
+        let noise = two_draws(&batch.actions).view([2, n, act_dim]);
         let mut sum = Tensor::zeros([], (Kind::Float, batch.obs.device()));
         for start in (0..n).step_by(chunk as usize) {
             let len = chunk.min(n - start);
@@ -409,7 +416,7 @@ pub fn residual_error_in_chunks(
             );
             sum += residual_terms(&q_sa, &y1, &y2, p);
         }
-        (scalar(&sum) / (2 * n) as f64 / p).max(0.0)
+        score_of_terms(&sum, 2 * n as usize, p).max(0.0)
     })
 }
 
