@@ -50,9 +50,12 @@ impl Plugin for PhysicsHostPlugin {
             });
         }
         app.add_plugins(TransformPlugin)
-            .insert_resource(RapierContextInitialization::NoAutomaticRapierContext)
             .add_plugins(
-                RapierPhysicsPlugin::<NoUserData>::default().with_default_system_setup(false),
+                RapierPhysicsPlugin::<NoUserData>::default()
+                    .with_custom_initialization(
+                        RapierContextInitialization::NoAutomaticRapierContext,
+                    )
+                    .with_default_system_setup(false),
             )
             .init_resource::<Time>()
             .init_resource::<TimestepMode>();
