@@ -16,7 +16,10 @@ const ACTOR_POINTS: usize = 121;
 /// Side of the heat map, in points.
 const MAP_SIDE: f32 = 96.0;
 /// Width of the KL plot beside it.
-const KL_PLOT_WIDTH: f32 = 400.0;
+const KL_PLOT_WIDTH: f32 = 360.0;
+/// Width of one joint's plot: six of them, with the window anchored beside the Run window,
+/// end short of the right-hand column of plots in a 1280-point-wide window.
+const JOINT_PLOT_WIDTH: f32 = 84.0;
 
 /// The slice's drawn line as plot points.
 fn drawn_slice(s: &Slice, actor_height: f64) -> Vec<[f64; 2]> {
@@ -52,7 +55,7 @@ pub(super) fn posterior_window(
 ) {
     egui::Window::new("Actor and posterior")
         .anchor(egui::Align2::LEFT_BOTTOM, [290.0, -8.0])
-        .default_width(620.0)
+        .default_width(560.0)
         .resizable(false)
         .show(ctx, |ui| {
             let Some(d) = &run.frame.action_distribution else {
@@ -133,7 +136,7 @@ fn joint_plots(
             ui.vertical(|ui| {
                 ui.label(&name);
                 Plot::new(("action", j))
-                    .width(92.0)
+                    .width(JOINT_PLOT_WIDTH)
                     .height(52.0)
                     .show_axes([true, false])
                     .allow_drag(false)
