@@ -7,7 +7,8 @@
 //!   install, with its NVIDIA libraries). Without it the linker drops libtorch.so, libtorch_cuda
 //!   is never loaded and CUDA silently never works. On a lean CPU install libtorch_cuda's
 //!   dependencies (cuBLAS, cuDNN, ...) are absent, so linking it would stop the binary from
-//!   starting: there only libtorch_cpu is linked, and `cuda_linked()` reports false.
+//!   starting: there only libtorch_cpu is linked, and `cuda_linked()` reports false, unless
+//!   `VIREL_LINK_TORCH_CUDA=1` asks for the link anyway (a binary for a GPU machine).
 //! - src/rl/fused_adam.cpp, compiled against libtorch's headers: PyTorch's fused Adam kernel,
 //!   which tch does not bind.
 use std::path::{Path, PathBuf};
@@ -35,7 +36,13 @@ fn main() {
         }
     }
 
-    let cuda = cuda_loadable(&libtorch);
+    // VIREL_LINK_TORCH_CUDA=1 links libtorch (and so libtorch_cuda) whatever this machine
+    // has: for a binary built here, on a lean install, to run on a GPU machine whose full
+    // torch install comes first in LD_LIBRARY_PATH. Such a binary does not start where
+    // CUDA's libraries are missing.
+    println!("cargo:rerun-if-env-changed=VIREL_LINK_TORCH_CUDA");
+    let forced = std::env::var("VIREL_LINK_TORCH_CUDA").as_deref() == Ok("1");
+    let cuda = forced || cuda_loadable(&libtorch);
     if cuda {
         println!(
             "cargo:rustc-link-arg=-Wl,--no-as-needed,-L{},-ltorch,--as-needed",
