@@ -6,7 +6,7 @@ use crate::envs::counterexample::Solution;
 use crate::export::Format;
 use crate::record::RecordOptions;
 use crate::rl::Algo;
-use crate::study::{pool, slurm, sweep};
+use crate::study::{pool, select, slurm, sweep};
 use crate::training::config::{ConfigBuilder, DeviceChoice, TrainConfig, default_run_dir};
 use crate::training::{checkpoint, interrupt};
 use crate::{app, bench, envs, export, record, runtime, scene, study, training};
@@ -141,10 +141,10 @@ pub struct ReportArgs {
 
 /// `virel-lab sweep`.
 #[derive(Args, Debug)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["local", "slurm", "cell", "status"])))]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["local", "slurm", "cell", "status", "select"])))]
 pub struct SweepArgs {
     /// The sweep file (TOML): name, out, steps, envs, algos, seeds, [set], [variants.NAME],
-    /// [slurm].
+    /// [variants_from], [select], [slurm].
     pub file: PathBuf,
     /// Run the cells on this machine, -j at a time.
     #[arg(long)]
@@ -164,6 +164,10 @@ pub struct SweepArgs {
     /// Print every cell and where it stands.
     #[arg(long)]
     pub status: bool,
+    /// Apply the sweep's [select] rule to its finished cells: print every variant's value and
+    /// write each algorithm's pick to the rule's `out` file.
+    #[arg(long)]
+    pub select: bool,
     /// Train every cell on this device instead of the one its config names.
     #[arg(long, value_enum)]
     pub device: Option<DeviceChoice>,
@@ -188,19 +192,21 @@ pub struct ConfigArgs {
     pub config: Option<PathBuf>,
     /// Environment: hopper, half_cheetah, walker2d, ant, humanoid, pendulum, identity, or a
     /// scene file of your own robot (path/to/robot.ron) or a MuJoCo MJCF model (path/to/robot.xml).
-    #[arg(long)]
+    /// Gymnasium's ids (Hopper-v5, HalfCheetah-v4, Pendulum-v1) and other spellings
+    /// (half-cheetah) select the same env.
+    #[arg(long, value_parser = parse_env)]
     pub env: Option<String>,
-    /// Algorithm.
-    #[arg(long, value_enum)]
+    /// Algorithm (any case).
+    #[arg(long, value_enum, ignore_case = true)]
     pub algo: Option<Algo>,
-    /// Total environment steps (all copies together).
-    #[arg(long)]
+    /// Total environment steps (all copies together): 100000, 100_000 or 1e5.
+    #[arg(long, visible_alias = "total-timesteps", value_parser = parse_count)]
     pub steps: Option<u64>,
     /// Seed: two runs with the same seed on the CPU are identical.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Env copies stepped together.
-    #[arg(long)]
+    #[arg(long, visible_alias = "n-envs")]
     pub num_envs: Option<usize>,
     /// Where the networks run: auto picks CUDA when available.
     #[arg(long, value_enum)]
@@ -209,13 +215,13 @@ pub struct ConfigArgs {
     #[arg(long)]
     pub threads: Option<i32>,
     /// Environment steps between evaluations (0: only at the end).
-    #[arg(long)]
+    #[arg(long, visible_alias = "eval-freq", value_parser = parse_count)]
     pub eval_every: Option<u64>,
     /// Episodes per evaluation.
     #[arg(long)]
     pub eval_episodes: Option<usize>,
     /// Environment steps between checkpoints (0: only at the end).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_count)]
     pub checkpoint_every: Option<u64>,
     /// Override any config key, e.g. `--set virel.beta_scale=0.004 --set sac.hidden=[64,64]`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -297,6 +303,43 @@ impl ConfigArgs {
             self.checkpoint_every.as_ref(),
             "--checkpoint-every",
         )
+    }
+}
+
+/// A count as people write it: `100000`, `100_000`, `1e5`, `2.5e5`; a whole number ≥ 0.
+pub fn parse_count(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim().replace('_', "");
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    match t.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= u64::MAX as f64 => {
+            Ok(x as u64)
+        }
+        Ok(x) if x.is_finite() && x >= 0.0 && x.fract() != 0.0 => {
+            Err(format!("'{s}' is not a whole number"))
+        }
+        _ => Err(format!(
+            "'{s}' is not a count (write 100000, 100_000 or 1e5)"
+        )),
+    }
+}
+
+/// `--env`: our name for what people type (Gymnasium's ids, other spellings), saying once
+/// what a Gymnasium id selects; a file path as it is; an error lists the names.
+pub fn parse_env(s: &str) -> std::result::Result<String, String> {
+    let file = s.ends_with(".ron") || s.ends_with(".xml") || s.contains('/');
+    if file {
+        return Ok(s.to_owned());
+    }
+    match envs::canonical_name(s) {
+        Some((env, gym)) => {
+            if gym {
+                eprintln!("note: {}", envs::gymnasium_note(s, env));
+            }
+            Ok(env.to_owned())
+        }
+        None => Err(envs::unknown_env(s)),
     }
 }
 
@@ -553,6 +596,9 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             let cfg = args.config.resolve()?;
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
             let device = cfg.device.resolve()?;
+            if let Some(w) = cfg.no_learning_warning() {
+                eprintln!("warning: {w}");
+            }
             eprintln!(
                 "training {} on {} for {} steps (seed {}, device {device:?}) → {}",
                 cfg.algo,
@@ -629,6 +675,10 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
             ),
         }
         return Ok(ExitCode::from(sweep::exit_code(&outcome)));
+    }
+    if args.select {
+        print!("{}", select::select(&sw)?);
+        return Ok(ExitCode::SUCCESS);
     }
     if args.status || args.dry_run && args.local {
         print_cells(&sw)?;

@@ -641,3 +641,120 @@ fn a_run_whose_robot_changed_refuses_to_resume_and_is_left_as_it_was() {
     let o = resume();
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn the_cli_takes_gymnasium_ids_any_case_algorithms_and_counts_as_people_write_them() {
+    // `config` prints the resolved config: what a run would train.
+    let resolved = |args: &[&str]| -> String {
+        let mut all = vec!["config"];
+        all.extend_from_slice(args);
+        let o = virel(&all);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for (typed, env) in [
+        ("Hopper-v5", "hopper"),
+        ("Hopper-v4", "hopper"),
+        ("HalfCheetah-v5", "half_cheetah"),
+        ("half-cheetah", "half_cheetah"),
+        ("Walker2d-v5", "walker2d"),
+        ("Ant-v4", "ant"),
+        ("Humanoid-v5", "humanoid"),
+        ("Pendulum-v1", "pendulum"),
+    ] {
+        let text = resolved(&["--env", typed]);
+        assert!(
+            text.contains(&format!("env = \"{env}\"")),
+            "{typed}: {text}"
+        );
+    }
+    let o = virel(&["config", "--env", "Hopper-v5"]);
+    assert!(
+        stderr(&o).contains("Hopper-v5: virel-lab's 'hopper'") && stderr(&o).contains("rapier"),
+        "a Gymnasium id says once what it selects: {}",
+        stderr(&o)
+    );
+    let o = virel(&["config", "--env", "hopper"]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+
+    assert!(resolved(&["--algo", "SAC"]).contains("algo = \"sac\""));
+    assert!(resolved(&["--algo", "Beta-VIREL"]).contains("algo = \"beta-virel\""));
+    assert!(resolved(&["--steps", "1e4"]).contains("steps = 10000"));
+    assert!(resolved(&["--steps", "3_000"]).contains("steps = 3000"));
+    assert!(resolved(&["--total-timesteps", "2.5e4"]).contains("steps = 25000"));
+
+    for (args, want) in [
+        (&["--env", "cartpole"][..], ".xml"),
+        (&["--env", "cartpole"][..], "Hopper-v5"),
+        (&["--steps", "1.5"][..], "'1.5' is not a whole number"),
+        (&["--steps", "lots"][..], "write 100000, 100_000 or 1e5"),
+        (
+            &["--set", "learning_starts=100"][..],
+            "did you mean 'sac.learning_starts' or 'td3.learning_starts' or 'virel.learning_starts'?",
+        ),
+        (
+            &["--set", "sac.batch_sise=3"][..],
+            "did you mean 'sac.batch_size'?",
+        ),
+    ] {
+        let mut all = vec!["config"];
+        all.extend_from_slice(args);
+        let o = virel(&all);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(
+            stderr(&o).contains(want),
+            "{args:?}: '{want}' not in {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn a_run_that_ends_before_learning_starts_says_so_at_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let o = virel(&[
+        "train",
+        "--env",
+        "pendulum",
+        "--algo",
+        "sac",
+        "--steps",
+        "300",
+        "--device",
+        "cpu",
+        "--eval-episodes",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "learning starts after 1000 env steps (sac.learning_starts) and this run has 300"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = virel(&[
+        "train",
+        "--env",
+        "pendulum",
+        "--algo",
+        "sac",
+        "--steps",
+        "300",
+        "--device",
+        "cpu",
+        "--eval-episodes",
+        "1",
+        "--quiet",
+        "--set",
+        "sac.learning_starts=100",
+        "--out",
+        dir.path().join("s").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("learning starts"), "{}", stderr(&o));
+}

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 use virel_lab::rl::Algo;
 use virel_lab::study::report::{self, RunRecord};
+use virel_lab::study::select;
 use virel_lab::study::slurm;
 use virel_lab::study::stats::{self, Interval};
 use virel_lab::study::sweep::{self, CellState, Sweep};
@@ -910,4 +911,267 @@ fn a_cell_whose_robot_changed_is_neither_done_nor_resumed() {
             .join("summary.toml"),
     );
     assert_eq!(s.state(&s.cells[0]).unwrap(), CellState::New);
+}
+
+/// A tuning sweep on Pendulum: SAC with two variants of its own, VIREL with one.
+fn tuning_sweep(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("tune.toml");
+    std::fs::write(
+        &file,
+        r#"name = "tune"
+out = "runs"
+archive = "kept"
+steps = 300
+envs = ["pendulum"]
+algos = ["sac", "virel"]
+seeds = [1, 2]
+[set]
+"sac.learning_starts" = 100
+"virel.learning_starts" = 100
+[select]
+last_evals = 2
+normalise = "min-max"
+aggregate = "mean"
+out = "picks.toml"
+[variants.sac-slow]
+algos = ["sac"]
+"sac.q_lr" = 1e-4
+[variants.sac-fast]
+algos = ["sac"]
+"sac.q_lr" = 1e-3
+[variants.virel-rs]
+algos = ["virel"]
+"virel.reward_scale" = 0.3
+"#,
+    )
+    .unwrap();
+    file
+}
+
+/// Writes a finished cell into the sweep's archive as a run would: its config, a summary,
+/// and evaluations (and ε_ω for VIREL) in `metrics.csv`.
+fn archive_finished(s: &Sweep, cell: &sweep::Cell, evals: &[f64], epsilon: &[f64]) {
+    let dir = s.archive.as_ref().unwrap().join(cell.name());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), cell.config.to_toml()).unwrap();
+    let mut summary = record(cell.algo, cell.seed, &[(300, 0.0)], Some(0.0))
+        .summary
+        .unwrap();
+    summary.env = "pendulum".into();
+    std::fs::write(dir.join("summary.toml"), toml::to_string(&summary).unwrap()).unwrap();
+    let mut csv = String::from("step,wall_time,metric,value\n");
+    for (k, e) in evals.iter().enumerate() {
+        csv += &format!("{},0,eval/episodic_return,{e}\n", 100 * (k + 1));
+    }
+    for (k, e) in epsilon.iter().enumerate() {
+        csv += &format!("{},0,virel/epsilon,{e}\n", 10 + 100 * k);
+    }
+    std::fs::write(dir.join("metrics.csv"), csv).unwrap();
+}
+
+#[test]
+fn variants_limited_to_some_algorithms_make_cells_of_those_algorithms_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sweep::load(&tuning_sweep(dir.path())).unwrap();
+    let names: Vec<String> = s.cells.iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "pendulum__sac__sac-fast__1",
+            "pendulum__virel__virel-rs__1",
+            "pendulum__sac__sac-slow__1",
+            "pendulum__sac__sac-fast__2",
+            "pendulum__virel__virel-rs__2",
+            "pendulum__sac__sac-slow__2",
+        ]
+    );
+    let fast = &s.cells[0];
+    assert_eq!(fast.config.agents.sac.q_lr, 1e-3);
+    assert_eq!(s.cells[1].config.agents.virel.reward_scale, 0.3);
+
+    let base = "name = \"s\"\nout = \"r\"\nsteps = 100\nenvs = [\"pendulum\"]\nalgos = [\"sac\", \"td3\"]\nseeds = [1]\n";
+    for (i, (extra, needles)) in [
+        (
+            "[variants.a]\nalgos = [\"virel\"]\n",
+            &[
+                "[variants.a] algos",
+                "'virel' is not one of the sweep's algos",
+            ][..],
+        ),
+        (
+            "[variants.a]\nalgos = [\"sac\"]\n",
+            &["no variant applies to 'td3'"][..],
+        ),
+        ("[variants.a]\nalgos = []\n", &["non-empty list"][..]),
+        (
+            "[variants.a]\nalgos = [\"ppo\"]\n",
+            &["\"ppo\" is not an algorithm"][..],
+        ),
+        (
+            "[variants_from]\nfile = \"missing.toml\"\ntake = [\"x\"]\n",
+            &["[variants_from] file", "missing.toml"][..],
+        ),
+        ("[select]\nlast_evals = 3\n", &["missing field"][..]),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, format!("{base}{extra}")).unwrap();
+        let err = format!("{:#}", Sweep::load(&file).unwrap_err());
+        for n in *needles {
+            assert!(err.contains(n), "case {i}: '{err}' lacks '{n}'");
+        }
+        assert!(err.contains(&format!("bad{i}.toml")), "case {i}: {err}");
+    }
+}
+
+#[test]
+fn the_selection_rule_picks_each_algorithms_best_variant_and_another_sweep_takes_the_picks() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = tuning_sweep(dir.path());
+    let s = Sweep::load(&file).unwrap();
+    // Unfinished: the rule refuses, naming the cells, and writes nothing.
+    let err = format!("{:#}", select::select(&s).unwrap_err());
+    assert!(err.contains("6 of 6 cells have not finished"), "{err}");
+    assert!(!dir.path().join("picks.toml").exists());
+
+    // sac-fast is better on both seeds by its last two evaluations, though its first one is
+    // the worst of all (only the last two count).
+    let evals = |name: &str, seed: u64| -> Vec<f64> {
+        match (name, seed) {
+            ("sac-fast", 1) => vec![-2000.0, -300.0, -200.0],
+            ("sac-fast", _) => vec![-1500.0, -390.0, -350.0],
+            ("sac-slow", 1) => vec![-300.0, -900.0, -800.0],
+            ("sac-slow", _) => vec![-300.0, -1000.0, -700.0],
+            _ => vec![-600.0, -500.0, -400.0],
+        }
+    };
+    for c in &s.cells {
+        let eps: &[f64] = if c.seed == 1 {
+            &[1.0, 0.2, 0.3, 0.25]
+        } else {
+            &[1.0, 0.7, 0.8, 0.75]
+        };
+        archive_finished(&s, c, &evals(&c.variant, c.seed), eps);
+    }
+    let table = select::select(&s).unwrap();
+    assert!(table.contains("| SAC | sac-fast | 2 |"), "{table}");
+    let picks = std::fs::read_to_string(dir.path().join("picks.toml")).unwrap();
+    // Scores: the mean of the last two; min-max over the robot's six runs (-250 the highest,
+    // -850 the lowest): sac-fast 1 and 0.8, mean 0.9; sac-slow 0 and 0.
+    let standings = select::standings(
+        &s.cells
+            .iter()
+            .map(|c| {
+                report::read_run(&s.archive.as_ref().unwrap().join(c.name()), &[])
+                    .unwrap()
+                    .0
+            })
+            .collect::<Vec<_>>(),
+        s.select.as_ref().unwrap(),
+    )
+    .unwrap();
+    let value = |v: &str| standings.iter().find(|s| s.variant == v).unwrap().value;
+    assert!((value("sac-fast") - 0.9).abs() < 1e-12, "{standings:?}");
+    assert_eq!(value("sac-slow"), 0.0);
+    assert!(
+        picks.contains("[variants.tuned-sac]\n# picked: sac-fast"),
+        "{picks}"
+    );
+    assert!(picks.contains("\"sac.q_lr\" = 1e-3"), "{picks}");
+    assert!(
+        picks.contains("[variants.tuned-virel]\n# picked: virel-rs"),
+        "{picks}"
+    );
+    // ε_ω after learning starts (step 100): each run's median (0.25, 0.75), then the median
+    // over runs.
+    assert!(picks.contains("[variants.frozen-virel]"), "{picks}");
+    assert!(
+        picks.contains("\"virel.fixed_temperature\" = 5e-1"),
+        "{picks}"
+    );
+
+    // Another sweep takes the picks by name.
+    let test = dir.path().join("test.toml");
+    std::fs::write(
+        &test,
+        "name = \"t\"\nout = \"t\"\nsteps = 100\nenvs = [\"pendulum\"]\nalgos = [\"sac\", \"virel\"]\nseeds = [1]\n[variants_from]\nfile = \"picks.toml\"\ntake = [\"tuned-sac\", \"frozen-virel\"]\n",
+    )
+    .unwrap();
+    let t = Sweep::load(&test).unwrap();
+    let names: Vec<String> = t.cells.iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "pendulum__virel__frozen-virel__1",
+            "pendulum__sac__tuned-sac__1"
+        ]
+    );
+    assert_eq!(t.cells[1].config.agents.sac.q_lr, 1e-3);
+    assert_eq!(t.cells[0].config.agents.virel.fixed_temperature, 0.5);
+    assert_eq!(t.cells[0].config.agents.virel.reward_scale, 0.3);
+    std::fs::write(
+        &test,
+        "name = \"t\"\nout = \"t\"\nsteps = 100\nenvs = [\"pendulum\"]\nalgos = [\"sac\"]\nseeds = [1]\n[variants_from]\nfile = \"picks.toml\"\ntake = [\"tuned-td3\"]\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", Sweep::load(&test).unwrap_err());
+    assert!(err.contains("has no [variants.tuned-td3]"), "{err}");
+}
+
+#[test]
+fn the_fair_tests_sweep_files_share_their_matched_settings() {
+    let study = Path::new(env!("CARGO_MANIFEST_DIR")).join("studies/fair-test");
+    let set = |name: &str| -> toml::Value {
+        let text = std::fs::read_to_string(study.join(name)).unwrap();
+        let t: toml::Table = toml::from_str(&text).unwrap();
+        t["set"].clone()
+    };
+    let tuning = set("tuning.toml");
+    for other in ["test.toml", "controls.toml"] {
+        assert_eq!(
+            set(other),
+            tuning,
+            "{other}'s [set] differs from tuning.toml's"
+        );
+    }
+    let s = Sweep::load(&study.join("tuning.toml")).unwrap();
+    assert_eq!(s.cells.len(), 96);
+    for algo in [Algo::Virel, Algo::BetaVirel, Algo::Sac] {
+        let variants: std::collections::BTreeSet<&str> = s
+            .cells
+            .iter()
+            .filter(|c| c.algo == algo)
+            .map(|c| c.variant.as_str())
+            .collect();
+        assert_eq!(variants.len(), 8, "{algo}: an equal tuning budget");
+    }
+    // Every arm's shared settings are equal, whatever its tuned knobs.
+    for c in &s.cells {
+        let a = &c.config.agents;
+        let (hidden, batch, tau, lr, starts) = match c.algo {
+            Algo::Sac => (
+                &a.sac.hidden,
+                a.sac.batch_size,
+                a.sac.tau,
+                a.sac.policy_lr,
+                a.sac.learning_starts,
+            ),
+            _ => (
+                &a.virel.hidden,
+                a.virel.batch_size,
+                a.virel.tau,
+                a.virel.policy_lr,
+                a.virel.learning_starts,
+            ),
+        };
+        assert_eq!(
+            (hidden.as_slice(), batch, tau, lr, starts),
+            (&[256, 256][..], 256, 0.005, 3e-4, 5000),
+            "{}",
+            c.name()
+        );
+        assert_eq!(a.sac.policy_frequency, 1);
+    }
 }

@@ -162,11 +162,68 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
         "pendulum" => Box::new(pendulum::Pendulum::default()),
         "identity" => Box::new(identity::Identity::default()),
         other if is_scene(other) => Box::new(locomotion::Locomotion::new(other)?),
-        other => bail!(
-            "unknown env '{other}': expected one of {} or a scene file (.ron)",
-            ENV_NAMES.join(", ")
-        ),
+        other => bail!("{}", unknown_env(other)),
     })
+}
+
+/// Gymnasium's ids of the envs [`canonical_name`] maps to ours (any `-vN` is taken).
+pub const GYMNASIUM_IDS: &[(&str, &str)] = &[
+    ("Pendulum-v1", "pendulum"),
+    ("HalfCheetah-v5", "half_cheetah"),
+    ("Hopper-v5", "hopper"),
+    ("Walker2d-v5", "walker2d"),
+    ("Ant-v5", "ant"),
+    ("Humanoid-v5", "humanoid"),
+];
+
+/// The error for a name that selects no env: every name, the Gymnasium ids, and files.
+pub fn unknown_env(name: &str) -> String {
+    format!(
+        "unknown env '{name}': expected one of {}, a Gymnasium id ({}), a scene file \
+         (path/to/robot.ron) or a MuJoCo MJCF model (path/to/robot.xml)",
+        ENV_NAMES.join(", "),
+        GYMNASIUM_IDS
+            .iter()
+            .map(|g| g.0)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The env a name people type selects: ours (`half_cheetah`), any case and with `-` or `_`
+/// or neither (`Half-Cheetah`, `halfcheetah`), or Gymnasium's id with any version
+/// (`HalfCheetah-v5`, `Hopper-v4`). Also whether it was a Gymnasium id. `None` for a name
+/// that selects nothing (a file path is not a name).
+pub fn canonical_name(name: &str) -> Option<(&'static str, bool)> {
+    let (base, versioned) = match name.rsplit_once("-v") {
+        Some((b, v)) if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) => (b, true),
+        _ => (name, false),
+    };
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let key = squash(base);
+    ENV_NAMES
+        .iter()
+        .find(|n| squash(n) == key)
+        .map(|n| (*n, versioned))
+}
+
+/// What a Gymnasium id selects here, said once when a run starts: the same task, and for the
+/// robots, another physics engine.
+pub fn gymnasium_note(id: &str, env: &str) -> String {
+    if env == "pendulum" {
+        format!("{id}: Gymnasium's Pendulum-v1, exactly (env '{env}')")
+    } else {
+        format!(
+            "{id}: virel-lab's '{env}': Gymnasium v5's morphology, gears, observations, rewards \
+             and termination, simulated by rapier instead of MuJoCo, so contacts differ and \
+             returns are not comparable with MuJoCo's"
+        )
+    }
 }
 
 /// The [`scene::fingerprint`] of a robot's scene; `None` for an env defined in code.

@@ -3,7 +3,8 @@
 //!
 //! Critic target: r + γ(1 − d)·(min Q_target(s', a') − α·log π(a'|s')).
 //! Actor: minimise E[α·log π(a|s) − min Q(s, a)]. Temperature: minimise
-//! E[−log α·(log π(a|s) + H_target)] with H_target = −|A|.
+//! E[−log α·(log π(a|s) + H_target)] with H_target = `target_entropy_per_dim`·|A| (−|A| by
+//! default).
 
 use super::optim::Adam;
 use super::policy::ActionDistribution;
@@ -40,6 +41,9 @@ pub struct SacConfig {
     pub autotune: bool,
     /// α when `autotune` is off, and its starting value when on.
     pub alpha: f64,
+    /// The entropy α is tuned towards, per action dimension: the target is this × |A|
+    /// (Haarnoja et al.'s −|A| at −1; higher keeps the policy broader).
+    pub target_entropy_per_dim: f64,
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
     /// Upper bound of the log standard deviation.
@@ -65,6 +69,12 @@ impl SacConfig {
             MAX_POLICY_FREQUENCY,
         )?;
         ranges::non_negative("alpha", self.alpha)?;
+        ranges::between(
+            "target_entropy_per_dim",
+            self.target_entropy_per_dim,
+            -MAX_TARGET_ENTROPY_PER_DIM,
+            MAX_TARGET_ENTROPY_PER_DIM,
+        )?;
         ranges::ordered(
             "log_std_min",
             self.log_std_min,
@@ -73,6 +83,10 @@ impl SacConfig {
         )
     }
 }
+
+/// The largest |target entropy| per action dimension: a tanh-Gaussian's entropy per dimension
+/// lies between about −7 (log σ at its floor of −5) and the uniform's log 2.
+pub const MAX_TARGET_ENTROPY_PER_DIM: f64 = 10.0;
 
 impl Default for SacConfig {
     fn default() -> Self {
@@ -88,6 +102,7 @@ impl Default for SacConfig {
             policy_frequency: 2,
             autotune: true,
             alpha: 1.0,
+            target_entropy_per_dim: -1.0,
             log_std_min: -5.0,
             log_std_max: 2.0,
         }
@@ -124,7 +139,7 @@ impl Sac {
             .var("log_alpha", &[1], nn::Init::Const(cfg.alpha.ln()));
         let alpha_opt = Adam::new(&alpha_vs, cfg.q_lr);
         Ok(Self {
-            target_entropy: -(spec.act_dim as f64),
+            target_entropy: cfg.target_entropy_per_dim * spec.act_dim as f64,
             cfg,
             nets,
             alpha_vs,

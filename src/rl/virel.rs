@@ -87,6 +87,10 @@ pub struct VirelConfig {
     /// rewards by c scales Q̂ by c and ε_ω by c², so the `virel` temperature relative to
     /// Q̂ moves by c: the one lever that variant has over how greedy it is.
     pub reward_scale: f64,
+    /// A temperature the actor uses in place of ε_ω (β·ε_ω for `beta-virel`) when > 0: the
+    /// control that asks whether ε_ω's movement matters or only its level. ε_ω is still
+    /// estimated and logged. 0 (the default): the temperature is ε_ω.
+    pub fixed_temperature: f64,
     /// Bounds of the policy's log standard deviation.
     pub log_std_min: f64,
     /// Upper bound of the log standard deviation.
@@ -111,6 +115,7 @@ impl VirelConfig {
         ranges::positive_at_most("p", self.p, 10.0)?;
         ranges::positive("beta_scale", self.beta_scale)?;
         ranges::positive("reward_scale", self.reward_scale)?;
+        ranges::non_negative("fixed_temperature", self.fixed_temperature)?;
         ranges::ordered(
             "log_std_min",
             self.log_std_min,
@@ -139,6 +144,7 @@ impl Default for VirelConfig {
             p: 2.0,
             beta_scale: 4e-4,
             reward_scale: 1.0,
+            fixed_temperature: 0.0,
             log_std_min: -5.0,
             log_std_max: 2.0,
         }
@@ -226,9 +232,11 @@ impl Virel {
         })
     }
 
-    /// The actor's temperature: ε_ω, or beta_scale·ε_ω.
+    /// The actor's temperature: ε_ω, or beta_scale·ε_ω, or `fixed_temperature` where set.
     pub fn actor_temperature(&self) -> f64 {
-        if self.beta {
+        if self.cfg.fixed_temperature > 0.0 {
+            self.cfg.fixed_temperature
+        } else if self.beta {
             self.cfg.beta_scale * self.epsilon
         } else {
             self.epsilon

@@ -16,10 +16,22 @@
 //! eval_every = 10_000
 //! [variants.batch]                      # named override sets (default: one, "default")
 //! "virel.epsilon_estimator" = "batch"
+//! [variants.scale-0.3]                  # a variant of some algorithms only (a tuning grid)
+//! algos = ["virel"]
+//! "virel.reward_scale" = 0.3
+//! [variants_from]                       # variants of another file (`sweep --select`'s picks)
+//! file = "selection.toml"
+//! take = ["tuned-virel", "tuned-sac"]
+//! [select]                              # the rule `sweep --select` applies (see [`super::select`])
+//! last_evals = 3
+//! normalise = "min-max"
+//! aggregate = "iqm"
+//! out = "selection.toml"
 //! [slurm]
 //! time = "48:00:00"
 //! ```
 
+use super::select::SelectRule;
 use crate::rl::Algo;
 use crate::training;
 use crate::training::checkpoint;
@@ -56,25 +68,80 @@ struct SweepFileText {
     #[serde(default)]
     variants: BTreeMap<String, toml::Table>,
     #[serde(default)]
+    variants_from: Option<VariantsFrom>,
+    #[serde(default)]
+    select: Option<SelectRule>,
+    #[serde(default)]
     slurm: SlurmSettings,
+}
+
+/// `[variants_from]`: variants another file holds (the picks `sweep --select` wrote), taken by
+/// name, after the sweep's own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantsFrom {
+    /// The file, relative to the sweep file.
+    file: PathBuf,
+    /// The names of the variants to take.
+    take: Vec<String>,
+}
+
+impl VariantsFrom {
+    /// The variant tables it takes, by name; an error names the file and a missing variant.
+    fn read(&self, base: &Path, sweep_file: &Path) -> Result<BTreeMap<String, toml::Table>> {
+        let path = base.join(&self.file);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: [variants_from] file: cannot read {}",
+                sweep_file.display(),
+                path.display()
+            )
+        })?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message().trim()))?;
+        let variants = table
+            .get("variants")
+            .and_then(toml::Value::as_table)
+            .with_context(|| format!("{}: has no [variants] tables", path.display()))?;
+        let mut out = BTreeMap::new();
+        for name in &self.take {
+            let t = variants
+                .get(name)
+                .and_then(toml::Value::as_table)
+                .with_context(|| {
+                    format!(
+                        "{}: [variants_from] take: {} has no [variants.{name}] (it has {})",
+                        sweep_file.display(),
+                        path.display(),
+                        variants.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })?;
+            out.insert(name.clone(), t.clone());
+        }
+        Ok(out)
+    }
+}
+
+/// An algorithm named in a sweep file, by its name in configs (`virel`, `beta-virel`, …);
+/// `what` says where (`algos`, `[variants.x] algos`) in the error.
+fn parse_algo(file: &Path, what: &str, v: &toml::Value) -> Result<Algo> {
+    let name = v.as_str().unwrap_or_default();
+    Algo::ALL
+        .into_iter()
+        .find(|a| a.name() == name)
+        .with_context(|| {
+            format!(
+                "{}: {what}: {v} is not an algorithm ({})",
+                file.display(),
+                Algo::ALL.map(Algo::name).join(", ")
+            )
+        })
 }
 
 /// `algos`: one list of algorithms, or a list of groups that run one after the other (the
 /// claim first).
 fn algo_groups(file: &Path, v: &toml::Value) -> Result<Vec<Vec<Algo>>> {
-    let algo = |v: &toml::Value| -> Result<Algo> {
-        let name = v.as_str().unwrap_or_default();
-        Algo::ALL
-            .into_iter()
-            .find(|a| a.name() == name)
-            .with_context(|| {
-                format!(
-                    "{}: algos: {v} is not an algorithm ({})",
-                    file.display(),
-                    Algo::ALL.map(Algo::name).join(", ")
-                )
-            })
-    };
+    let algo = |v: &toml::Value| parse_algo(file, "algos", v);
     let Some(items) = v.as_array() else {
         bail!(
             "{}: algos = {v}: expected a list of algorithms, or a list of lists",
@@ -89,6 +156,90 @@ fn algo_groups(file: &Path, v: &toml::Value) -> Result<Vec<Vec<Algo>>> {
     } else {
         Ok(vec![items.iter().map(algo).collect::<Result<_>>()?])
     }
+}
+
+/// The key of a `[variants.NAME]` table that limits the variant to some of the sweep's
+/// algorithms (each algorithm's own tuning grid); not a config key.
+pub const VARIANT_ALGOS_KEY: &str = "algos";
+
+/// A named override set of a sweep.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// Its name, the third part of its cells' names.
+    pub name: String,
+    /// The algorithms it applies to; `None`: every algorithm of the sweep.
+    pub algos: Option<Vec<Algo>>,
+    /// `dotted.key = value` overrides, in file order.
+    pub overrides: Vec<(String, toml::Value)>,
+}
+
+impl Variant {
+    /// Whether the variant makes cells of `algo`.
+    pub fn applies_to(&self, algo: Algo) -> bool {
+        self.algos.as_ref().is_none_or(|a| a.contains(&algo))
+    }
+}
+
+/// The variants of a sweep file (the one `default` variant where it has none), each checked
+/// against the sweep's algorithms.
+fn read_variants(
+    file: &Path,
+    tables: &BTreeMap<String, toml::Table>,
+    groups: &[Vec<Algo>],
+) -> Result<Vec<Variant>> {
+    let mut variants = Vec::new();
+    for (name, table) in tables {
+        let mut table = table.clone();
+        let what = format!("[variants.{name}] {VARIANT_ALGOS_KEY}");
+        let algos = match table.remove(VARIANT_ALGOS_KEY) {
+            None => None,
+            Some(toml::Value::Array(items)) if !items.is_empty() => Some(
+                items
+                    .iter()
+                    .map(|v| parse_algo(file, &what, v))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            Some(v) => bail!(
+                "{}: {what} = {v}: expected a non-empty list of algorithms",
+                file.display()
+            ),
+        };
+        if let Some(a) = algos
+            .iter()
+            .flatten()
+            .find(|a| !groups.iter().flatten().any(|g| g == *a))
+        {
+            bail!(
+                "{}: {what}: '{a}' is not one of the sweep's algos",
+                file.display()
+            );
+        }
+        let mut overrides = Vec::new();
+        leaves("", &table, &mut overrides);
+        variants.push(Variant {
+            name: name.clone(),
+            algos,
+            overrides,
+        });
+    }
+    if variants.is_empty() {
+        variants.push(Variant {
+            name: DEFAULT_VARIANT.to_owned(),
+            algos: None,
+            overrides: Vec::new(),
+        });
+    }
+    if let Some(a) = groups
+        .iter()
+        .flatten()
+        .find(|a| !variants.iter().any(|v| v.applies_to(**a)))
+    {
+        bail!(
+            "{}: no variant applies to '{a}': add it to a variant's {VARIANT_ALGOS_KEY}, or remove it from algos",
+            file.display()
+        );
+    }
+    Ok(variants)
 }
 
 /// What an array job asks Slurm for, per cell.
@@ -143,6 +294,10 @@ pub struct Sweep {
     /// `--steps N` in place of the file's `steps` (the same grid, longer: finished cells
     /// resume and go on); every process of the sweep is passed it.
     pub steps_override: Option<u64>,
+    /// The variants, in the order their cells run.
+    pub variants: Vec<Variant>,
+    /// The rule `sweep --select` applies to pick each algorithm's variant.
+    pub select: Option<SelectRule>,
 }
 
 /// One run of the grid.
@@ -240,6 +395,23 @@ fn leaves(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
     }
 }
 
+/// The (variant, algorithm) pairs of a group in the order they run: each algorithm's first
+/// variant, then each one's second, and so on (in the group's order), so that a sweep cut
+/// short has tried every algorithm alike. With variants of every algorithm this is variant
+/// by variant, each with every algorithm.
+fn interleaved<'a>(variants: &'a [Variant], group: &[Algo]) -> Vec<(&'a Variant, Algo)> {
+    let mut ranked: Vec<(usize, usize, &Variant, Algo)> = Vec::new();
+    for (a, &algo) in group.iter().enumerate() {
+        let own = variants.iter().filter(|v| v.applies_to(algo));
+        ranked.extend(own.enumerate().map(|(rank, v)| (rank, a, v, algo)));
+    }
+    ranked.sort_by_key(|&(rank, a, ..)| (rank, a));
+    ranked
+        .into_iter()
+        .map(|(_, _, v, algo)| (v, algo))
+        .collect()
+}
+
 /// Keys the grid sets itself, refused in `[set]` and variants.
 const GRID_KEYS: [&str; 4] = ["env", "algo", "seed", "steps"];
 
@@ -294,21 +466,23 @@ impl Sweep {
         let cell_steps = steps.unwrap_or(f.steps);
         let mut set = Vec::new();
         leaves("", &f.set, &mut set);
-        let mut variants: Vec<(String, Vec<(String, toml::Value)>)> = f
-            .variants
-            .iter()
-            .map(|(name, t)| {
-                let mut v = Vec::new();
-                leaves("", t, &mut v);
-                (name.clone(), v)
-            })
-            .collect();
-        if variants.is_empty() {
-            variants.push((DEFAULT_VARIANT.to_owned(), Vec::new()));
+        let mut tables = f.variants.clone();
+        if let Some(from) = &f.variants_from {
+            for (name, t) in from.read(base, &file)? {
+                if tables.insert(name.clone(), t).is_some() {
+                    bail!(
+                        "{}: [variants.{name}] is also in [variants_from] take",
+                        file.display()
+                    );
+                }
+            }
         }
-        for (table, keys) in std::iter::once(("set".to_owned(), &set))
-            .chain(variants.iter().map(|(n, v)| (format!("variants.{n}"), v)))
-        {
+        let variants = read_variants(&file, &tables, &groups)?;
+        for (table, keys) in std::iter::once(("set".to_owned(), &set)).chain(
+            variants
+                .iter()
+                .map(|v| (format!("variants.{}", v.name), &v.overrides)),
+        ) {
             if let Some((k, _)) = keys.iter().find(|(k, _)| GRID_KEYS.contains(&k.as_str())) {
                 bail!(
                     "{}: [{table}] sets '{k}', which the grid sets for each cell (use envs, algos, seeds, steps)",
@@ -316,30 +490,36 @@ impl Sweep {
                 );
             }
         }
-        for (n, _) in &variants {
-            check_part(&file, "variant", n)?;
+        for v in &variants {
+            check_part(&file, "variant", &v.name)?;
         }
         for env in &f.envs {
             check_part(&file, "env", &env_label(env))?;
         }
         let mut cells = Vec::new();
         for group in &groups {
+            let pairs = interleaved(&variants, group);
             for &seed in &f.seeds {
                 for env in &f.envs {
-                    for (variant, overrides) in &variants {
-                        for &algo in group {
-                            let config = cell_config(
-                                &file, env, algo, seed, cell_steps, &set, variant, overrides,
-                            )?;
-                            cells.push(Cell {
-                                index: cells.len(),
-                                env: env.clone(),
-                                algo,
-                                variant: variant.clone(),
-                                seed,
-                                config,
-                            });
-                        }
+                    for &(variant, algo) in &pairs {
+                        let config = cell_config(
+                            &file,
+                            env,
+                            algo,
+                            seed,
+                            cell_steps,
+                            &set,
+                            &variant.name,
+                            &variant.overrides,
+                        )?;
+                        cells.push(Cell {
+                            index: cells.len(),
+                            env: env.clone(),
+                            algo,
+                            variant: variant.name.clone(),
+                            seed,
+                            config,
+                        });
                     }
                 }
             }
@@ -357,11 +537,18 @@ impl Sweep {
             out: normalize(&base.join(&f.out)),
             archive: f.archive.map(|a| normalize(&base.join(a))),
             steps_override: steps,
+            variants,
+            select: f.select,
             name: f.name,
             slurm: f.slurm,
             cells,
             file,
         })
+    }
+
+    /// The variant of a name.
+    pub fn variant(&self, name: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.name == name)
     }
 
     /// The cell's run folder.

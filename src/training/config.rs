@@ -174,6 +174,21 @@ impl TrainConfig {
         self.agents.build(self.algo, spec, device)
     }
 
+    /// What to tell a run that ends before its learning starts: it only collects random
+    /// actions. `None` for a run that learns.
+    pub fn no_learning_warning(&self) -> Option<String> {
+        let starts = self.replay().learning_starts;
+        (self.steps <= starts).then(|| {
+            let key = format!("{}.learning_starts", self.algo.config_table());
+            format!(
+                "learning starts after {starts} env steps ({key}) and this run has {}: it will \
+                 take random actions and make no gradient step; give it more --steps, or \
+                 --set {key}=N",
+                self.steps
+            )
+        })
+    }
+
     /// The config as TOML (`config.toml` of a run folder).
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a train config always serialises")
@@ -258,7 +273,7 @@ pub const SCHEDULE_KEYS: &[&str] = &[
 ];
 
 /// A config as `dotted.key → value` (JSON values, which hold every u64).
-fn flat(cfg: &TrainConfig) -> std::collections::BTreeMap<String, serde_json::Value> {
+pub fn flat(cfg: &TrainConfig) -> std::collections::BTreeMap<String, serde_json::Value> {
     fn walk(
         prefix: &str,
         v: serde_json::Value,
@@ -488,6 +503,37 @@ fn parse_table(text: &str, origin: &str) -> Result<toml::Table> {
     toml::from_str(text).with_context(|| format!("config file {origin} is not valid TOML"))
 }
 
+/// The error for a key `base` (the table at `prefix`) does not have, with the keys meant by
+/// it: the same key in an algorithm's table (`learning_starts` → `sac.learning_starts`), or a
+/// near spelling (`batch_sise` → `batch_size`).
+fn unknown_key(base: &toml::Table, key: &str, prefix: &str) -> anyhow::Error {
+    let mut meant: Vec<String> = Vec::new();
+    if prefix.is_empty() {
+        for (table, v) in base {
+            if v.as_table().is_some_and(|t| t.contains_key(key)) {
+                meant.push(format!("{table}.{key}"));
+            }
+        }
+    }
+    if meant.is_empty() {
+        meant = base
+            .keys()
+            .filter(|k| strsim::damerau_levenshtein(k, key) <= 2)
+            .map(|k| format!("{prefix}{k}"))
+            .collect();
+    }
+    match meant.as_slice() {
+        [] => anyhow::anyhow!("unknown key '{prefix}{key}' (`virel-lab config` lists every key)"),
+        m => anyhow::anyhow!(
+            "unknown key '{prefix}{key}': did you mean {}?",
+            m.iter()
+                .map(|k| format!("'{k}'"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    }
+}
+
 /// Writes `over` into `base`, refusing keys `base` does not have; `set` collects the dotted
 /// keys written. An integer where the default is a float is taken as that float.
 fn overlay(
@@ -499,7 +545,7 @@ fn overlay(
     for (k, v) in over {
         let path = format!("{prefix}{k}");
         match (base.get_mut(&k), v) {
-            (None, _) => bail!("unknown key '{path}'"),
+            (None, _) => return Err(unknown_key(base, &k, prefix)),
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => {
                 overlay(b, o, &format!("{path}."), set)?
             }
