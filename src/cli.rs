@@ -242,7 +242,7 @@ impl ConfigArgs {
         let env = self.env.as_deref().unwrap_or(app::DEFAULT_ENV);
         let base = app::desktop_config(
             env,
-            self.algo.unwrap_or(Algo::Virel),
+            self.algo.unwrap_or(crate::rl::registry::SUBJECT),
             self.num_envs.unwrap_or_else(app::default_copies),
             self.seed.unwrap_or(1),
         );
@@ -594,6 +594,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         ),
         None => {
             let cfg = args.config.resolve()?;
+            let env = envs::ResolvedEnv::resolve(&cfg.env)?;
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(&cfg));
             let device = cfg.device.resolve()?;
             if let Some(w) = cfg.no_learning_warning() {
@@ -607,7 +608,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
                 cfg.seed,
                 out.display()
             );
-            (training::run(cfg, &out, progress)?, out)
+            (training::run(cfg, &env, &out, progress)?, out)
         }
     };
     let eval = s

@@ -10,9 +10,15 @@
 //! - [`app`] — the desktop app (Bevy + egui), `LabPlugins`: runs on their own training
 //!   threads, 3D view, camera, overlay, the Record button; ordered sets `LabSystems`.
 //! - [`envs`] — the `Env` / `VecEnv` API and the tasks: Pendulum-v1, identity, VIREL's
-//!   tabular counterexample, and the Gymnasium v5 locomotion tasks (`locomotion.rs`).
-//! - [`rl`] — agents on tch: `virel.rs` (VIREL, β-VIREL), `sac.rs`, `td3.rs`, and the shared
-//!   networks, policies and replay buffer.
+//!   tabular counterexample, and the Gymnasium v5 locomotion tasks (`locomotion.rs`). A name
+//!   becomes an env once, as an `envs::ResolvedEnv` (scene, spaces, fingerprint), where it
+//!   enters the program (`cli`, `app`, a sweep, a bench, a run folder or checkpoint); runs are
+//!   handed it (`tests/layers.rs` holds the list of those places).
+//! - [`rl`] — agents on tch: `registry.rs` describes every algorithm once (name, label,
+//!   colour, config table, temperature, knobs, memory shape, constructor) for the rest of the
+//!   program to read; `virel.rs` (VIREL, β-VIREL), `sac.rs`, `td3.rs`, each with its
+//!   descriptor; the shared networks, policies and replay buffer. A new algorithm is its own
+//!   file plus its entry in the registry (`tests/registry.rs` walks every entry).
 //! - [`training`] — the collect → update step (`trainer.rs`), the one training loop with its
 //!   callbacks (`driver.rs`: logs, evaluations, checkpoints, progress), runs and resumes (`run.rs`) in
 //!   run folders that defend themselves (`run_dir.rs`: one process each, only their own run
@@ -25,8 +31,10 @@
 //!   patched for speed).
 //! - [`record`] — demo videos off-screen (`virel-lab record`), with the app's plugin group.
 //! - [`bench`] — benchmarks behind `virel-lab bench`.
-//! - [`study`] — grids of runs (`sweep`: locally or on Slurm) and their reports (`report`:
-//!   curves and tables with confidence intervals).
+//! - [`study`] — grids of runs (`sweep`: locally or on Slurm; `select`: a tuning sweep's
+//!   selection rule applied) and their reports (`report/`: loading runs, curves, figures,
+//!   tables, every arm's settings; `stats`: IQM, bootstrap intervals, probability of
+//!   improvement).
 //! - [`export`] — policies out of the lab: a checkpoint's deterministic actor as ONNX or
 //!   TorchScript.
 //! - [`cli`] — the command line; `main.rs` only calls it.

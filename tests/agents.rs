@@ -23,7 +23,7 @@ fn config(env: &str, algo: Algo, steps: u64, seed: u64) -> TrainConfig {
 }
 
 fn train(cfg: TrainConfig) -> Trainer {
-    let mut t = Trainer::new(cfg).unwrap();
+    let mut t = common::trainer(cfg).unwrap();
     while t.counters.env_steps < t.cfg.steps {
         t.step().unwrap();
     }
@@ -230,7 +230,7 @@ fn evaluations_of_different_seeds_start_from_different_states() {
     let _torch = torch_lock();
     // Untrained networks of one init: only the start states can tell the returns apart.
     let returns = |seed: u64| {
-        let mut t = Trainer::new(config("pendulum", Algo::Sac, 1, seed)).unwrap();
+        let mut t = common::trainer(config("pendulum", Algo::Sac, 1, seed)).unwrap();
         seed_torch(7);
         t.agent = t.cfg.build_agent(&t.spec, t.device).unwrap();
         t.evaluate(10).unwrap().returns
@@ -254,7 +254,7 @@ fn seeded_cpu_runs_are_identical() {
         cfg.agents.td3.hidden = vec![64, 64];
         cfg.agents.virel.epsilon_batch_size = 256;
         let run = |cfg: TrainConfig| {
-            let mut t = Trainer::new(cfg).unwrap();
+            let mut t = common::trainer(cfg).unwrap();
             let mut returns = Vec::new();
             let mut losses = Vec::new();
             while t.counters.env_steps < t.cfg.steps {
@@ -284,7 +284,7 @@ fn save_then_load_gives_identical_deterministic_actions_and_temperature_and_trai
         let trained = train(cfg.clone());
         trained.save(&path).unwrap();
 
-        let mut restored = Trainer::new(TrainConfig {
+        let mut restored = common::trainer(TrainConfig {
             seed: 99,
             ..cfg.clone()
         })
@@ -328,13 +328,13 @@ fn loading_a_checkpoint_of_another_env_or_algorithm_is_refused() {
     let _torch = torch_lock();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("identity.ckpt");
-    Trainer::new(config("identity", Algo::Sac, 10, 1))
+    common::trainer(config("identity", Algo::Sac, 10, 1))
         .unwrap()
         .save(&path)
         .unwrap();
     let err = format!(
         "{:#}",
-        Trainer::new(config("pendulum", Algo::Sac, 10, 1))
+        common::trainer(config("pendulum", Algo::Sac, 10, 1))
             .unwrap()
             .load(&path)
             .unwrap_err()
@@ -345,7 +345,7 @@ fn loading_a_checkpoint_of_another_env_or_algorithm_is_refused() {
     );
     let err = format!(
         "{:#}",
-        Trainer::new(config("identity", Algo::Td3, 10, 1))
+        common::trainer(config("identity", Algo::Td3, 10, 1))
             .unwrap()
             .load(&path)
             .unwrap_err()
@@ -364,7 +364,7 @@ fn epsilon_is_re_estimated_every_epsilon_every_gradient_steps() {
     cfg.agents.virel.epsilon_estimator = EpsilonEstimator::Batch;
     cfg.agents.virel.epsilon_batch_size = 128;
     cfg.agents.virel.epsilon_every = 3;
-    let mut t = Trainer::new(cfg).unwrap();
+    let mut t = common::trainer(cfg).unwrap();
     let mut eps = Vec::new();
     while t.counters.env_steps < t.cfg.steps {
         if let Some(m) = t.step().unwrap().update {
@@ -415,7 +415,7 @@ fn the_running_epsilon_tracks_the_authors_pass_on_a_frozen_critic() {
     let _torch = torch_lock();
     let mut cfg = config("pendulum", Algo::Virel, 20_000, 5);
     cfg.agents.set_learning_starts(20_000);
-    let mut t = Trainer::new(cfg.clone()).unwrap();
+    let mut t = common::trainer(cfg.clone()).unwrap();
     while t.counters.env_steps < t.cfg.steps {
         t.step().unwrap();
     }

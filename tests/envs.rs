@@ -99,7 +99,10 @@ fn pendulum_reset_draws_gymnasium_ranges_and_is_seeded() {
 
 #[test]
 fn vec_env_auto_resets_and_hands_back_the_final_observation() {
-    let mut v = VecEnv::make("pendulum", 3).unwrap();
+    let mut v = virel_lab::envs::ResolvedEnv::resolve("pendulum")
+        .unwrap()
+        .make_vec(3)
+        .unwrap();
     v.reset(7);
     let mut single = make("pendulum").unwrap();
     single.reset(Some(8)); // copy 1 is seeded with 7 + 1

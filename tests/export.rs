@@ -19,7 +19,7 @@ fn trained(env: &str, algo: Algo, dir: &Path) -> Trainer {
     cfg.device = DeviceChoice::Cpu;
     cfg.agents.set_learning_starts(100);
     cfg.agents.set_hidden(&[32, 32]);
-    let mut t = Trainer::new(cfg).unwrap();
+    let mut t = common::trainer(cfg).unwrap();
     while t.counters.env_steps < t.cfg.steps {
         t.step().unwrap();
     }

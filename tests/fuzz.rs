@@ -38,7 +38,7 @@ fn valid_checkpoint() -> &'static [u8] {
         cfg.device = DeviceChoice::Cpu;
         cfg.agents.sac.hidden = vec![4];
         cfg.agents.sac.buffer_size = 64;
-        let mut t = virel_lab::training::Trainer::new(cfg).unwrap();
+        let mut t = common::trainer(cfg).unwrap();
         for _ in 0..20 {
             t.step().unwrap();
         }
@@ -158,7 +158,7 @@ fn existing_run() -> &'static (tempfile::TempDir, PathBuf) {
         cfg.eval_episodes = 1;
         cfg.tensorboard = false;
         cfg.agents.set_hidden(&[4]);
-        virel_lab::training::run(cfg, &run, false).unwrap();
+        common::run(cfg, &run).unwrap();
         (dir, run)
     })
 }
@@ -230,8 +230,8 @@ proptest! {
         let _torch = common::torch_lock();
         let fresh = tempfile::tempdir().unwrap();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let _ = virel_lab::training::run(cfg.clone(), &fresh.path().join("run"), false);
-            virel_lab::training::run(cfg.clone(), existing, false)
+            let _ = common::run(cfg.clone(), &fresh.path().join("run"));
+            common::run(cfg.clone(), existing)
         }));
         prop_assert!(outcome.is_ok(), "{key}={value} panicked");
         prop_assert!(outcome.unwrap().is_err(), "a run folder that holds a run is refused");
@@ -256,7 +256,7 @@ proptest! {
         let outcome = catch_unwind(AssertUnwindSafe(|| -> anyhow::Result<()> {
             let mut one = virel_lab::envs::make(&path)?;
             virel_lab::envs::check_steps(one.as_mut())?;
-            let mut fleet = virel_lab::envs::VecEnv::make(&path, 2)?;
+            let mut fleet = virel_lab::envs::ResolvedEnv::resolve(&path)?.make_vec(2)?;
             fleet.reset(3);
             let space = fleet.action_space().clone();
             let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(3);

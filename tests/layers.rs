@@ -154,3 +154,84 @@ fn the_app_plugins_use_only_the_files_before_them() {
     );
     assert!(read >= APP_ORDER.len(), "read only {read} app files");
 }
+
+/// Where a name from outside the program (a flag, a sweep file, the app's menu, a run folder or
+/// a checkpoint) becomes an env: the only files that may resolve one. Below them a run is
+/// handed its resolved env and makes its copies from it.
+const ENV_BOUNDARIES: &[&str] = &[
+    "cli.rs",
+    "app/mod.rs",
+    "app/training.rs",
+    "study/sweep.rs",
+    "bench/envs.rs",
+    "bench/posterior.rs",
+    "training/run.rs",
+    "training/mod.rs",
+];
+
+#[test]
+fn envs_are_resolved_from_their_names_only_where_a_name_enters_the_program() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut make_sites = 0;
+    for f in &files {
+        let rel = f
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with("envs/") {
+            continue;
+        }
+        let text = code(f);
+        let makes = text.matches("envs::make(").count();
+        let resolves = text.matches("ResolvedEnv::resolve(").count();
+        make_sites += makes;
+        assert!(
+            makes + resolves == 0 || ENV_BOUNDARIES.contains(&rel.as_str()),
+            "{rel} resolves an env from its name ({makes} envs::make, {resolves} ResolvedEnv::resolve): take a ResolvedEnv from the caller"
+        );
+    }
+    assert!(
+        make_sites <= 4,
+        "envs::make at {make_sites} sites: at most four boundaries"
+    );
+}
+
+/// The longest a function of `src/study/` may be: loading, statistics, figures and tables
+/// each stay testable alone.
+const STUDY_MAX_LINES: usize = 80;
+
+#[test]
+fn no_function_in_the_study_is_longer_than_eighty_lines() {
+    let study = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/study");
+    let mut files = Vec::new();
+    rust_files(&study, &mut files);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            let is_fn = ["fn ", "pub fn ", "pub(crate) fn ", "pub(super) fn "]
+                .iter()
+                .any(|p| trimmed.starts_with(p));
+            if !is_fn {
+                continue;
+            }
+            let close = format!("{indent}}}");
+            let Some(end) = lines[i + 1..].iter().position(|l| *l == close) else {
+                continue;
+            };
+            let len = end + 2;
+            assert!(
+                len <= STUDY_MAX_LINES,
+                "{}:{}: {} is {len} lines (at most {STUDY_MAX_LINES})",
+                f.display(),
+                i + 1,
+                trimmed
+            );
+        }
+    }
+}

@@ -258,7 +258,10 @@ fn a_vectorised_robot_copy_follows_its_own_seed_and_resets_alone() {
     // seed, and keeps pace with it while the other copies fall and restart around it. Solver
     // order differs between a world of three and a world of one, so the poses agree to
     // millimetres, not bits; a reset of copy 1 would move it by centimetres.
-    let mut fleet = VecEnv::make("hopper", 3).unwrap();
+    let mut fleet = virel_lab::envs::ResolvedEnv::resolve("hopper")
+        .unwrap()
+        .make_vec(3)
+        .unwrap();
     assert_eq!(fleet.num_envs(), 3);
     assert_eq!(fleet.robots().unwrap().num_copies(), 3);
     let obs = fleet.reset(10).to_vec();

@@ -292,7 +292,10 @@ fn an_imported_robot_trains_a_few_steps_and_round_trips_through_ron() {
     cfg.agents.set_learning_starts(100);
     cfg.agents.set_hidden(&[32, 32]);
     cfg.tensorboard = false;
-    let mut t = virel_lab::training::Trainer::new(cfg).unwrap();
+    let mut t = {
+        let env = virel_lab::envs::ResolvedEnv::resolve(&cfg.env).unwrap();
+        virel_lab::training::Trainer::new(cfg, &env).unwrap()
+    };
     let mut updates = 0;
     while t.counters.env_steps < 300 {
         updates += usize::from(t.step().unwrap().update.is_some());

@@ -35,16 +35,16 @@ fn advance(t: &mut Trainer, until: u64) -> Vec<f64> {
 /// with the same policy.
 fn assert_resume_is_exact(cfg: &TrainConfig, at: u64, until: u64, what: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = Trainer::new(cfg.clone()).unwrap();
+    let mut a = common::trainer(cfg.clone()).unwrap();
     advance(&mut a, at);
     a.save(&dir.path().join("a.ckpt")).unwrap();
     let a_losses = advance(&mut a, until);
 
-    let mut b = Trainer::new(cfg.clone()).unwrap();
+    let mut b = common::trainer(cfg.clone()).unwrap();
     advance(&mut b, at);
     b.save(&dir.path().join("b.ckpt")).unwrap();
     drop(b);
-    let mut c = Trainer::new(cfg.clone()).unwrap();
+    let mut c = common::trainer(cfg.clone()).unwrap();
     c.restore(&checkpoint::load(&dir.path().join("b.ckpt")).unwrap())
         .unwrap();
     assert_eq!(c.counters.env_steps, at);
@@ -97,13 +97,13 @@ fn without_the_saved_buffer_a_resumed_run_refills_it_then_learns() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = small(Algo::Sac);
     cfg.checkpoint_buffer = false;
-    let mut a = Trainer::new(cfg.clone()).unwrap();
+    let mut a = common::trainer(cfg.clone()).unwrap();
     advance(&mut a, 300);
     let path = dir.path().join("nobuf.ckpt");
     a.save(&path).unwrap();
     let small_file = std::fs::metadata(&path).unwrap().len();
 
-    let mut b = Trainer::new(cfg.clone()).unwrap();
+    let mut b = common::trainer(cfg.clone()).unwrap();
     b.restore(&checkpoint::load(&path).unwrap()).unwrap();
     assert_eq!((b.counters, b.buffer.len()), (a.counters, 0));
     let mut first_update = None;
@@ -119,7 +119,7 @@ fn without_the_saved_buffer_a_resumed_run_refills_it_then_learns() {
     );
 
     cfg.checkpoint_buffer = true;
-    let mut c = Trainer::new(cfg).unwrap();
+    let mut c = common::trainer(cfg).unwrap();
     advance(&mut c, 300);
     c.save(&path).unwrap();
     let full_file = std::fs::metadata(&path).unwrap().len();

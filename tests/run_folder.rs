@@ -252,7 +252,7 @@ fn a_non_finite_state_is_never_written_and_a_non_finite_checkpoint_is_never_resu
 
     // A trainer whose weights went NaN refuses to write a checkpoint.
     let (_, ckpt) = checkpoint::load_file_or_latest(&good).unwrap();
-    let mut t = virel_lab::training::Trainer::new(ckpt.header.config.clone()).unwrap();
+    let mut t = common::trainer(ckpt.header.config.clone()).unwrap();
     t.restore(&ckpt).unwrap();
     let (_, vs) = t.agent.networks_mut().remove(0);
     let (name, mut w) = vs.variables().into_iter().next().unwrap();

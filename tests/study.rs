@@ -339,7 +339,7 @@ fn a_cell_folder_of_another_run_is_refused_not_overwritten() {
     let mut cfg = cell.config.clone();
     cfg.agents.sac.batch_size = 32;
     cfg.steps = 200;
-    virel_lab::training::run(cfg, &s.dir(cell), false).unwrap();
+    common::run(cfg, &s.dir(cell)).unwrap();
     let before = common::contents(&s.dir(cell));
     let out = virel(&["sweep", file.to_str().unwrap(), "--cell", "0"]);
     let err = stderr(&out);
@@ -463,6 +463,7 @@ fn record(algo: Algo, seed: u64, curve: &[(u64, f64)], final_return: Option<f64>
             device: "cpu".into(),
             scene: None,
         }),
+        config: None,
     }
 }
 
@@ -858,15 +859,14 @@ fn a_cell_whose_robot_changed_is_neither_done_nor_resumed() {
     let s = Sweep::load(&file).unwrap();
     let out = virel(&["sweep", f, "--cell", "0", "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let now = virel_lab::envs::scene_fingerprint("hopper")
-        .unwrap()
-        .unwrap();
+    let hopper = virel_lab::envs::ResolvedEnv::resolve("hopper").unwrap();
+    let now = hopper.fingerprint().unwrap();
     let CellState::Done { summary } = s.state(&s.cells[0]).unwrap() else {
         panic!("cell 0 did not finish")
     };
     assert_eq!(
         summary.scene.as_deref(),
-        Some(now.as_str()),
+        Some(now),
         "the run records its robot"
     );
 
@@ -1174,4 +1174,34 @@ fn the_fair_tests_sweep_files_share_their_matched_settings() {
         );
         assert_eq!(a.sac.policy_frequency, 1);
     }
+}
+
+#[test]
+fn the_statistics_equal_scipys_and_numpys_on_fixed_inputs() {
+    // scipy 1.x: stats.trim_mean(x, 0.25); stats.mannwhitneyu(a, b).statistic / (n·m);
+    // numpy.percentile (linear).
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    let x = [3.1, -2.0, 7.5, 0.25, 9.0, 4.4, -1.5, 6.0, 2.2];
+    assert!(
+        close(stats::iqm(&x), 3.1900000000000004),
+        "{}",
+        stats::iqm(&x)
+    );
+    assert!(close(
+        stats::iqm(&[10.0, 12.5, 9.0, 30.0, 11.0, 13.0, 8.0]),
+        11.1
+    ));
+    let (a, b) = (vec![5.0, 7.0, 7.0, 9.0, 12.0], vec![6.0, 7.0, 8.0, 10.0]);
+    assert!(close(stats::pairwise_improvement(&a, &b), 0.5));
+    let (a2, b2) = (vec![1.0, 2.0, 3.0], vec![2.5, 0.5, 3.0, 1.0]);
+    assert!(close(
+        stats::pairwise_improvement(&a2, &b2),
+        0.5833333333333334
+    ));
+    // Over tasks: the mean of the tasks' values.
+    let p = stats::probability_of_improvement(&[a, a2], &[b, b2]);
+    assert!(close(p, (0.5 + 0.5833333333333334) / 2.0), "{p}");
+    let sorted = [1.0, 2.5, 4.0, 7.0, 10.0];
+    assert!(close(stats::percentile(&sorted, 2.5), 1.15));
+    assert!(close(stats::percentile(&sorted, 97.5), 9.7));
 }

@@ -202,7 +202,7 @@ pub fn run(opts: AppOptions) -> Result<()> {
     }
     check_x_server()?;
     // The first run's sizes, before a window and lanes are made for them.
-    let spec = AgentSpec::of(envs::make(&opts.config.env)?.as_ref());
+    let spec = AgentSpec::of_resolved(&envs::ResolvedEnv::resolve(&opts.config.env)?);
     memory::check_run(&opts.config, &spec)?;
     runtime::init_torch(opts.config.torch_threads);
     let mut app = App::new();

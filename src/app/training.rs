@@ -10,6 +10,7 @@ use super::lab::{
     RunCurves, RunId, RunView, Runs,
 };
 use super::worker::{Command, Event, RunWorker, WorkerOptions};
+use crate::envs::ResolvedEnv;
 use crate::training::Trainer;
 use crate::training::checkpoint;
 use crate::training::config::TrainConfig;
@@ -254,7 +255,9 @@ impl Lab<'_> {
 
     /// Starts a fresh run of `config`.
     fn start_new(&mut self, config: TrainConfig, alongside: bool) -> Result<LabOutcome> {
-        let id = self.start(Trainer::new(config)?, None, alongside)?;
+        // The app is where a new run meets its robot's name: resolved here, once.
+        let env = ResolvedEnv::resolve(&config.env)?;
+        let id = self.start(Trainer::new(config, &env)?, None, alongside)?;
         let label = self
             .runs
             .get(id)
@@ -308,7 +311,8 @@ impl Lab<'_> {
             }
             LabRequest::Load { path, alongside } => {
                 let cfg = checkpoint_config(path, next.num_envs)?;
-                let mut trainer = Trainer::new(cfg)?;
+                let env = ResolvedEnv::resolve(&cfg.env)?;
+                let mut trainer = Trainer::new(cfg, &env)?;
                 trainer.load(path)?;
                 let (env_steps, algo) = (trainer.counters.env_steps, trainer.cfg.algo);
                 let id = self.start(trainer, Some(path), *alongside)?;

@@ -19,11 +19,13 @@ const ANCHORS: [(&str, f64, f64); 5] = [
 fn env_steps_per_second(name: &str, copies: usize, threads: usize, seconds: f64) -> Result<f64> {
     use rand::SeedableRng;
     let per_thread = copies.div_ceil(threads);
+    let resolved = envs::ResolvedEnv::resolve(name)?;
     let counts: Vec<Result<u64>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
+                let resolved = &resolved;
                 scope.spawn(move || -> Result<u64> {
-                    let mut env = envs::VecEnv::make(name, per_thread)?;
+                    let mut env = resolved.make_vec(per_thread)?;
                     env.reset(t as u64 * 1000);
                     let space = env.action_space().clone();
                     let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);

@@ -14,7 +14,9 @@ fn time_env(env: &str, seconds: f64) -> Result<(usize, f64, f64)> {
     let spec = AgentSpec::of(e.as_ref());
     let cfg = TrainConfig::for_env(env);
     training::seed_torch(0);
-    let mut agent = cfg.agents.build(Algo::Virel, &spec, Device::Cpu)?;
+    let mut agent = cfg
+        .agents
+        .build(crate::rl::registry::SUBJECT, &spec, Device::Cpu)?;
     let n = 10_000;
     let mut buffer = ReplayBuffer::new(n, spec.obs_dim, spec.act_dim, Device::Cpu)?;
     let rnd = |cols: usize| {

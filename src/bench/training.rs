@@ -221,7 +221,7 @@ impl TrainingBench {
                             seed,
                         });
                     }
-                    if !self.no_python && matches!(algo, Algo::Sac | Algo::Td3) {
+                    if !self.no_python && algo.info().has_python_peers {
                         for lib in [Lib::Sbx, Lib::Sb3] {
                             cells.push(Cell {
                                 side: Side::Peer(lib),
@@ -309,10 +309,7 @@ impl TrainingBench {
                 let id = gymnasium_id(&c.env)
                     .with_context(|| format!("env '{}' has no Gymnasium peer", c.env))?;
                 let cfg = self.our_config(c);
-                let (policy_lr, q_lr) = match c.algo {
-                    Algo::Td3 => (cfg.agents.td3.learning_rate, cfg.agents.td3.learning_rate),
-                    _ => (cfg.agents.sac.policy_lr, cfg.agents.sac.q_lr),
-                };
+                let (policy_lr, q_lr) = (c.algo.info().shape)(&cfg.agents).learning_rates;
                 let mut cmd = Command::new(python);
                 cmd.arg(super::peers::script_path("bench_training.py"))
                     .args(["--lib", lib.flag(), "--algo", c.algo.name(), "--env", id])
@@ -486,11 +483,7 @@ impl TrainingBench {
                 rows.extend(self.algos.iter().map(|&a| (Side::Ours(matmul), a)));
             }
             for lib in [Lib::Sbx, Lib::Sb3] {
-                for &a in self
-                    .algos
-                    .iter()
-                    .filter(|a| matches!(a, Algo::Sac | Algo::Td3))
-                {
+                for &a in self.algos.iter().filter(|a| a.info().has_python_peers) {
                     rows.push((Side::Peer(lib), a));
                 }
             }
@@ -500,7 +493,7 @@ impl TrainingBench {
                 };
                 let name = format!("{} {algo}", side.label());
                 let (vs_sbx, vs_sb3, vs_sac) = match (side, algo) {
-                    (Side::Ours(_), Algo::Sac | Algo::Td3) => (
+                    (Side::Ours(_), a) if a.info().has_python_peers => (
                         ratio(sps, summary(Side::Peer(Lib::Sbx), algo, env)),
                         ratio(sps, summary(Side::Peer(Lib::Sb3), algo, env)),
                         "".to_owned(),
@@ -508,7 +501,7 @@ impl TrainingBench {
                     (Side::Ours(_), _) => (
                         "".to_owned(),
                         "".to_owned(),
-                        ratio(sps, summary(side, Algo::Sac, env)),
+                        ratio(sps, summary(side, crate::rl::registry::BASELINE, env)),
                     ),
                     _ => Default::default(),
                 };

@@ -3,6 +3,7 @@
 
 use super::peers::*;
 use super::*;
+use crate::rl::registry::{BASELINE, SUBJECT};
 use crate::runtime;
 use crate::training;
 
@@ -73,7 +74,7 @@ fn python_updates_per_second(
 ) -> Result<f64> {
     let out = Command::new(python)
         .arg(script_path("bench_update.py"))
-        .args(["--algo", if algo == Algo::Sac { "sac" } else { "virel" }])
+        .args(["--algo", algo.name()])
         .args([
             "--seconds",
             &seconds.to_string(),
@@ -126,15 +127,15 @@ pub(super) fn bench_updates(
     // PyTorch's VIREL is the authors' (a 4096-transition ε_ω pass each step): compared with
     // ours on the same estimator; our default, the running one, is timed against our SAC.
     let rows = [
-        (Algo::Sac, EpsilonEstimator::Running, "sac", true),
+        (BASELINE, EpsilonEstimator::Running, "sac", true),
         (
-            Algo::Virel,
+            SUBJECT,
             EpsilonEstimator::Batch,
             "virel (authors' ε_ω pass)",
             true,
         ),
         (
-            Algo::Virel,
+            SUBJECT,
             EpsilonEstimator::Running,
             "virel (running ε_ω) vs our sac",
             false,
@@ -144,7 +145,7 @@ pub(super) fn bench_updates(
         let mut sac = f64::NAN;
         for (algo, estimator, label, with_python) in rows {
             let rust = tch_updates_per_second(algo, seconds, device, batch, estimator, matmul)?;
-            if algo == Algo::Sac {
+            if algo == BASELINE {
                 sac = rust;
             }
             if !with_python {

@@ -49,13 +49,17 @@ impl Locomotion {
 
     /// `copies` robots in one world, each on its own lane.
     pub fn with_copies(name_or_path: &str, copies: usize) -> Result<Self> {
-        let scene = scene::load(name_or_path)?;
+        Self::from_scene(name_or_path, scene::load(name_or_path)?, copies)
+    }
+
+    /// `copies` robots of a scene already loaded, named `name`.
+    pub fn from_scene(name: &str, scene: SceneSpec, copies: usize) -> Result<Self> {
         let robot = RobotWorld::new(&scene, copies)?;
         let n = scene.task.obs_dim;
         let (low, high): (Vec<f32>, Vec<f32>) =
             scene.actuators.iter().map(|a| a.ctrl_range).unzip();
         Ok(Self {
-            name: name_or_path.to_owned(),
+            name: name.to_owned(),
             obs_space: BoxSpace::uniform(n, f32::NEG_INFINITY, f32::INFINITY),
             act_space: BoxSpace::new(low, high),
             episodes: (0..robot.num_copies())

@@ -156,14 +156,105 @@ pub fn check_steps(env: &mut dyn Env) -> Result<()> {
     Ok(())
 }
 
-/// Builds a registered environment by name.
+/// An env resolved once from its name, where a program meets its user (the command line, the
+/// app, a sweep, a bench): a robot's scene parsed once, the spaces, and the scene's
+/// fingerprint. Everything below builds its copies from it and never parses a name again.
+#[derive(Clone, Debug)]
+pub struct ResolvedEnv {
+    name: String,
+    scene: Option<std::sync::Arc<scene::spec::SceneSpec>>,
+    observation_space: BoxSpace,
+    action_space: BoxSpace,
+    fingerprint: Option<String>,
+}
+
+impl ResolvedEnv {
+    /// Resolves a name: a shipped robot, a scene or MJCF file, or an env defined in code.
+    pub fn resolve(name: &str) -> Result<Self> {
+        let (scene, fingerprint) = if is_scene(name) {
+            let scene = scene::load(name)?;
+            let fingerprint = scene::fingerprint(&scene)?;
+            (Some(std::sync::Arc::new(scene)), Some(fingerprint))
+        } else {
+            (None, None)
+        };
+        let mut r = Self {
+            name: name.to_owned(),
+            scene,
+            observation_space: BoxSpace::uniform(0, 0.0, 0.0),
+            action_space: BoxSpace::uniform(0, 0.0, 0.0),
+            fingerprint,
+        };
+        let one = r.make()?;
+        r.observation_space = one.observation_space().clone();
+        r.action_space = one.action_space().clone();
+        Ok(r)
+    }
+
+    /// The name it was resolved from (what configs and checkpoints record).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The robot's scene; `None` for an env defined in code.
+    pub fn scene(&self) -> Option<&scene::spec::SceneSpec> {
+        self.scene.as_deref()
+    }
+
+    /// The [`scene::fingerprint`] of its scene; `None` for an env defined in code.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    /// Bounds of the observations.
+    pub fn observation_space(&self) -> &BoxSpace {
+        &self.observation_space
+    }
+
+    /// Bounds of the actions.
+    pub fn action_space(&self) -> &BoxSpace {
+        &self.action_space
+    }
+
+    /// A fresh copy of the env.
+    pub fn make(&self) -> Result<Box<dyn Env>> {
+        Ok(match (&self.scene, self.name.as_str()) {
+            (Some(scene), _) => Box::new(locomotion::Locomotion::from_scene(
+                &self.name,
+                scene::spec::SceneSpec::clone(scene),
+                1,
+            )?),
+            (None, "pendulum") => Box::new(pendulum::Pendulum::default()),
+            (None, "identity") => Box::new(identity::Identity::default()),
+            (None, other) => bail!("{}", unknown_env(other)),
+        })
+    }
+
+    /// `n` copies stepped together: robots in one physics world, other envs apart.
+    pub fn make_vec(&self, n: usize) -> Result<VecEnv> {
+        let n = n.max(1);
+        if let Some(scene) = &self.scene {
+            let fleet = locomotion::Locomotion::from_scene(
+                &self.name,
+                scene::spec::SceneSpec::clone(scene),
+                n,
+            )?;
+            let (obs_dim, act_dim) = (fleet.observation_space().dim(), fleet.action_space().dim());
+            return Ok(VecEnv::of(
+                Copies::Shared(Box::new(fleet)),
+                obs_dim,
+                act_dim,
+            ));
+        }
+        VecEnv::new((0..n).map(|_| self.make()).collect::<Result<_>>()?)
+    }
+}
+
+/// Builds an env by name: [`ResolvedEnv::resolve`] and one copy. For the boundaries that
+/// need one env once (a scene check, a bench); a run resolves its env once and makes its
+/// copies from that.
 pub fn make(name: &str) -> Result<Box<dyn Env>> {
-    Ok(match name {
-        "pendulum" => Box::new(pendulum::Pendulum::default()),
-        "identity" => Box::new(identity::Identity::default()),
-        other if is_scene(other) => Box::new(locomotion::Locomotion::new(other)?),
-        other => bail!("{}", unknown_env(other)),
-    })
+    ResolvedEnv::resolve(name)?.make()
 }
 
 /// Gymnasium's ids of the envs [`canonical_name`] maps to ours (any `-vN` is taken).
@@ -226,12 +317,19 @@ pub fn gymnasium_note(id: &str, env: &str) -> String {
     }
 }
 
-/// The [`scene::fingerprint`] of a robot's scene; `None` for an env defined in code.
-pub fn scene_fingerprint(name: &str) -> Result<Option<String>> {
-    if !is_scene(name) {
-        return Ok(None);
+/// Whether `name` can name an env, without loading it: an env defined in code, a shipped
+/// robot, or a scene or MJCF file that exists. [`ResolvedEnv::resolve`] parses it.
+pub fn check_name(name: &str) -> Result<()> {
+    if ENV_NAMES.contains(&name) || scene::builtin(name).is_some() {
+        return Ok(());
     }
-    Ok(Some(scene::fingerprint(&scene::load(name)?)?))
+    if !is_scene(name) {
+        bail!("{}", unknown_env(name));
+    }
+    if !std::path::Path::new(name).is_file() {
+        bail!("cannot read scene file {name}: no such file");
+    }
+    Ok(())
 }
 
 /// A robot: a shipped scene's name or a scene file.
@@ -333,17 +431,6 @@ impl VecEnv {
             obs_dim,
             act_dim,
         }
-    }
-
-    /// `n` copies of the registered env `name`: robots in one physics world, other envs apart.
-    pub fn make(name: &str, n: usize) -> Result<Self> {
-        let n = n.max(1);
-        if is_scene(name) {
-            let fleet = locomotion::Locomotion::with_copies(name, n)?;
-            let (obs_dim, act_dim) = (fleet.observation_space().dim(), fleet.action_space().dim());
-            return Ok(Self::of(Copies::Shared(Box::new(fleet)), obs_dim, act_dim));
-        }
-        Self::new((0..n).map(|_| make(name)).collect::<Result<_>>()?)
     }
 
     /// Copies.

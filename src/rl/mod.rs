@@ -1,5 +1,6 @@
 //! Agents (tch networks): one file per algorithm, shared pieces once.
 //!
+//! - [`registry`]: every algorithm described once ([`Algo`] and its [`registry::AlgoInfo`]);
 //! - [`virel`]: VIREL and β-VIREL; [`sac`]: SAC; [`td3`]: TD3.
 //! - [`soft_actor_critic`]: actor/critic machinery SAC and VIREL share.
 //! - [`nets`]: MLP, fused twin Q, polyak update; [`policy`]: tanh-Gaussian and deterministic
@@ -12,88 +13,16 @@ pub mod optim;
 pub mod policy;
 pub mod posterior;
 pub mod ranges;
+pub mod registry;
 pub mod sac;
 pub mod soft_actor_critic;
 pub mod td3;
 pub mod virel;
 
 use anyhow::Result;
+pub use registry::Algo;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
-
-/// The algorithms a run can use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algo {
-    /// VIREL, temperature = ε_ω.
-    Virel,
-    /// β-VIREL, temperature = beta_scale·ε_ω.
-    BetaVirel,
-    /// Soft Actor-Critic with automatic α.
-    Sac,
-    /// Twin Delayed DDPG.
-    Td3,
-}
-
-impl Algo {
-    /// Every algorithm, in the order the app lists them.
-    pub const ALL: [Algo; 4] = [Algo::Virel, Algo::BetaVirel, Algo::Sac, Algo::Td3];
-    /// The name in configs and on the command line: `virel`, `beta-virel`, `sac`, `td3`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Algo::Virel => "virel",
-            Algo::BetaVirel => "beta-virel",
-            Algo::Sac => "sac",
-            Algo::Td3 => "td3",
-        }
-    }
-
-    /// The table of a config file that holds this algorithm's hyper-parameters.
-    pub fn config_table(self) -> &'static str {
-        match self {
-            Algo::Virel | Algo::BetaVirel => "virel",
-            Algo::Sac => "sac",
-            Algo::Td3 => "td3",
-        }
-    }
-
-    /// The symbol of [`Agent::temperature`]'s quantity: ε_ω (both VIREL variants), α (SAC),
-    /// σ (TD3's exploration noise).
-    pub fn temperature_symbol(self) -> &'static str {
-        match self {
-            Algo::Virel | Algo::BetaVirel => "ε_ω",
-            Algo::Sac => "α",
-            Algo::Td3 => "σ",
-        }
-    }
-
-    /// The symbol of T in the posterior π ∝ exp(Q̂/T) the actor is fitted to
-    /// ([`Agent::posterior_temperature`]); TD3 has none.
-    pub fn posterior_temperature_symbol(self) -> Option<&'static str> {
-        match self {
-            Algo::Virel => Some("ε_ω"),
-            Algo::BetaVirel => Some("β·ε_ω"),
-            Algo::Sac => Some("α"),
-            Algo::Td3 => None,
-        }
-    }
-
-    /// The name people read: in the overlay, in reports.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Algo::Virel => "VIREL",
-            Algo::BetaVirel => "β-VIREL",
-            Algo::Sac => "SAC",
-            Algo::Td3 => "TD3",
-        }
-    }
-}
-
-impl std::fmt::Display for Algo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// What an agent must know of its env.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +42,18 @@ pub struct AgentSpec {
 impl AgentSpec {
     /// The sizes of `env`.
     pub fn of(env: &dyn envs::Env) -> Self {
+        let a = env.action_space();
+        Self {
+            env: env.name().to_owned(),
+            obs_dim: env.observation_space().dim(),
+            act_dim: a.dim(),
+            act_low: a.low.clone(),
+            act_high: a.high.clone(),
+        }
+    }
+
+    /// The sizes of an env resolved once ([`envs::ResolvedEnv`]).
+    pub fn of_resolved(env: &envs::ResolvedEnv) -> Self {
         let a = env.action_space();
         Self {
             env: env.name().to_owned(),
@@ -219,15 +160,7 @@ pub struct ReplaySettings {
 impl AlgoConfigs {
     /// The replay settings of `algo`'s table.
     pub fn replay(&self, algo: Algo) -> ReplaySettings {
-        let (buffer_size, learning_starts) = match algo {
-            Algo::Virel | Algo::BetaVirel => (self.virel.buffer_size, self.virel.learning_starts),
-            Algo::Sac => (self.sac.buffer_size, self.sac.learning_starts),
-            Algo::Td3 => (self.td3.buffer_size, self.td3.learning_starts),
-        };
-        ReplaySettings {
-            buffer_size,
-            learning_starts,
-        }
+        (algo.info().shape)(self).replay
     }
 
     /// Sets `learning_starts` of every algorithm.
@@ -253,12 +186,7 @@ impl AlgoConfigs {
 
     /// Builds the agent for `algo`.
     pub fn build(&self, algo: Algo, spec: &AgentSpec, device: Device) -> Result<Box<dyn Agent>> {
-        let mut agent: Box<dyn Agent> = match algo {
-            Algo::Virel => Box::new(virel::Virel::new(spec, self.virel.clone(), false, device)?),
-            Algo::BetaVirel => Box::new(virel::Virel::new(spec, self.virel.clone(), true, device)?),
-            Algo::Sac => Box::new(sac::Sac::new(spec, self.sac.clone(), device)?),
-            Algo::Td3 => Box::new(td3::Td3::new(spec, self.td3.clone(), device)?),
-        };
+        let mut agent = (algo.info().build)(self, spec, device)?;
         agent.set_hidden_matmul(self.hidden_matmul);
         Ok(agent)
     }

@@ -9,11 +9,58 @@
 use super::optim::Adam;
 use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
+use super::registry::{AlgoInfo, Knob, KnobKind, UpdateShape};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig};
-use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, metric_names, nets::scalar};
+use super::{
+    Agent, AgentSpec, Algo, AlgoConfigs, Metrics, ReplaySettings, buffer::ReplayBuffer,
+    metric_names, nets::scalar,
+};
 use crate::rl::policy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
+
+/// SAC as the registry knows it.
+pub const SAC: AlgoInfo = AlgoInfo {
+    name: "sac",
+    display_name: "SAC",
+    colour: [255, 127, 14],
+    config_table: "sac",
+    temperature_symbol: "α",
+    posterior_temperature_symbol: Some("α"),
+    temperature_metric: ALPHA_METRIC,
+    fixed_temperature_key: None,
+    has_python_peers: true,
+    knobs: &[
+        Knob::learning_rate("policy_lr", "actor lr"),
+        Knob::learning_rate("q_lr", "critic lr"),
+        Knob {
+            key: "autotune",
+            label: "tune α automatically",
+            kind: KnobKind::Toggle,
+            shown_if: None,
+        },
+    ],
+    shape,
+    build: |c, spec, device| Ok(Box::new(Sac::new(spec, c.sac.clone(), device)?)),
+};
+
+fn shape(c: &AlgoConfigs) -> UpdateShape<'_> {
+    UpdateShape {
+        hidden: &c.sac.hidden,
+        batch_size: c.sac.batch_size,
+        extra_batch: 0,
+        actor_outputs: 2.0,
+        actor_copies: 1.0,
+        replay: ReplaySettings {
+            buffer_size: c.sac.buffer_size,
+            learning_starts: c.sac.learning_starts,
+        },
+        learning_rates: (c.sac.policy_lr, c.sac.q_lr),
+    }
+}
+
+/// The metric α is logged under (CleanRL's).
+pub const ALPHA_METRIC: &str = "losses/alpha";
 
 /// SAC hyper-parameters; defaults are CleanRL's published ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -169,7 +216,7 @@ impl Agent for Sac {
         let mut m = vec![
             (metric_names::Q_LOSS, critic.loss),
             (metric_names::Q_VALUES, critic.q_mean),
-            ("losses/alpha", alpha),
+            (ALPHA_METRIC, alpha),
         ];
         if self.updates.is_multiple_of(self.cfg.policy_frequency) {
             let mut alpha = alpha;
@@ -205,7 +252,7 @@ impl Agent for Sac {
         self.nets.actor.action_distribution(obs)
     }
     fn temperature(&self) -> (&'static str, f64) {
-        ("losses/alpha", self.alpha())
+        (ALPHA_METRIC, self.alpha())
     }
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
         let mut v = self.nets.networks();

@@ -5,11 +5,57 @@ use super::nets::{HiddenMatmul, TwinQ, flatten, hard_update, polyak_update, scal
 use super::optim::Adam;
 use super::policy::{ActionDistribution, DeterministicPolicy};
 use super::ranges::{self, KeyError, MAX_POLICY_FREQUENCY};
-use super::{Agent, AgentSpec, Algo, Metrics, buffer::ReplayBuffer, metric_names};
+use super::registry::{AlgoInfo, Knob, KnobKind, UpdateShape};
+use super::{
+    Agent, AgentSpec, Algo, AlgoConfigs, Metrics, ReplaySettings, buffer::ReplayBuffer,
+    metric_names,
+};
 use crate::rl::nets;
 use crate::rl::policy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor, nn};
+
+/// TD3 as the registry knows it.
+pub const TD3: AlgoInfo = AlgoInfo {
+    name: "td3",
+    display_name: "TD3",
+    colour: [44, 160, 44],
+    config_table: "td3",
+    temperature_symbol: "σ",
+    posterior_temperature_symbol: None,
+    temperature_metric: NOISE_METRIC,
+    fixed_temperature_key: None,
+    has_python_peers: true,
+    knobs: &[
+        Knob::learning_rate("learning_rate", "learning rate"),
+        Knob {
+            key: "exploration_noise",
+            label: "exploration noise",
+            kind: KnobKind::Linear { lo: 0.0, hi: 1.0 },
+            shown_if: None,
+        },
+    ],
+    shape,
+    build: |c, spec, device| Ok(Box::new(Td3::new(spec, c.td3.clone(), device)?)),
+};
+
+/// The metric of the exploration noise's scale.
+pub const NOISE_METRIC: &str = "td3/exploration_noise";
+
+fn shape(c: &AlgoConfigs) -> UpdateShape<'_> {
+    UpdateShape {
+        hidden: &c.td3.hidden,
+        batch_size: c.td3.batch_size,
+        extra_batch: 0,
+        actor_outputs: 1.0,
+        actor_copies: 2.0,
+        replay: ReplaySettings {
+            buffer_size: c.td3.buffer_size,
+            learning_starts: c.td3.learning_starts,
+        },
+        learning_rates: (c.td3.learning_rate, c.td3.learning_rate),
+    }
+}
 
 /// TD3 hyper-parameters; defaults are CleanRL's published ones.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -217,7 +263,7 @@ impl Agent for Td3 {
         })
     }
     fn temperature(&self) -> (&'static str, f64) {
-        ("td3/exploration_noise", self.cfg.exploration_noise)
+        (NOISE_METRIC, self.cfg.exploration_noise)
     }
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
         vec![

@@ -35,11 +35,98 @@ use super::buffer::{Batch, ReplayBuffer};
 use super::optim::Adam;
 use super::policy::ActionDistribution;
 use super::ranges::{self, KeyError};
+use super::registry::{AlgoInfo, Knob, KnobKind, UpdateShape};
 use super::soft_actor_critic::{SoftActorCritic, SoftActorCriticConfig, TdTarget};
-use super::{Agent, AgentSpec, Algo, Metrics, metric_names, nets::scalar};
+use super::{
+    Agent, AgentSpec, Algo, AlgoConfigs, Metrics, ReplaySettings, metric_names, nets::scalar,
+};
 use crate::rl::policy;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
+
+/// VIREL as the registry knows it.
+pub const VIREL: AlgoInfo = AlgoInfo {
+    name: "virel",
+    display_name: "VIREL",
+    colour: [31, 119, 180],
+    config_table: "virel",
+    temperature_symbol: "ε_ω",
+    posterior_temperature_symbol: Some("ε_ω"),
+    temperature_metric: EPSILON_METRIC,
+    fixed_temperature_key: Some("virel.fixed_temperature"),
+    has_python_peers: false,
+    knobs: &[ACTOR_LR, CRITIC_LR, REWARD_SCALE, ESTIMATOR, EPSILON_EVERY],
+    shape,
+    build: |c, spec, device| Ok(Box::new(Virel::new(spec, c.virel.clone(), false, device)?)),
+};
+
+/// β-VIREL as the registry knows it.
+pub const BETA_VIREL: AlgoInfo = AlgoInfo {
+    name: "beta-virel",
+    display_name: "β-VIREL",
+    colour: [148, 103, 189],
+    posterior_temperature_symbol: Some("β·ε_ω"),
+    fixed_temperature_key: None,
+    knobs: &[
+        ACTOR_LR,
+        CRITIC_LR,
+        REWARD_SCALE,
+        BETA,
+        ESTIMATOR,
+        EPSILON_EVERY,
+    ],
+    build: |c, spec, device| Ok(Box::new(Virel::new(spec, c.virel.clone(), true, device)?)),
+    ..VIREL
+};
+
+/// The metric ε_ω is logged under.
+pub const EPSILON_METRIC: &str = "virel/epsilon";
+
+const ACTOR_LR: Knob = Knob::learning_rate("policy_lr", "actor lr");
+const CRITIC_LR: Knob = Knob::learning_rate("q_lr", "critic lr");
+const REWARD_SCALE: Knob = Knob {
+    key: "reward_scale",
+    label: "reward scale",
+    kind: KnobKind::Log { lo: 0.01, hi: 10.0 },
+    shown_if: None,
+};
+const BETA: Knob = Knob {
+    key: "beta_scale",
+    label: "β",
+    kind: KnobKind::Log { lo: 1e-4, hi: 1.0 },
+    shown_if: None,
+};
+const ESTIMATOR: Knob = Knob {
+    key: "epsilon_estimator",
+    label: "ε_ω estimator",
+    kind: KnobKind::Choice(&[
+        ("running", "running (each step's minibatch)"),
+        ("batch", "batch (authors': 4096 fresh)"),
+    ]),
+    shown_if: None,
+};
+const EPSILON_EVERY: Knob = Knob {
+    key: "epsilon_every",
+    label: "ε_ω every k updates",
+    kind: KnobKind::Whole { lo: 1, hi: 50 },
+    shown_if: Some(("epsilon_estimator", "batch")),
+};
+
+fn shape(c: &AlgoConfigs) -> UpdateShape<'_> {
+    let v = &c.virel;
+    UpdateShape {
+        hidden: &v.hidden,
+        batch_size: v.batch_size,
+        extra_batch: v.epsilon_batch_size,
+        actor_outputs: 2.0,
+        actor_copies: 1.0,
+        replay: ReplaySettings {
+            buffer_size: v.buffer_size,
+            learning_starts: v.learning_starts,
+        },
+        learning_rates: (v.policy_lr, v.q_lr),
+    }
+}
 
 /// VIREL hyper-parameters; defaults follow the authors' code (SAC-2018 base) where it speaks,
 /// modern SAC otherwise.
@@ -474,7 +561,7 @@ impl Agent for Virel {
             (metric_names::Q_VALUES, critic.q_mean),
             ("losses/actor_loss", actor_loss),
             ("losses/entropy", -scalar(&logp.mean(None))),
-            ("virel/epsilon", self.epsilon),
+            (EPSILON_METRIC, self.epsilon),
             ("virel/temperature", temperature),
         ];
         if let Some(eps) = pass {
@@ -495,7 +582,7 @@ impl Agent for Virel {
         self.nets.actor.action_distribution(obs)
     }
     fn temperature(&self) -> (&'static str, f64) {
-        ("virel/epsilon", self.epsilon)
+        (EPSILON_METRIC, self.epsilon)
     }
     fn networks(&self) -> Vec<(&'static str, &nn::VarStore)> {
         self.nets.networks()

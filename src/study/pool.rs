@@ -105,45 +105,19 @@ fn wait_forwarding_signals(child: &mut Child) -> std::io::Result<std::process::E
 
 /// Runs every unfinished cell of `sweep`, `opts.jobs` at a time.
 pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
-    let states = sweep.states()?;
-    let report = Mutex::new(PoolReport::default());
-    let mut todo = Vec::new();
-    for (cell, state) in sweep.cells.iter().zip(&states) {
-        if state.is_runnable() {
-            todo.push((cell.index, state.clone()));
-            continue;
-        }
-        match state {
-            CellState::Done { .. } | CellState::Archived { .. } => {
-                report.lock().unwrap().already_done.push(cell.name())
-            }
-            CellState::Busy { pid } => {
-                println!("{} skip  {} (process {pid} runs it)", clock(), cell.name());
-                report.lock().unwrap().busy.push(cell.name());
-            }
-            CellState::Foreign { .. } => {
-                println!("{} FAILED {} {state}", clock(), cell.name());
-                report
-                    .lock()
-                    .unwrap()
-                    .failed
-                    .push((cell.name(), state.to_string()));
-            }
-            // Runnable: queued above.
-            CellState::New | CellState::Partial { .. } | CellState::Stale => {}
-        }
-    }
+    let (todo, report) = triage(sweep)?;
     let total = todo.len();
     println!(
         "{} sweep {}: {} cells, {} done, {} to run, {} at a time → {}",
         clock(),
         sweep.name,
         sweep.cells.len(),
-        report.lock().unwrap().already_done.len(),
+        report.already_done.len(),
         total,
         opts.jobs,
         sweep.out.display()
     );
+    let report = Mutex::new(report);
     let logs = sweep.log_dir();
     std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     let threads = opts.threads.unwrap_or_else(|| {
@@ -160,68 +134,121 @@ pub fn run_pool(sweep: &Sweep, opts: &PoolOptions) -> Result<PoolReport> {
     let started = Mutex::new(0usize);
     pool.scope_fifo(|s| {
         for (index, state) in todo {
-            let (report, started, logs, cores) = (&report, &started, &logs, &cores);
-            s.spawn_fifo(move |_| {
-                let cell = &sweep.cells[index];
-                let name = cell.name();
-                if interrupt::requested() {
-                    report.lock().unwrap().not_started.push(name);
-                    return;
-                }
-                let n = {
-                    let mut k = started.lock().unwrap();
-                    *k += 1;
-                    *k
-                };
-                println!("{} start {n}/{total} {name} ({state})", clock());
-                let log = logs.join(format!("{name}.log"));
-                let outcome = run_child(sweep, index, opts, &log, cores.as_deref());
-                let mut r = report.lock().unwrap();
-                match outcome {
-                    Ok((status, took)) if status.success() => {
-                        let result = sweep
-                            .state(cell)
-                            .map_or_else(|e| format!("{e:#}"), |s| s.to_string());
-                        println!(
-                            "{} done  {name}: {result} in {:.1} min",
-                            clock(),
-                            took.as_secs_f64() / 60.0
-                        );
-                        r.finished.push(name);
-                    }
-                    // Another pool took the cell between this pool's look and its start:
-                    // the folder's lock turned this one away.
-                    Ok((status, _))
-                        if status.code() == Some(i32::from(super::sweep::BUSY_EXIT)) =>
-                    {
-                        println!("{} skip  {name} (another process runs it)", clock());
-                        r.busy.push(name);
-                    }
-                    Ok((status, _)) if interrupt::requested() => {
-                        println!(
-                            "{} stopped {name} ({status}): it resumes next time",
-                            clock()
-                        );
-                        r.interrupted.push(name);
-                    }
-                    Ok((status, _)) => {
-                        let why = last_line(&log);
-                        println!(
-                            "{} FAILED {name} ({status}): {why} (log: {})",
-                            clock(),
-                            log.display()
-                        );
-                        r.failed.push((name, why));
-                    }
-                    Err(e) => {
-                        println!("{} FAILED {name}: {e:#}", clock());
-                        r.failed.push((name, format!("{e:#}")));
-                    }
-                }
-            });
+            let task = CellTask {
+                sweep,
+                opts,
+                index,
+                state,
+                total,
+                logs: &logs,
+                cores: cores.as_deref(),
+            };
+            let (report, started) = (&report, &started);
+            s.spawn_fifo(move |_| task.run(report, started));
         }
     });
     Ok(report.into_inner().unwrap())
+}
+
+/// The cells to run, and the report of those that will not run (done, held elsewhere, or
+/// holding another run).
+fn triage(sweep: &Sweep) -> Result<(Vec<(usize, CellState)>, PoolReport)> {
+    let mut report = PoolReport::default();
+    let mut todo = Vec::new();
+    for (cell, state) in sweep.cells.iter().zip(sweep.states()?) {
+        match state {
+            s if s.is_runnable() => todo.push((cell.index, s)),
+            CellState::Done { .. } | CellState::Archived { .. } => {
+                report.already_done.push(cell.name())
+            }
+            CellState::Busy { pid } => {
+                println!("{} skip  {} (process {pid} runs it)", clock(), cell.name());
+                report.busy.push(cell.name());
+            }
+            s => {
+                println!("{} FAILED {} {s}", clock(), cell.name());
+                report.failed.push((cell.name(), s.to_string()));
+            }
+        }
+    }
+    Ok((todo, report))
+}
+
+/// One cell as a pool worker runs it.
+struct CellTask<'a> {
+    sweep: &'a Sweep,
+    opts: &'a PoolOptions,
+    index: usize,
+    state: CellState,
+    total: usize,
+    logs: &'a Path,
+    cores: Option<&'a [Vec<usize>]>,
+}
+
+impl CellTask<'_> {
+    /// Runs the cell's process (unless a signal came first) and records how it ended.
+    fn run(self, report: &Mutex<PoolReport>, started: &Mutex<usize>) {
+        let cell = &self.sweep.cells[self.index];
+        let name = cell.name();
+        if interrupt::requested() {
+            report.lock().unwrap().not_started.push(name);
+            return;
+        }
+        let n = {
+            let mut k = started.lock().unwrap();
+            *k += 1;
+            *k
+        };
+        println!(
+            "{} start {n}/{} {name} ({})",
+            clock(),
+            self.total,
+            self.state
+        );
+        let log = self.logs.join(format!("{name}.log"));
+        let outcome = run_child(self.sweep, self.index, self.opts, &log, self.cores);
+        let mut r = report.lock().unwrap();
+        match outcome {
+            Ok((status, took)) if status.success() => {
+                let result = self
+                    .sweep
+                    .state(cell)
+                    .map_or_else(|e| format!("{e:#}"), |s| s.to_string());
+                println!(
+                    "{} done  {name}: {result} in {:.1} min",
+                    clock(),
+                    took.as_secs_f64() / 60.0
+                );
+                r.finished.push(name);
+            }
+            // Another pool took the cell between this pool's look and its start: the
+            // folder's lock turned this one away.
+            Ok((status, _)) if status.code() == Some(i32::from(super::sweep::BUSY_EXIT)) => {
+                println!("{} skip  {name} (another process runs it)", clock());
+                r.busy.push(name);
+            }
+            Ok((status, _)) if interrupt::requested() => {
+                println!(
+                    "{} stopped {name} ({status}): it resumes next time",
+                    clock()
+                );
+                r.interrupted.push(name);
+            }
+            Ok((status, _)) => {
+                let why = last_line(&log);
+                println!(
+                    "{} FAILED {name} ({status}): {why} (log: {})",
+                    clock(),
+                    log.display()
+                );
+                r.failed.push((name, why));
+            }
+            Err(e) => {
+                println!("{} FAILED {name}: {e:#}", clock());
+                r.failed.push((name, format!("{e:#}")));
+            }
+        }
+    }
 }
 
 fn run_child(

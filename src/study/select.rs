@@ -13,10 +13,11 @@
 //! ```
 //!
 //! Each algorithm's pick is its variant of highest value (the first in the file's order on a
-//! tie), written as `[variants.tuned-ALGO]` with the picked variant's overrides; VIREL's pick
-//! also gives `[variants.frozen-virel]`: the same overrides with `virel.fixed_temperature` at
-//! the median ε_ω of the pick's runs (each run's median after learning starts, then the
-//! median over runs), the control that asks whether ε_ω's movement matters or only its level.
+//! tie), written as `[variants.tuned-ALGO]` with the picked variant's overrides. The pick of an
+//! algorithm whose temperature can be frozen (VIREL's `virel.fixed_temperature`) also gives
+//! `[variants.frozen-ALGO]`: the same overrides with the temperature fixed at the median of the
+//! pick's runs (each run's median after learning starts, then the median over runs), the
+//! control that asks whether the temperature's movement matters or only its level.
 
 use super::report::{self, RunRecord};
 use super::stats;
@@ -28,9 +29,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-
-/// The metric of VIREL's ε_ω in `metrics.csv`.
-pub const EPSILON_METRIC: &str = "virel/epsilon";
 
 /// How scores are made comparable across envs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -211,15 +209,15 @@ pub fn picks(standings: &[Standing]) -> Vec<&Standing> {
     best
 }
 
-/// The median over runs of each run's median ε_ω after learning starts.
-fn median_epsilon(runs: &[&RunRecord]) -> Option<f64> {
+/// The median over runs of each run's median `metric` after learning starts.
+fn median_after_learning_starts(runs: &[&RunRecord], metric: &str) -> Option<f64> {
     let per_run: Vec<f64> = runs
         .iter()
         .filter_map(|r| {
             let starts = learning_starts(r);
             let x: Vec<f64> = r
                 .metrics
-                .get(EPSILON_METRIC)?
+                .get(metric)?
                 .iter()
                 .filter(|p| p.0 > starts)
                 .map(|p| p.1)
@@ -247,21 +245,11 @@ fn toml_value(v: &toml::Value) -> String {
     }
 }
 
-/// Applies the sweep's `[select]` rule and writes the picks to its `out` file; returns the
-/// table printed for people.
-pub fn select(sweep: &Sweep) -> Result<String> {
-    let Some(rule) = &sweep.select else {
-        bail!(
-            "{}: has no [select] table: the rule must be written in the sweep file before its runs start",
-            sweep.file.display()
-        );
-    };
-    let runs = finished_runs(sweep, &[EPSILON_METRIC.to_owned()])?;
-    let standings = standings(&runs, rule)?;
-    let picked = picks(&standings);
+/// Every variant's value under the rule, the picks marked (Markdown).
+fn standings_table(standings: &[Standing], picked: &[&Standing]) -> Result<String> {
     let mut table =
         String::from("| algorithm | variant | runs | value | picked |\n|---|---|---:|---:|---|\n");
-    for s in &standings {
+    for s in standings {
         let mark = if picked.iter().any(|p| std::ptr::eq(*p, s)) {
             "yes"
         } else {
@@ -276,6 +264,26 @@ pub fn select(sweep: &Sweep) -> Result<String> {
             s.value
         )?;
     }
+    Ok(table)
+}
+
+/// Applies the sweep's `[select]` rule and writes the picks to its `out` file; returns the
+/// table printed for people.
+pub fn select(sweep: &Sweep) -> Result<String> {
+    let Some(rule) = &sweep.select else {
+        bail!(
+            "{}: has no [select] table: the rule must be written in the sweep file before its runs start",
+            sweep.file.display()
+        );
+    };
+    let temperatures: Vec<String> = Algo::ALL
+        .iter()
+        .map(|a| a.info().temperature_metric.to_owned())
+        .collect();
+    let runs = finished_runs(sweep, &temperatures)?;
+    let standings = standings(&runs, rule)?;
+    let picked = picks(&standings);
+    let mut table = standings_table(&standings, &picked)?;
     let base = sweep.file.parent().unwrap_or(std::path::Path::new("/"));
     let out = base.join(&rule.out);
     let mut text = format!(
@@ -313,15 +321,17 @@ pub fn select(sweep: &Sweep) -> Result<String> {
             }
             Ok(())
         };
-        write_variant(&format!("tuned-{}", p.algo.name()), None)?;
-        if p.algo == Algo::Virel {
+        let info = p.algo.info();
+        write_variant(&format!("tuned-{}", info.name), None)?;
+        if let Some(key) = info.fixed_temperature_key {
             let own: Vec<&RunRecord> = runs
                 .iter()
                 .filter(|r| r.algo == p.algo && r.variant.as_deref() == Some(&p.variant))
                 .collect();
-            let eps = median_epsilon(&own)
-                .with_context(|| format!("the runs of {} log no {EPSILON_METRIC}", p.variant))?;
-            write_variant("frozen-virel", Some(("virel.fixed_temperature", eps)))?;
+            let metric = info.temperature_metric;
+            let t = median_after_learning_starts(&own, metric)
+                .with_context(|| format!("the runs of {} log no {metric}", p.variant))?;
+            write_variant(&format!("frozen-{}", info.name), Some((key, t)))?;
         }
     }
     write_atomically(&out, text.as_bytes())?;

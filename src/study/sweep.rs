@@ -32,6 +32,7 @@
 //! ```
 
 use super::select::SelectRule;
+use crate::envs::ResolvedEnv;
 use crate::rl::Algo;
 use crate::training;
 use crate::training::checkpoint;
@@ -298,6 +299,8 @@ pub struct Sweep {
     pub variants: Vec<Variant>,
     /// The rule `sweep --select` applies to pick each algorithm's variant.
     pub select: Option<SelectRule>,
+    /// Each env of the grid, resolved once when the sweep is loaded.
+    envs: BTreeMap<String, ResolvedEnv>,
 }
 
 /// One run of the grid.
@@ -424,45 +427,13 @@ impl Sweep {
 
     /// [`Sweep::load`], every cell `steps` long instead of the file's `steps`.
     pub fn load_with_steps(file: &Path, steps: Option<u64>) -> Result<Self> {
-        let text = std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read sweep file {}", file.display()))?;
-        let f: SweepFileText = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
-                .unwrap_or_default();
-            anyhow::anyhow!(
-                "sweep file {}{line}: {}",
-                file.display(),
-                e.message().trim()
-            )
-        })?;
+        let f = read_sweep_file(file)?;
         let file = std::path::absolute(file)
             .with_context(|| format!("cannot resolve {}", file.display()))?;
         let base = file.parent().unwrap_or(Path::new("/"));
         check_part(&file, "name", &f.name)?;
         let groups = algo_groups(&file, &f.algos)?;
-        for (key, empty) in [
-            ("envs", f.envs.is_empty()),
-            ("algos", groups.iter().all(Vec::is_empty)),
-            ("seeds", f.seeds.is_empty()),
-        ] {
-            if empty {
-                bail!(
-                    "{}: {key} is empty: a sweep needs at least one",
-                    file.display()
-                );
-            }
-        }
-        if f.steps == 0 {
-            bail!(
-                "{}: steps = 0: a cell needs at least 1 env step",
-                file.display()
-            );
-        }
-        if steps == Some(0) {
-            bail!("--steps 0: a cell needs at least 1 env step");
-        }
+        check_sizes(&file, &f, &groups, steps)?;
         let cell_steps = steps.unwrap_or(f.steps);
         let mut set = Vec::new();
         leaves("", &f.set, &mut set);
@@ -478,24 +449,7 @@ impl Sweep {
             }
         }
         let variants = read_variants(&file, &tables, &groups)?;
-        for (table, keys) in std::iter::once(("set".to_owned(), &set)).chain(
-            variants
-                .iter()
-                .map(|v| (format!("variants.{}", v.name), &v.overrides)),
-        ) {
-            if let Some((k, _)) = keys.iter().find(|(k, _)| GRID_KEYS.contains(&k.as_str())) {
-                bail!(
-                    "{}: [{table}] sets '{k}', which the grid sets for each cell (use envs, algos, seeds, steps)",
-                    file.display()
-                );
-            }
-        }
-        for v in &variants {
-            check_part(&file, "variant", &v.name)?;
-        }
-        for env in &f.envs {
-            check_part(&file, "env", &env_label(env))?;
-        }
+        check_names(&file, &f, &set, &variants)?;
         let mut cells = Vec::new();
         for group in &groups {
             let pairs = interleaved(&variants, group);
@@ -512,11 +466,13 @@ impl Sweep {
                             &variant.name,
                             &variant.overrides,
                         )?;
+                        let (index, env, variant) =
+                            (cells.len(), env.clone(), variant.name.clone());
                         cells.push(Cell {
-                            index: cells.len(),
-                            env: env.clone(),
+                            index,
+                            env,
                             algo,
-                            variant: variant.name.clone(),
+                            variant,
                             seed,
                             config,
                         });
@@ -524,25 +480,32 @@ impl Sweep {
                 }
             }
         }
-        let mut names: Vec<String> = cells.iter().map(Cell::name).collect();
-        names.sort();
-        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-            bail!(
-                "{}: the cell {} appears twice (an env, algorithm or seed is listed twice)",
-                file.display(),
-                w[0]
-            );
-        }
+        check_unique(&file, &cells)?;
         Ok(Self {
             out: normalize(&base.join(&f.out)),
             archive: f.archive.map(|a| normalize(&base.join(a))),
             steps_override: steps,
             variants,
             select: f.select,
+            envs: f
+                .envs
+                .iter()
+                .map(|e| Ok((e.clone(), ResolvedEnv::resolve(e)?)))
+                .collect::<Result<_>>()?,
             name: f.name,
             slurm: f.slurm,
             cells,
             file,
+        })
+    }
+
+    /// An env of the grid, as resolved when the sweep was loaded.
+    pub fn env(&self, name: &str) -> Result<&ResolvedEnv> {
+        self.envs.get(name).with_context(|| {
+            format!(
+                "'{name}' is not an env of the sweep {}",
+                self.file.display()
+            )
         })
     }
 
@@ -586,7 +549,8 @@ impl Sweep {
 
     /// [`Sweep::state`] for the cell run as `cfg` (its config with the machine's device).
     fn state_as(&self, cell: &Cell, cfg: &TrainConfig) -> Result<CellState> {
-        let state = cell_state(&self.dir(cell), cfg)?;
+        let env = self.env(&cell.env)?;
+        let state = cell_state(&self.dir(cell), cfg, env.fingerprint())?;
         if state != CellState::New {
             return Ok(state);
         }
@@ -602,7 +566,7 @@ impl Sweep {
         let summary: RunSummary = read_toml(&summary, "an archived run summary")?;
         if own.differences(cfg).is_empty()
             && finished(&summary, cfg.steps)
-            && !scene_changed(summary.scene.as_deref(), &cfg.env)?
+            && !training::robot_changed(summary.scene.as_deref(), env.fingerprint())
         {
             return Ok(CellState::Archived {
                 summary: Box::new(summary),
@@ -610,6 +574,95 @@ impl Sweep {
         }
         Ok(state)
     }
+}
+
+/// A sweep file's text, parsed; an error names the file and the line.
+fn read_sweep_file(file: &Path) -> Result<SweepFileText> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read sweep file {}", file.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+            .unwrap_or_default();
+        anyhow::anyhow!(
+            "sweep file {}{line}: {}",
+            file.display(),
+            e.message().trim()
+        )
+    })
+}
+
+/// At least one env, algorithm and seed, and at least one step per cell.
+fn check_sizes(
+    file: &Path,
+    f: &SweepFileText,
+    groups: &[Vec<Algo>],
+    steps: Option<u64>,
+) -> Result<()> {
+    for (key, empty) in [
+        ("envs", f.envs.is_empty()),
+        ("algos", groups.iter().all(Vec::is_empty)),
+        ("seeds", f.seeds.is_empty()),
+    ] {
+        if empty {
+            bail!(
+                "{}: {key} is empty: a sweep needs at least one",
+                file.display()
+            );
+        }
+    }
+    if f.steps == 0 {
+        bail!(
+            "{}: steps = 0: a cell needs at least 1 env step",
+            file.display()
+        );
+    }
+    if steps == Some(0) {
+        bail!("--steps 0: a cell needs at least 1 env step");
+    }
+    Ok(())
+}
+
+/// No grid key in `[set]` or a variant; variant and env names that make cell names.
+fn check_names(
+    file: &Path,
+    f: &SweepFileText,
+    set: &[(String, toml::Value)],
+    variants: &[Variant],
+) -> Result<()> {
+    let tables = variants
+        .iter()
+        .map(|v| (format!("variants.{}", v.name), &v.overrides[..]));
+    for (table, keys) in std::iter::once(("set".to_owned(), set)).chain(tables) {
+        if let Some((k, _)) = keys.iter().find(|(k, _)| GRID_KEYS.contains(&k.as_str())) {
+            bail!(
+                "{}: [{table}] sets '{k}', which the grid sets for each cell (use envs, algos, seeds, steps)",
+                file.display()
+            );
+        }
+    }
+    for v in variants {
+        check_part(file, "variant", &v.name)?;
+    }
+    for env in &f.envs {
+        check_part(file, "env", &env_label(env))?;
+    }
+    Ok(())
+}
+
+/// Every cell once.
+fn check_unique(file: &Path, cells: &[Cell]) -> Result<()> {
+    let mut names: Vec<String> = cells.iter().map(Cell::name).collect();
+    names.sort();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(
+            "{}: the cell {} appears twice (an env, algorithm or seed is listed twice)",
+            file.display(),
+            w[0]
+        );
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -730,8 +783,9 @@ fn finished(summary: &RunSummary, steps: u64) -> bool {
     !summary.interrupted && summary.env_steps >= steps
 }
 
-/// Reads the state of the run folder `dir` of a cell whose run is `cfg`.
-pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
+/// Reads the state of the run folder `dir` of a cell whose run is `cfg`, on a robot whose
+/// scene's fingerprint is now `fingerprint`.
+pub fn cell_state(dir: &Path, cfg: &TrainConfig, fingerprint: Option<&str>) -> Result<CellState> {
     let steps = cfg.steps;
     if !dir.exists() {
         return Ok(CellState::New);
@@ -751,7 +805,7 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     let summary_path = dir.join(SUMMARY_FILE);
     if summary_path.exists() {
         let summary: RunSummary = read_toml(&summary_path, "a run summary")?;
-        if scene_changed(summary.scene.as_deref(), &cfg.env)? {
+        if training::robot_changed(summary.scene.as_deref(), fingerprint) {
             return Ok(CellState::Foreign {
                 keys: vec![SCENE_CHANGED.into()],
             });
@@ -764,7 +818,7 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
     }
     if let Some(newest) = checkpoints.first() {
         let h = checkpoint::read_header(newest)?;
-        if scene_changed(h.scene.as_deref(), &cfg.env)? {
+        if training::robot_changed(h.scene.as_deref(), fingerprint) {
             return Ok(CellState::Foreign {
                 keys: vec![SCENE_CHANGED.into()],
             });
@@ -781,15 +835,6 @@ pub fn cell_state(dir: &Path, cfg: &TrainConfig) -> Result<CellState> {
 
 /// How a run folder whose robot changed under it differs from its cell.
 const SCENE_CHANGED: &str = "scene (the robot or its task changed since the run)";
-
-/// [`training::robot_changed`] against the robot `env` names now.
-fn scene_changed(recorded: Option<&str>, env: &str) -> Result<bool> {
-    if recorded.is_none() {
-        return Ok(false);
-    }
-    let now = crate::envs::scene_fingerprint(env)?;
-    Ok(training::robot_changed(recorded, now.as_deref()))
-}
 
 /// What [`run_cell`] did.
 #[derive(Debug)]
@@ -872,9 +917,9 @@ pub fn run_cell(sweep: &Sweep, index: usize, opts: &CellOptions) -> Result<CellO
                 dir.display(),
                 aside.display()
             );
-            training::run(cfg, &dir, opts.progress)?
+            training::run(cfg, sweep.env(&cell.env)?, &dir, opts.progress)?
         }
-        CellState::New => training::run(cfg, &dir, opts.progress)?,
+        CellState::New => training::run(cfg, sweep.env(&cell.env)?, &dir, opts.progress)?,
     };
     if !summary.interrupted {
         archive_cell(sweep, cell)?;

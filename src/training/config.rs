@@ -99,7 +99,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             env: "pendulum".into(),
-            algo: Algo::Virel,
+            algo: crate::rl::registry::SUBJECT,
             steps: 20_000,
             seed: 1,
             num_envs: 1,
@@ -198,7 +198,7 @@ impl TrainConfig {
     /// of range is a [`KeyError`] (which [`ConfigBuilder::build`] traces to the file or flag
     /// that set it); an env that does not load is the env's own error.
     pub fn validate(&self) -> Result<()> {
-        envs::make(&self.env)?;
+        envs::check_name(&self.env)?;
         self.check_keys()?;
         Ok(())
     }

@@ -9,7 +9,7 @@
 //! the host's memory as a proxy of the same order.
 
 use super::config::TrainConfig;
-use crate::rl::{AgentSpec, Algo};
+use crate::rl::AgentSpec;
 use anyhow::{Result, bail};
 
 /// Bytes one env copy takes at most: the largest shipped robot, the humanoid (bodies,
@@ -39,19 +39,10 @@ fn mlp_params(inputs: f64, hidden: &[i64], outputs: f64) -> f64 {
 
 /// The agent's networks, their optimiser state and a minibatch's activations.
 pub fn agent_needs(cfg: &TrainConfig, spec: &AgentSpec) -> Vec<Need> {
-    let a = &cfg.agents;
-    let table = table_of(cfg.algo);
-    let (hidden, batch, extra_batch, actor_outputs, actor_copies) = match cfg.algo {
-        Algo::Virel | Algo::BetaVirel => (
-            &a.virel.hidden,
-            a.virel.batch_size,
-            a.virel.epsilon_batch_size,
-            2.0,
-            1.0,
-        ),
-        Algo::Sac => (&a.sac.hidden, a.sac.batch_size, 0, 2.0, 1.0),
-        Algo::Td3 => (&a.td3.hidden, a.td3.batch_size, 0, 1.0, 2.0),
-    };
+    let table = cfg.algo.config_table();
+    let shape = (cfg.algo.info().shape)(&cfg.agents);
+    let (hidden, batch, extra_batch) = (shape.hidden, shape.batch_size, shape.extra_batch);
+    let (actor_outputs, actor_copies) = (shape.actor_outputs, shape.actor_copies);
     let (obs, act) = (spec.obs_dim as f64, spec.act_dim as f64);
     let actor = mlp_params(obs, hidden, actor_outputs * act) * actor_copies;
     // Twin critics and their targets.
@@ -82,7 +73,7 @@ pub fn run_needs(cfg: &TrainConfig, spec: &AgentSpec) -> Vec<Need> {
     needs.push(Need {
         what: format!(
             "{}.buffer_size = {} transitions ({} filled in {} steps)",
-            table_of(cfg.algo),
+            cfg.algo.config_table(),
             replay.buffer_size,
             rows,
             cfg.steps
@@ -94,14 +85,6 @@ pub fn run_needs(cfg: &TrainConfig, spec: &AgentSpec) -> Vec<Need> {
         bytes: cfg.num_envs as f64 * BYTES_PER_ENV_COPY,
     });
     needs
-}
-
-fn table_of(algo: Algo) -> &'static str {
-    match algo {
-        Algo::Virel | Algo::BetaVirel => "virel",
-        Algo::Sac => "sac",
-        Algo::Td3 => "td3",
-    }
 }
 
 /// Bytes of one transition in the replay buffer.
@@ -127,7 +110,7 @@ pub fn check_run(cfg: &TrainConfig, spec: &AgentSpec) -> Result<()> {
             bail!(
                 "{}.buffer_size = {} transitions would take {} (its capacity is reserved at \
                  the start), more than this machine's memory and swap ({}): lower it",
-                table_of(cfg.algo),
+                cfg.algo.config_table(),
                 replay.buffer_size,
                 human(reserve),
                 human(total as f64)

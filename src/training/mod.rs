@@ -146,7 +146,10 @@ pub fn load_policy(path: &Path, acts_in: PolicyEnv, device: Device) -> Result<Lo
         PolicyEnv::Trained => &header.spec.env,
         PolicyEnv::Expect(name) | PolicyEnv::Other(name) => name,
     };
-    let env = envs::make(env_name).with_context(ctx)?;
+    // A checkpoint is where a policy meets its env's name: resolved here, once.
+    let env = envs::ResolvedEnv::resolve(env_name)
+        .and_then(|r| r.make())
+        .with_context(ctx)?;
     let spec = AgentSpec::of(env.as_ref());
     match acts_in {
         PolicyEnv::Other(_) => ckpt.check_shapes(&spec),

@@ -11,6 +11,7 @@ use super::interrupt;
 use super::logger::{self, MetricLogger};
 use super::run_dir::{CONFIG_FILE, RunDir, SUMMARY_FILE};
 use super::{EvalResult, Trainer};
+use crate::envs::ResolvedEnv;
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::time::Instant;
@@ -70,10 +71,11 @@ pub fn host_name() -> String {
     }
 }
 
-/// Trains `cfg` in a new run folder `out`. Nothing is written before the run could be built,
-/// and nothing at all in a folder that holds a run or that another process uses.
-pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
-    let t = Trainer::new(cfg)?;
+/// Trains `cfg` on `env` (its env, resolved by the caller) in a new run folder `out`. Nothing
+/// is written before the run could be built, and nothing at all in a folder that holds a run
+/// or that another process uses.
+pub fn run(cfg: TrainConfig, env: &ResolvedEnv, out: &Path, progress: bool) -> Result<RunSummary> {
+    let t = Trainer::new(cfg, env)?;
     let dir = RunDir::create(out)?;
     checkpoint::write_atomically(&out.join(CONFIG_FILE), t.cfg.to_toml().as_bytes())?;
     drive(t, &dir, progress)
@@ -81,7 +83,8 @@ pub fn run(cfg: TrainConfig, out: &Path, progress: bool) -> Result<RunSummary> {
 
 /// Continues the run in `dir` from the newest checkpoint of the run its `config.toml`
 /// describes. `adjust` may change what a resumed run can change (total steps, device,
-/// evaluation and checkpoint settings).
+/// evaluation and checkpoint settings). A run folder is where a resumed run meets its env's
+/// name, so its env is resolved here, once.
 pub fn resume(
     dir: &Path,
     adjust: impl FnOnce(&mut TrainConfig) -> Result<()>,
@@ -100,7 +103,8 @@ pub fn resume(
             cfg.steps
         );
     }
-    let mut t = Trainer::new(cfg)?;
+    let env = ResolvedEnv::resolve(&cfg.env)?;
+    let mut t = Trainer::new(cfg, &env)?;
     let (was, now) = (ckpt.header.scene.as_deref(), t.scene.as_deref());
     if robot_changed(was, now) {
         bail!(

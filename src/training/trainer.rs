@@ -5,8 +5,7 @@ use super::checkpoint::{self, Checkpoint, Counters, Header, ResumeState};
 use super::config::TrainConfig;
 use super::memory;
 use super::{EvalResult, evaluate, obs_tensor, seed_torch, tensor_to_vec};
-use crate::envs;
-use crate::envs::{EpisodeEnd, VecEnv};
+use crate::envs::{EpisodeEnd, ResolvedEnv, VecEnv};
 use crate::rl::buffer::ReplayBuffer;
 use crate::rl::{Agent, AgentSpec, Metrics};
 use crate::runtime;
@@ -37,6 +36,8 @@ pub struct Trainer {
     pub spec: AgentSpec,
     /// The [`crate::scene::fingerprint`] of its robot's scene (none for an env defined in code).
     pub scene: Option<String>,
+    /// The env it trains on, resolved once: evaluations make their copies from it.
+    pub resolved: ResolvedEnv,
     /// Where the networks and the replay buffer live.
     pub device: Device,
     /// The env copies, stepped together.
@@ -77,18 +78,26 @@ pub const EVAL_SEED_STRIDE: u64 = 1 << 32;
 const EVAL_SEED_OFFSET: u64 = 0x5eed_0000_0000_0000;
 
 impl Trainer {
-    /// Seeds everything from `cfg.seed` and builds env, agent and buffer.
-    pub fn new(cfg: TrainConfig) -> Result<Self> {
-        // What `cfg.validate()` checks, with the one env it builds kept for the spec.
-        let spec = AgentSpec::of(envs::make(&cfg.env)?.as_ref());
-        let scene = envs::scene_fingerprint(&cfg.env)?;
+    /// Seeds everything from `cfg.seed` and builds env copies (from `env`, the config's env
+    /// resolved once by the caller), agent and buffer.
+    pub fn new(cfg: TrainConfig, env: &ResolvedEnv) -> Result<Self> {
+        if env.name() != cfg.env {
+            bail!(
+                "the run's env is '{}' but '{}' was resolved for it",
+                cfg.env,
+                env.name()
+            );
+        }
+        let resolved = env.clone();
+        let spec = AgentSpec::of_resolved(env);
+        let scene = env.fingerprint().map(str::to_owned);
         cfg.check_keys()?;
         let device = cfg.device.resolve()?;
         runtime::init_torch(cfg.torch_threads);
         seed_torch(cfg.seed);
         // Sizes are checked against the machine's memory before anything big is allocated.
         memory::check_run(&cfg, &spec)?;
-        let mut env = VecEnv::make(&cfg.env, cfg.num_envs)?;
+        let mut env = resolved.make_vec(cfg.num_envs)?;
         env.reset(cfg.seed);
         let agent = cfg.build_agent(&spec, device)?;
         let buffer =
@@ -98,6 +107,7 @@ impl Trainer {
             cfg,
             spec,
             scene,
+            resolved,
             device,
             env,
             agent,
@@ -218,7 +228,7 @@ impl Trainer {
     /// from the start states of [`eval_seed`]: the same at every evaluation of a run and for
     /// every algorithm with this seed, different for every other seed.
     pub fn evaluate(&self, episodes: usize) -> Result<EvalResult> {
-        let mut env = envs::make(&self.cfg.env)?;
+        let mut env = self.resolved.make()?;
         evaluate(
             self.agent.as_ref(),
             env.as_mut(),

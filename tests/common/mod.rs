@@ -90,3 +90,20 @@ tensorboard = false
     .unwrap();
     file
 }
+
+/// A trainer for `cfg`, its env resolved here as a boundary resolves it.
+pub fn trainer(
+    cfg: virel_lab::training::config::TrainConfig,
+) -> anyhow::Result<virel_lab::training::Trainer> {
+    let env = virel_lab::envs::ResolvedEnv::resolve(&cfg.env)?;
+    virel_lab::training::Trainer::new(cfg, &env)
+}
+
+/// Trains `cfg` in `out` as `train` does, its env resolved here.
+pub fn run(
+    cfg: virel_lab::training::config::TrainConfig,
+    out: &std::path::Path,
+) -> anyhow::Result<virel_lab::training::RunSummary> {
+    let env = virel_lab::envs::ResolvedEnv::resolve(&cfg.env)?;
+    virel_lab::training::run(cfg, &env, out, false)
+}

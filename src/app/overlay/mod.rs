@@ -28,6 +28,7 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass};
 pub use counterexample::CounterexamplePanel;
+pub use run_window::algorithm_menu;
 
 /// The egui windows of the app.
 pub struct OverlayPlugin;

@@ -6,22 +6,85 @@ use crate::app::lab::{Activity, Followed, LabRequest, Pace, TimeScale, desktop_c
 use crate::app::resolution::MIN_RESOLUTION;
 use crate::app::worker::MIN_SHARE;
 use crate::rl::Algo;
-use crate::rl::virel::EpsilonEstimator;
+use crate::rl::registry::{Knob, KnobKind};
 use crate::scene;
+use crate::training::config::TrainConfig;
 use bevy_egui::egui;
 
-fn estimator_label(e: EpsilonEstimator) -> &'static str {
-    match e {
-        EpsilonEstimator::Running => "running (each step's minibatch)",
-        EpsilonEstimator::Batch => "batch (authors': 4096 fresh)",
+/// The algorithm menu of the next run: every algorithm of the registry with its label.
+pub fn algorithm_menu() -> Vec<(Algo, String)> {
+    Algo::ALL.into_iter().map(|a| (a, algo_label(a))).collect()
+}
+
+/// The algorithm's name and the temperature T of the posterior its actor is fitted to.
+fn algo_label(a: Algo) -> String {
+    match a.posterior_temperature_symbol() {
+        Some(t) => format!("{} (T = {t})", a.display_name()),
+        None => a.display_name().to_owned(),
     }
 }
 
-/// The algorithm's name and, for VIREL's two, its temperature.
-fn algo_label(a: Algo) -> String {
-    match (a, a.posterior_temperature_symbol()) {
-        (Algo::Virel | Algo::BetaVirel, Some(t)) => format!("{} (T = {t})", a.display_name()),
-        _ => a.display_name().to_owned(),
+/// The knobs of the next run's algorithm (its registry entry's), read and written through
+/// its config table.
+fn algo_knobs(ui: &mut egui::Ui, cfg: &mut TrainConfig) {
+    let info = cfg.algo.info();
+    let Ok(toml::Value::Table(mut agents)) = toml::Value::try_from(&cfg.agents) else {
+        return;
+    };
+    let Some(toml::Value::Table(table)) = agents.get_mut(info.config_table) else {
+        return;
+    };
+    let before = table.clone();
+    for knob in info.knobs {
+        if let Some((key, value)) = knob.shown_if
+            && table.get(key).and_then(toml::Value::as_str) != Some(value)
+        {
+            continue;
+        }
+        if let Some(v) = table.get_mut(knob.key) {
+            knob_ui(ui, knob, v);
+        }
+    }
+    if *table != before
+        && let Ok(a) = toml::Value::Table(agents).try_into()
+    {
+        cfg.agents = a;
+    }
+}
+
+/// One knob's widget over its value (the registry test checks each value's type).
+fn knob_ui(ui: &mut egui::Ui, knob: &Knob, v: &mut toml::Value) {
+    match (knob.kind, v) {
+        (KnobKind::Log { lo, hi }, toml::Value::Float(x)) => {
+            ui.add(
+                egui::Slider::new(x, lo..=hi)
+                    .logarithmic(true)
+                    .text(knob.label),
+            );
+        }
+        (KnobKind::Linear { lo, hi }, toml::Value::Float(x)) => {
+            ui.add(egui::Slider::new(x, lo..=hi).text(knob.label));
+        }
+        (KnobKind::Whole { lo, hi }, toml::Value::Integer(x)) => {
+            ui.add(egui::Slider::new(x, lo..=hi).text(knob.label));
+        }
+        (KnobKind::Toggle, toml::Value::Boolean(b)) => {
+            ui.checkbox(b, knob.label);
+        }
+        (KnobKind::Choice(options), toml::Value::String(s)) => {
+            let shown = options
+                .iter()
+                .find(|o| o.0 == s.as_str())
+                .map_or("?", |o| o.1);
+            egui::ComboBox::from_label(knob.label)
+                .selected_text(shown)
+                .show_ui(ui, |ui| {
+                    for (value, text) in options {
+                        ui.selectable_value(s, (*value).to_owned(), *text);
+                    }
+                });
+        }
+        _ => {}
     }
 }
 
@@ -237,8 +300,8 @@ fn next_run_controls(ui: &mut egui::Ui, lab: &mut LabControls) {
     egui::ComboBox::from_label("algorithm")
         .selected_text(algo_label(cfg.algo))
         .show_ui(ui, |ui| {
-            for a in Algo::ALL {
-                ui.selectable_value(&mut cfg.algo, a, algo_label(a));
+            for (a, label) in algorithm_menu() {
+                ui.selectable_value(&mut cfg.algo, a, label);
             }
         });
     let mut env = cfg.env.clone();
@@ -259,48 +322,8 @@ fn next_run_controls(ui: &mut egui::Ui, lab: &mut LabControls) {
             .text("updates per env step")
             .logarithmic(true),
     );
+    algo_knobs(ui, cfg);
     let a = &mut cfg.agents;
-    match cfg.algo {
-        Algo::Virel | Algo::BetaVirel => {
-            let v = &mut a.virel;
-            lr(ui, &mut v.policy_lr, "actor lr");
-            lr(ui, &mut v.q_lr, "critic lr");
-            ui.add(
-                egui::Slider::new(&mut v.reward_scale, 0.01..=10.0)
-                    .logarithmic(true)
-                    .text("reward scale"),
-            );
-            if cfg.algo == Algo::BetaVirel {
-                ui.add(
-                    egui::Slider::new(&mut v.beta_scale, 1e-4..=1.0)
-                        .logarithmic(true)
-                        .text("β"),
-                );
-            }
-            egui::ComboBox::from_label("ε_ω estimator")
-                .selected_text(estimator_label(v.epsilon_estimator))
-                .show_ui(ui, |ui| {
-                    for e in [EpsilonEstimator::Running, EpsilonEstimator::Batch] {
-                        ui.selectable_value(&mut v.epsilon_estimator, e, estimator_label(e));
-                    }
-                });
-            if v.epsilon_estimator == EpsilonEstimator::Batch {
-                ui.add(egui::Slider::new(&mut v.epsilon_every, 1..=50).text("ε_ω every k updates"));
-            }
-        }
-        Algo::Sac => {
-            lr(ui, &mut a.sac.policy_lr, "actor lr");
-            lr(ui, &mut a.sac.q_lr, "critic lr");
-            ui.checkbox(&mut a.sac.autotune, "tune α automatically");
-        }
-        Algo::Td3 => {
-            lr(ui, &mut a.td3.learning_rate, "learning rate");
-            ui.add(
-                egui::Slider::new(&mut a.td3.exploration_noise, 0.0..=1.0)
-                    .text("exploration noise"),
-            );
-        }
-    }
     let mut hidden = a.virel.hidden.first().copied().unwrap_or(256);
     let before = hidden;
     egui::ComboBox::from_label("hidden units (2 layers)")
@@ -339,14 +362,6 @@ fn next_run_controls(ui: &mut egui::Ui, lab: &mut LabControls) {
             lab.set_pace.set(Pace::Running);
         }
     });
-}
-
-fn lr(ui: &mut egui::Ui, v: &mut f64, name: &str) {
-    ui.add(
-        egui::Slider::new(v, 1e-5..=1e-2)
-            .logarithmic(true)
-            .text(name),
-    );
 }
 
 fn stats(ui: &mut egui::Ui, lab: &LabControls, fps: f64) {
