@@ -72,7 +72,7 @@ pub enum Command {
     /// Write a checkpoint's deterministic policy (observation → action in the env's units) as
     /// ONNX or TorchScript, the observation layout in the ONNX model's metadata.
     Export(ExportArgs),
-    /// VIREL's counterexample to maximum-entropy RL (shared/REFERENCE.md §1): π(a1|s0) of
+    /// VIREL's counterexample to maximum-entropy RL: π(a1|s0) of
     /// MERL (soft value iteration at temperature c) and of VIREL (temperature ε_ω from its own
     /// Q), backup by backup from Q = 0, next to MERL's closed form. a2 is optimal.
     Counterexample(CounterexampleArgs),

@@ -1,4 +1,4 @@
-//! VIREL's counterexample to maximum-entropy RL (shared/REFERENCE.md §1), in tabular form.
+//! VIREL's counterexample to maximum-entropy RL (Fellows et al. 2019), in tabular form.
 //!
 //! State s0 offers a1 and a2. a2 pays 1 and ends the episode. a1 pays 0 and leads to s1, which
 //! offers k1 actions that all pay 0 and end the episode. The optimal policy takes a2 always.

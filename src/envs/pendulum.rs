@@ -1,4 +1,4 @@
-//! Gymnasium `Pendulum-v1`, reproduced exactly (shared/REFERENCE.md §3).
+//! Gymnasium `Pendulum-v1`, reproduced exactly.
 //!
 //! - Observation `[cos θ, sin θ, θ̇]`, θ̇ ∈ [−8, 8]; action: torque ∈ [−2, 2].
 //! - θ̇' = clip(θ̇ + (3g/(2l)·sin θ + 3/(m l²)·u)·dt, ±8), θ' = θ + θ̇'·dt.

@@ -2,7 +2,7 @@
 //! MERL's temperature c, γ and k1; MERL's π(a1|s0) from soft value iteration next to its
 //! closed form, and VIREL's π_ω with ε_ω from its own Q; a button that runs both iterations
 //! backup by backup and plots each policy's probability of the optimal action a2. The same
-//! numbers as `virel-lab counterexample` (shared/REFERENCE.md §1 has the check values).
+//! numbers as `virel-lab counterexample`.
 
 use crate::envs::counterexample::{Iteration, Solution};
 use bevy::prelude::Resource;

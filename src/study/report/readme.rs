@@ -23,6 +23,21 @@ pub fn splice_readme(readme: &Path, body: &str, out: &Path) -> Result<()> {
     write_atomically(readme, spliced.as_bytes())
 }
 
+/// `to` as seen from the folder `from` (both absolute): `..` up to their common folder, then
+/// down.
+fn relative(to: &Path, from: &Path) -> PathBuf {
+    let (to, from): (Vec<_>, Vec<_>) = (to.components().collect(), from.components().collect());
+    let common = to.iter().zip(&from).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for c in &to[common..] {
+        out.push(c);
+    }
+    out
+}
+
 /// The readme's text, checked to hold the markers in order, and the report folder as seen
 /// from the readme's folder: what [`splice_readme`] needs, checked before a report is drawn.
 pub fn readme_slot(readme: &Path, out: &Path) -> Result<(String, PathBuf)> {
@@ -33,16 +48,7 @@ pub fn readme_slot(readme: &Path, out: &Path) -> Result<(String, PathBuf)> {
         .parent()
         .map(Path::to_owned)
         .unwrap_or_default();
-    let prefix = abs(out)?
-        .strip_prefix(&base)
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "--readme {}: the report folder {} must lie under the readme's folder, for its pictures to be linked",
-                readme.display(),
-                out.display()
-            )
-        })?
-        .to_owned();
+    let prefix = relative(&abs(out)?, &base);
     let text = std::fs::read_to_string(readme)
         .with_context(|| format!("cannot read {}", readme.display()))?;
     let (Some(b), Some(e)) = (text.find(README_BEGIN), text.find(README_END)) else {
