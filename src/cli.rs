@@ -357,7 +357,7 @@ pub struct TrainArgs {
     /// change.
     #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
-    /// No progress bar, even on a terminal.
+    /// No progress: neither the bar a terminal gets nor the line every 30 s it gets without one.
     #[arg(long)]
     pub quiet: bool,
 }
@@ -586,7 +586,7 @@ fn at_least_one(flag: &str, n: usize, what: &str) -> Result<()> {
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
     interrupt::install_handler();
-    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let progress = training::Feedback::for_stderr(args.quiet);
     let (s, out) = match &args.resume {
         Some(dir) => (
             training::resume(dir, |cfg| args.config.adjust_resumed(cfg), progress)?,
@@ -647,7 +647,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let exe =
         std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this program: {e}"))?;
     if let Some(k) = args.cell {
-        let progress = !args.quiet && std::io::stderr().is_terminal();
+        let progress = training::Feedback::for_stderr(args.quiet);
         let opts = sweep::CellOptions {
             device: args.device,
             threads: args.threads,
@@ -690,7 +690,11 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
         if args.dry_run {
             print_cells(&sw)?;
             println!();
-            print!("{}", slurm::script(&sw, &cells, &exe));
+            if cells.is_empty() {
+                println!("every cell is finished or running: no job array to submit");
+            } else {
+                print!("{}", slurm::script(&sw, &cells, &exe));
+            }
             return Ok(ExitCode::SUCCESS);
         }
         let id = slurm::submit(&sw, &cells, &exe)?;

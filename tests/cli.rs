@@ -712,49 +712,56 @@ fn the_cli_takes_gymnasium_ids_any_case_algorithms_and_counts_as_people_write_th
 #[test]
 fn a_run_that_ends_before_learning_starts_says_so_at_its_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("r");
-    let o = virel(&[
-        "train",
-        "--env",
-        "pendulum",
-        "--algo",
-        "sac",
-        "--steps",
-        "300",
-        "--device",
-        "cpu",
-        "--eval-episodes",
-        "1",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "train",
+            "--env",
+            "pendulum",
+            "--algo",
+            "sac",
+            "--steps",
+            "300",
+            "--device",
+            "cpu",
+            "--eval-episodes",
+            "1",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = virel(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let err = run("r", &[]);
     assert!(
-        stderr(&o).contains(
+        err.contains(
             "learning starts after 1000 env steps (sac.learning_starts) and this run has 300"
         ),
-        "{}",
-        stderr(&o)
+        "{err}"
     );
-    let o = virel(&[
-        "train",
-        "--env",
-        "pendulum",
-        "--algo",
-        "sac",
-        "--steps",
-        "300",
-        "--device",
-        "cpu",
-        "--eval-episodes",
-        "1",
-        "--quiet",
-        "--set",
-        "sac.learning_starts=100",
-        "--out",
-        dir.path().join("s").to_str().unwrap(),
-    ]);
+    let err = run("s", &["--set", "sac.learning_starts=100"]);
+    assert!(!err.contains("learning starts"), "{err}");
+}
+
+#[test]
+fn a_config_file_written_for_another_env_says_which_presets_it_freezes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my.toml");
+    let o = virel(&["config", "--env", "pendulum"]);
+    std::fs::write(&file, &o.stdout).unwrap();
+    let f = file.to_str().unwrap();
+    let o = virel(&["config", "--config", f, "--env", "hopper"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!stderr(&o).contains("learning starts"), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("my.toml: sets sac.hidden = [64,64], pendulum's preset, but the run trains hopper, whose preset is [256,256]"),
+        "{err}"
+    );
+    assert!(err.contains("sac.learning_starts = 1000"), "{err}");
+    // The same file for the env it was written for says nothing.
+    let o = virel(&["config", "--config", f, "--env", "pendulum"]);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }

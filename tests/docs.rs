@@ -31,7 +31,13 @@ fn links(text: &str) -> Vec<String> {
         .filter_map(|(i, _)| {
             let rest = &text[i + 2..];
             let end = rest.find(')')?;
-            Some(rest[..end].split_whitespace().next().unwrap_or("").to_owned())
+            Some(
+                rest[..end]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
         })
         .collect()
 }
@@ -77,7 +83,10 @@ fn every_relative_link_of_the_docs_resolves_to_a_file_of_the_repository() {
             checked += 1;
         }
     }
-    assert!(checked > 20, "only {checked} links found: the link reader is broken");
+    assert!(
+        checked > 20,
+        "only {checked} links found: the link reader is broken"
+    );
 }
 
 #[test]
@@ -89,7 +98,10 @@ fn the_readme_is_short_and_links_every_docs_page() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "md") {
             let name = format!("docs/{}", p.file_name().unwrap().to_string_lossy());
-            assert!(readme.contains(&format!("]({name})")), "the README does not link {name}");
+            assert!(
+                readme.contains(&format!("]({name})")),
+                "the README does not link {name}"
+            );
         }
     }
 }
@@ -97,7 +109,11 @@ fn the_readme_is_short_and_links_every_docs_page() {
 #[test]
 fn nothing_in_the_repository_points_at_the_design_notes_outside_it() {
     let mut files = pages();
-    let mut walk = vec![root().join("src"), root().join("studies"), root().join("scripts")];
+    let mut walk = vec![
+        root().join("src"),
+        root().join("studies"),
+        root().join("scripts"),
+    ];
     while let Some(dir) = walk.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();

@@ -2,7 +2,7 @@
 //! Pendulum-v1 step for step, seeding, and the vectorised form's auto-reset.
 
 use virel_lab::envs::pendulum::Pendulum;
-use virel_lab::envs::{Env, VecEnv, make};
+use virel_lab::envs::{Env, make};
 
 #[path = "data/pendulum_reference.rs"]
 mod reference;

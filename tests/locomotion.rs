@@ -4,7 +4,7 @@
 use rand::{Rng, SeedableRng};
 use std::hash::{Hash, Hasher};
 use virel_lab::envs::locomotion::Locomotion;
-use virel_lab::envs::{Env, VecEnv, make};
+use virel_lab::envs::{Env, make};
 use virel_lab::sim::RobotWorld;
 
 const ROBOTS: [(&str, usize, usize); 5] = [

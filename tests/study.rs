@@ -621,7 +621,7 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     let readme = dir.path().join("README.md");
     std::fs::write(
         &readme,
-        "# Title\n<!-- report:begin -->\nold\n<!-- report:end -->\ntail\n",
+        "# Title\n<!-- report:begin -->\nthe former report\n<!-- report:end -->\ntail\n",
     )
     .unwrap();
     let o = virel(&[
@@ -636,7 +636,7 @@ fn a_report_draws_curves_and_tables_from_run_folders() {
     let text = std::fs::read_to_string(&readme).unwrap();
     assert!(text.starts_with("# Title\n<!-- report:begin -->\n"));
     assert!(text.ends_with("<!-- report:end -->\ntail\n"));
-    assert!(text.contains("](report/curves-hopper.png)") && !text.contains("old"));
+    assert!(text.contains("](report/curves-hopper.png)") && !text.contains("the former report"));
 
     // Against another baseline: P(SAC > VIREL) = 3/9 (only SAC's 600 beats VIREL's runs).
     // The same runs and folder, with one more flag.
@@ -775,6 +775,14 @@ fn a_run_differs_from_another_only_in_what_its_own_algorithm_reads() {
         virel.differences(&scaled),
         vec!["virel.reward_scale".to_owned()]
     );
+    // β is read by β-VIREL only: VIREL runs that differ there are the same run.
+    let mut beta = virel.clone();
+    beta.agents.virel.beta_scale = 4e-4;
+    assert!(virel.differences(&beta).is_empty());
+    let (mut b1, mut b2) = (virel.clone(), beta.clone());
+    b1.algo = Algo::BetaVirel;
+    b2.algo = Algo::BetaVirel;
+    assert_eq!(b1.differences(&b2), vec!["virel.beta_scale".to_owned()]);
 }
 
 #[test]
@@ -1104,13 +1112,13 @@ fn the_selection_rule_picks_each_algorithms_best_variant_and_another_sweep_takes
     assert_eq!(
         names,
         [
-            "pendulum__virel__frozen-virel__1",
-            "pendulum__sac__tuned-sac__1"
+            "pendulum__sac__tuned-sac__1",
+            "pendulum__virel__frozen-virel__1"
         ]
     );
-    assert_eq!(t.cells[1].config.agents.sac.q_lr, 1e-3);
-    assert_eq!(t.cells[0].config.agents.virel.fixed_temperature, 0.5);
-    assert_eq!(t.cells[0].config.agents.virel.reward_scale, 0.3);
+    assert_eq!(t.cells[0].config.agents.sac.q_lr, 1e-3);
+    assert_eq!(t.cells[1].config.agents.virel.fixed_temperature, 0.5);
+    assert_eq!(t.cells[1].config.agents.virel.reward_scale, 0.3);
     std::fs::write(
         &test,
         "name = \"t\"\nout = \"t\"\nsteps = 100\nenvs = [\"pendulum\"]\nalgos = [\"sac\"]\nseeds = [1]\n[variants_from]\nfile = \"picks.toml\"\ntake = [\"tuned-td3\"]\n",

@@ -195,9 +195,16 @@ pub fn run(opts: AppOptions) -> Result<()> {
         }
     }
     if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        let headless = match &opts.checkpoint {
+            Some(c) => format!(
+                "to watch this policy without a window, record it: `virel-lab record --checkpoint {}`",
+                c.display()
+            ),
+            None => "or train headless with `virel-lab train`".to_owned(),
+        };
         anyhow::bail!(
             "no display (DISPLAY is not set): the desktop app needs an X server; on a server \
-             start one with `Xvfb :99 & export DISPLAY=:99`, or train headless with `virel-lab train`"
+             start one with `Xvfb :99 & export DISPLAY=:99`; {headless}"
         );
     }
     check_x_server()?;

@@ -42,22 +42,18 @@ pub struct AgentSpec {
 impl AgentSpec {
     /// The sizes of `env`.
     pub fn of(env: &dyn envs::Env) -> Self {
-        let a = env.action_space();
-        Self {
-            env: env.name().to_owned(),
-            obs_dim: env.observation_space().dim(),
-            act_dim: a.dim(),
-            act_low: a.low.clone(),
-            act_high: a.high.clone(),
-        }
+        Self::of_spaces(env.name(), env.observation_space(), env.action_space())
     }
 
     /// The sizes of an env resolved once ([`envs::ResolvedEnv`]).
     pub fn of_resolved(env: &envs::ResolvedEnv) -> Self {
-        let a = env.action_space();
+        Self::of_spaces(env.name(), env.observation_space(), env.action_space())
+    }
+
+    fn of_spaces(env: &str, obs: &envs::BoxSpace, a: &envs::BoxSpace) -> Self {
         Self {
-            env: env.name().to_owned(),
-            obs_dim: env.observation_space().dim(),
+            env: env.to_owned(),
+            obs_dim: obs.dim(),
             act_dim: a.dim(),
             act_low: a.low.clone(),
             act_high: a.high.clone(),

@@ -199,6 +199,9 @@ pub struct AlgoInfo {
     pub has_python_peers: bool,
     /// What the app offers to set before a run.
     pub knobs: &'static [Knob],
+    /// Keys of its config table it never reads (VIREL's `beta_scale`, which only β-VIREL
+    /// reads): two of its runs that differ only there are the same run.
+    pub unread_keys: &'static [&'static str],
     /// What sizes its update.
     pub shape: for<'a> fn(&'a AlgoConfigs) -> UpdateShape<'a>,
     /// Its agent for an env on a device.

@@ -40,6 +40,7 @@ pub const SAC: AlgoInfo = AlgoInfo {
             shown_if: None,
         },
     ],
+    unread_keys: &[],
     shape,
     build: |c, spec, device| Ok(Box::new(Sac::new(spec, c.sac.clone(), device)?)),
 };

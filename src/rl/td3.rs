@@ -35,6 +35,7 @@ pub const TD3: AlgoInfo = AlgoInfo {
             shown_if: None,
         },
     ],
+    unread_keys: &[],
     shape,
     build: |c, spec, device| Ok(Box::new(Td3::new(spec, c.td3.clone(), device)?)),
 };

@@ -56,6 +56,7 @@ pub const VIREL: AlgoInfo = AlgoInfo {
     fixed_temperature_key: Some("virel.fixed_temperature"),
     has_python_peers: false,
     knobs: &[ACTOR_LR, CRITIC_LR, REWARD_SCALE, ESTIMATOR, EPSILON_EVERY],
+    unread_keys: &["beta_scale"],
     shape,
     build: |c, spec, device| Ok(Box::new(Virel::new(spec, c.virel.clone(), false, device)?)),
 };
@@ -75,6 +76,7 @@ pub const BETA_VIREL: AlgoInfo = AlgoInfo {
         ESTIMATOR,
         EPSILON_EVERY,
     ],
+    unread_keys: &[],
     build: |c, spec, device| Ok(Box::new(Virel::new(spec, c.virel.clone(), true, device)?)),
     ..VIREL
 };
@@ -168,7 +170,9 @@ pub struct VirelConfig {
     pub epsilon_check_every: u64,
     /// The p of the residual norm ‖T Q̂ − Q̂‖_p^p (2: mean squared Bellman error / 2).
     pub p: f64,
-    /// Temperature multiplier of the `beta-virel` variant (unused by `virel`).
+    /// Temperature multiplier of the `beta-virel` variant (unused by `virel`). 0.01, from the
+    /// authors' grid: the TF2 re-implementation's 4e-4 collapsed the hopper's policy entropy
+    /// to −14.6 nats within 7k steps (docs/results.md).
     pub beta_scale: f64,
     /// Multiplier of the rewards the critic learns from (the authors' `reward_scale`). Scaling
     /// rewards by c scales Q̂ by c and ε_ω by c², so the `virel` temperature relative to
@@ -229,7 +233,7 @@ impl Default for VirelConfig {
             epsilon_every: 1,
             epsilon_check_every: 0,
             p: 2.0,
-            beta_scale: 4e-4,
+            beta_scale: 0.01,
             reward_scale: 1.0,
             fixed_temperature: 0.0,
             log_std_min: -5.0,

@@ -37,7 +37,7 @@ use crate::rl::Algo;
 use crate::training;
 use crate::training::checkpoint;
 use crate::training::config;
-use crate::training::config::{ConfigBuilder, TrainConfig};
+use crate::training::config::{ConfigBuilder, TrainConfig, leaves};
 use crate::training::logger;
 use crate::training::run_dir;
 use crate::training::run_dir::{CONFIG_FILE, FolderInUse, SUMMARY_FILE, read_toml};
@@ -381,21 +381,6 @@ fn check_part(file: &Path, key: &str, part: &str) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `a.b = v` for every leaf of a table.
-fn leaves(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
-    for (k, v) in t {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(t) => leaves(&key, t, out),
-            v => out.push((key, v.clone())),
-        }
-    }
 }
 
 /// The (variant, algorithm) pairs of a group in the order they run: each algorithm's first
@@ -846,14 +831,14 @@ pub enum CellOutcome {
 }
 
 /// Options of a cell's run that the sweep file leaves to the machine.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CellOptions {
     /// Overrides the cell's device (a GPU machine runs the CPU sweep with `--device cuda`).
     pub device: Option<config::DeviceChoice>,
     /// Overrides the cell's torch threads (a Slurm task's `cpus_per_task`).
     pub threads: Option<i32>,
-    /// Show a progress bar.
-    pub progress: bool,
+    /// How the run tells its progress.
+    pub progress: training::Feedback,
 }
 
 /// Starts, resumes, or skips cell `index`: the one thing a Slurm array task or a pool worker

@@ -233,15 +233,17 @@ impl TrainConfig {
     }
 
     /// The keys in which `other` describes another run than `self`: all but the
-    /// [`SCHEDULE_KEYS`], which a resumed run may change, and the tables of the algorithms
-    /// the run does not train (a preset changed for VIREL does not make a SAC run another).
+    /// [`SCHEDULE_KEYS`], which a resumed run may change, the tables of the algorithms the
+    /// run does not train (a preset changed for VIREL does not make a SAC run another), and
+    /// the keys its algorithm never reads (`beta_scale` for VIREL).
     pub fn differences(&self, other: &TrainConfig) -> Vec<String> {
         let (a, b) = (flat(self), flat(other));
         let unused = |k: &str| {
-            let table = k.split('.').next().unwrap_or_default();
+            let (table, key) = k.split_once('.').unwrap_or((k, ""));
+            let unread = |a: Algo| a.config_table() != table || a.info().unread_keys.contains(&key);
             Algo::ALL.iter().any(|x| x.config_table() == table)
-                && table != self.algo.config_table()
-                && table != other.algo.config_table()
+                && unread(self.algo)
+                && unread(other.algo)
         };
         let mut keys: Vec<String> = a
             .keys()
@@ -362,6 +364,9 @@ impl ConfigBuilder {
         let mut b =
             Self::start(toml::Table::try_from(TrainConfig::for_env(&env)).expect("serialisable"));
         if let Some((origin, t)) = file {
+            for w in frozen_presets(&t, &env) {
+                eprintln!("warning: config file {origin}: {w}");
+            }
             b.overlay(t, &format!("config file {origin}"))?;
         }
         Ok(b)
@@ -467,6 +472,50 @@ impl ConfigBuilder {
             }
         }
         anyhow::anyhow!("{}", e.message().trim())
+    }
+}
+
+/// What a config file written for another env (`virel-lab config --env pendulum > my.toml`,
+/// then `--env hopper`) freezes of that env's preset: each key the file sets to the value its
+/// own env's preset has, where the preset of `env` (the env the run trains) differs.
+pub fn frozen_presets(file: &toml::Table, env: &str) -> Vec<String> {
+    let Some(written_for) = file.get("env").and_then(toml::Value::as_str) else {
+        return Vec::new();
+    };
+    if written_for == env {
+        return Vec::new();
+    }
+    let theirs = flat(&TrainConfig::for_env(written_for));
+    let ours = flat(&TrainConfig::for_env(env));
+    let mut set = Vec::new();
+    let mut keys = Vec::new();
+    leaves("", file, &mut keys);
+    for (key, v) in keys {
+        let (Some(t), Some(o)) = (theirs.get(&key), ours.get(&key)) else {
+            continue;
+        };
+        let v = serde_json::to_value(v).ok();
+        if v.as_ref() == Some(t) && t != o {
+            set.push(format!(
+                "sets {key} = {t}, {written_for}'s preset, but the run trains {env}, whose preset is {o} (delete the key to take {env}'s)"
+            ));
+        }
+    }
+    set
+}
+
+/// `a.b = v` for every leaf of a table (its dotted keys and values, in the table's order).
+pub fn leaves(prefix: &str, t: &toml::Table, out: &mut Vec<(String, toml::Value)>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => leaves(&key, t, out),
+            v => out.push((key, v.clone())),
+        }
     }
 }
 

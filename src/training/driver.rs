@@ -288,6 +288,58 @@ impl<F: FnMut(&Trainer) -> Result<()> + Send> Callback for Checkpoints<F> {
     }
 }
 
+/// Seconds between two [`ProgressLines`].
+pub const PROGRESS_LINE_SECONDS: f64 = 30.0;
+
+/// Progress as a line on standard error every [`PROGRESS_LINE_SECONDS`], for a run without a
+/// terminal (nohup, Slurm, `tee`): env steps, speed, gradient steps, recent return and the
+/// temperature.
+pub struct ProgressLines {
+    start: std::time::Instant,
+    last: std::time::Instant,
+    start_steps: u64,
+}
+
+impl ProgressLines {
+    /// Lines from now on for a run at `t`'s step.
+    pub fn new(t: &Trainer) -> Self {
+        let now = std::time::Instant::now();
+        Self {
+            start: now,
+            last: now,
+            start_steps: t.counters.env_steps,
+        }
+    }
+
+    /// The line for `t` after `seconds` of this session.
+    pub fn line(t: &Trainer, seconds: f64, steps_per_second: f64) -> String {
+        let (name, value) = t.agent.temperature();
+        let short = name.rsplit('/').next().unwrap_or(name);
+        let ret = t
+            .recent_return()
+            .map_or("–".to_owned(), |r| format!("{r:.1}"));
+        let (step, total) = (t.counters.env_steps, t.cfg.steps);
+        format!(
+            "[{seconds:.0} s] {step}/{total} env steps ({:.0}%), {steps_per_second:.0} steps/s, \
+             {} updates, recent return {ret}, {short} {value:.4}",
+            100.0 * step as f64 / total.max(1) as f64,
+            t.counters.updates
+        )
+    }
+}
+
+impl Callback for ProgressLines {
+    fn on_step(&mut self, t: &Trainer, _: &StepReport, _: &mut Session) -> Result<Flow> {
+        if self.last.elapsed().as_secs_f64() >= PROGRESS_LINE_SECONDS {
+            self.last = std::time::Instant::now();
+            let seconds = self.start.elapsed().as_secs_f64();
+            let sps = (t.counters.env_steps - self.start_steps) as f64 / seconds.max(1e-9);
+            eprintln!("{}", Self::line(t, seconds, sps));
+        }
+        Ok(Flow::Continue)
+    }
+}
+
 /// The progress bar: position, recent return and the temperature.
 pub struct Progress;
 

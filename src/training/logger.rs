@@ -6,13 +6,13 @@
 //! `losses/qf_values`, `losses/actor_loss`, `losses/entropy`, `losses/alpha`,
 //! `losses/alpha_loss`, `virel/epsilon`, `virel/temperature`.
 
+use super::tensorboard::EventWriter;
 use crate::training::checkpoint;
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
-use tensorboard_rs::summary_writer::SummaryWriter;
 
 /// Names of the metrics the training loop writes (the agents' own are in
 /// [`crate::rl::metric_names`]).
@@ -35,7 +35,7 @@ pub const METRICS_FILE: &str = "metrics.csv";
 /// A run folder's metric log: CSV, and TensorBoard when asked.
 pub struct MetricLogger {
     csv: BufWriter<File>,
-    tensorboard: Option<SummaryWriter>,
+    tensorboard: Option<EventWriter>,
     start: Instant,
 }
 
@@ -55,7 +55,7 @@ impl MetricLogger {
         }
         Ok(Self {
             csv,
-            tensorboard: tensorboard.then(|| SummaryWriter::new(dir)),
+            tensorboard: tensorboard.then(|| EventWriter::create(dir)).transpose()?,
             start: Instant::now(),
         })
     }
@@ -68,7 +68,7 @@ impl MetricLogger {
             self.start.elapsed().as_secs_f64()
         )?;
         if let Some(tb) = &mut self.tensorboard {
-            tb.add_scalar(name, value as f32, step as usize);
+            tb.add_scalar(name, value as f32, step)?;
         }
         Ok(())
     }
@@ -82,7 +82,7 @@ impl MetricLogger {
     pub fn flush(&mut self) -> Result<()> {
         self.csv.flush()?;
         if let Some(tb) = &mut self.tensorboard {
-            tb.flush();
+            tb.flush()?;
         }
         Ok(())
     }

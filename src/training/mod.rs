@@ -10,9 +10,10 @@ pub mod logger;
 pub mod memory;
 mod run;
 pub mod run_dir;
+pub mod tensorboard;
 mod trainer;
 
-pub use run::{RunSummary, host_name, resume, robot_changed, run};
+pub use run::{Feedback, RunSummary, host_name, resume, robot_changed, run};
 pub use trainer::{EVAL_SEED_STRIDE, StepReport, Trainer, eval_seed};
 
 use crate::envs;

@@ -5,7 +5,7 @@
 use super::checkpoint::{self, Counters};
 use super::config::TrainConfig;
 use super::driver::{
-    Checkpoints, Driver, EpisodeLog, Evaluations, Flow, Progress, Session, UpdateLog,
+    Checkpoints, Driver, EpisodeLog, Evaluations, Flow, Progress, ProgressLines, Session, UpdateLog,
 };
 use super::interrupt;
 use super::logger::{self, MetricLogger};
@@ -71,10 +71,38 @@ pub fn host_name() -> String {
     }
 }
 
+/// How a run tells its progress on standard error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feedback {
+    /// A progress bar (a terminal).
+    Bar,
+    /// A line every [`super::driver::PROGRESS_LINE_SECONDS`] (no terminal: nohup, Slurm, a pipe).
+    Lines,
+    /// Nothing but evaluations.
+    Silent,
+}
+
+impl Feedback {
+    /// A bar on a terminal, lines without one, nothing when `quiet`.
+    pub fn for_stderr(quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        match (quiet, std::io::stderr().is_terminal()) {
+            (true, _) => Feedback::Silent,
+            (false, true) => Feedback::Bar,
+            (false, false) => Feedback::Lines,
+        }
+    }
+}
+
 /// Trains `cfg` on `env` (its env, resolved by the caller) in a new run folder `out`. Nothing
 /// is written before the run could be built, and nothing at all in a folder that holds a run
 /// or that another process uses.
-pub fn run(cfg: TrainConfig, env: &ResolvedEnv, out: &Path, progress: bool) -> Result<RunSummary> {
+pub fn run(
+    cfg: TrainConfig,
+    env: &ResolvedEnv,
+    out: &Path,
+    progress: Feedback,
+) -> Result<RunSummary> {
     let t = Trainer::new(cfg, env)?;
     let dir = RunDir::create(out)?;
     checkpoint::write_atomically(&out.join(CONFIG_FILE), t.cfg.to_toml().as_bytes())?;
@@ -88,7 +116,7 @@ pub fn run(cfg: TrainConfig, env: &ResolvedEnv, out: &Path, progress: bool) -> R
 pub fn resume(
     dir: &Path,
     adjust: impl FnOnce(&mut TrainConfig) -> Result<()>,
-    progress: bool,
+    progress: Feedback,
 ) -> Result<RunSummary> {
     let run_dir = RunDir::open(dir)?;
     let own = run_dir.config()?;
@@ -127,10 +155,10 @@ pub fn resume(
     drive(t, &run_dir, progress)
 }
 
-fn drive(t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
+fn drive(t: Trainer, dir: &RunDir, progress: Feedback) -> Result<RunSummary> {
     let out = dir.path();
     let log = MetricLogger::create(out, t.cfg.tensorboard)?;
-    let bar = progress_bar(progress, t.cfg.steps, t.counters.env_steps);
+    let bar = progress_bar(progress == Feedback::Bar, t.cfg.steps, t.counters.env_steps);
     let start = Instant::now();
     let start_counters: Counters = t.counters;
     let save = |t: &Trainer| -> Result<()> {
@@ -145,6 +173,10 @@ fn drive(t: Trainer, dir: &RunDir, progress: bool) -> Result<RunSummary> {
         .with(evals)
         .with(checkpoints)
         .with(Progress);
+    if progress == Feedback::Lines {
+        let lines = ProgressLines::new(&driver.trainer);
+        driver = driver.with(lines);
+    }
     while driver.trainer.counters.env_steps < driver.trainer.cfg.steps {
         if interrupt::requested() {
             driver.session.interrupted = true;

@@ -105,5 +105,5 @@ pub fn run(
     out: &std::path::Path,
 ) -> anyhow::Result<virel_lab::training::RunSummary> {
     let env = virel_lab::envs::ResolvedEnv::resolve(&cfg.env)?;
-    virel_lab::training::run(cfg, &env, out, false)
+    virel_lab::training::run(cfg, &env, out, virel_lab::training::Feedback::Silent)
 }
