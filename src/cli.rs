@@ -58,7 +58,9 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         to_ron: Option<PathBuf>,
     },
-    /// Benchmarks: gradient updates/s against PyTorch, and learning on Pendulum.
+    /// Benchmarks, each next to its peer in the same invocation: updates/s (PyTorch), env
+    /// steps/s and random gaits (Gymnasium + MuJoCo), the posterior panel's cost, end-to-end
+    /// training (Stable-Baselines3, SBX), and learning on Pendulum.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Run a grid of runs (envs × algorithms × variants × seeds) from a sweep file: on this
