@@ -230,11 +230,9 @@ fn median_after_learning_starts(runs: &[&RunRecord], metric: &str) -> Option<f64
 
 /// The env step at which a run's learning started.
 fn learning_starts(run: &RunRecord) -> u64 {
-    crate::training::run_dir::read_toml::<crate::training::config::TrainConfig>(
-        &run.dir.join(crate::training::run_dir::CONFIG_FILE),
-        "a run config",
-    )
-    .map_or(0, |c| c.replay().learning_starts)
+    run.config
+        .as_ref()
+        .map_or(0, |c| c.replay().learning_starts)
 }
 
 /// A TOML value as a config key's value in a file.
